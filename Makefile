@@ -1,0 +1,62 @@
+# eoskit: exactly-once processing on Apache Kafka, the easy default.
+# `make demo` runs the main job; `make test` runs every test, real brokers included.
+
+KAFKA_VERSION ?= 4.4.0
+# Where `make kafka` puts the jars (outside the repo); the integration package reads the same variable.
+EOSKIT_KAFKA_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eoskit/kafka-$(KAFKA_VERSION)
+KAFKA_IMAGE ?= localhost/eoskit-kafka:$(KAFKA_VERSION)
+export EOSKIT_KAFKA_HOME
+
+GO ?= go
+TEST_LOG_DIR ?= $(CURDIR)/.test-logs
+# Packages whose real-broker suites (build tag "integration") must run on both backends.
+BROKER_SUITES ?= ./integration/
+
+.PHONY: all build demo test test-unit test-brokers test-containers test-processes lint kafka kafka-image podman clean
+
+all: lint test-unit build
+
+build: ## bin/eosctl
+	$(GO) build -o bin/eosctl ./cmd/eosctl
+
+demo: build ## run the zero-setup exactly-once demo
+	./bin/eosctl demo
+
+test: lint test-unit test-brokers ## everything, real brokers included (what CI runs)
+
+test-unit: ## fast tests, no broker, with the race detector
+	$(GO) test -race -count=1 ./...
+
+test-brokers: kafka kafka-image ## real-broker suites on both backends, then a check that they ran
+	@mkdir -p $(TEST_LOG_DIR)
+	$(MAKE) test-containers
+	$(MAKE) test-processes
+	build/ci/check-suites.sh $(TEST_LOG_DIR)
+
+test-containers: ## real-broker suites in containers (needs a Docker API: Docker, or `make podman`)
+	@mkdir -p $(TEST_LOG_DIR)
+	set -o pipefail; EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
+	  $(GO) test -tags integration -count=1 -p 1 -timeout 40m -v ./... 2>&1 | tee $(TEST_LOG_DIR)/containers.log
+
+test-processes: kafka ## real-broker suites as local JVMs (needs Java 17+ and the jars)
+	@mkdir -p $(TEST_LOG_DIR)
+	set -o pipefail; EOSKIT_BACKEND=processes \
+	  $(GO) test -tags integration -count=1 -p 1 -timeout 40m -v $(BROKER_SUITES) 2>&1 | tee $(TEST_LOG_DIR)/processes.log
+
+lint: ## gofmt check and go vet (with and without the integration tag)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+kafka: ## fetch Apache Kafka's jars from Maven Central into EOSKIT_KAFKA_HOME
+	@build/kafka/fetch.sh $(KAFKA_VERSION) >/dev/null
+
+kafka-image: kafka ## build the local image (official apache/kafka layout) from the same jars
+	build/image/build.sh $(EOSKIT_KAFKA_HOME) $(KAFKA_IMAGE)
+
+podman: ## install and start podman's Docker API service (Debian, root)
+	build/podman/setup.sh
+
+clean:
+	rm -rf bin $(TEST_LOG_DIR)

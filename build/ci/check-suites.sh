@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fails unless every real-broker suite ran, on the backend it was run for, and
+# nothing was skipped. Each suite's TestMain prints
+#   eoskit-suite: NAME backend=B ...
+# (integration.AnnounceSuite) once its cluster is up.
+#   usage: check-suites.sh LOG_DIR
+set -euo pipefail
+dir=${1:?usage: check-suites.sh LOG_DIR}
+status=0
+# name: backends it must have run on
+required=(
+  "integration:containers processes"
+)
+for entry in "${required[@]}"; do
+  name=${entry%%:*}
+  for backend in ${entry#*:}; do
+    if ! grep -q "^eoskit-suite: $name backend=$backend " "$dir/$backend.log" 2>/dev/null; then
+      echo "check-suites: real-broker suite '$name' did not run on backend $backend (see $dir/$backend.log)" >&2
+      status=1
+    fi
+  done
+done
+for log in "$dir"/*.log; do
+  if grep -n -- "--- SKIP" "$log" >&2; then
+    echo "check-suites: skipped tests in $log: a real-broker suite must fail, not skip" >&2
+    status=1
+  fi
+done
+[ $status -eq 0 ] && echo "check-suites: every real-broker suite ran on its backends, none skipped"
+exit $status

@@ -1,0 +1,232 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// OfficialImage is the image used on machines with Docker when no local eoskit
+// image exists: the Apache Kafka project's own.
+func OfficialImage(version string) string { return "apache/kafka:" + version }
+
+// LocalImage is the image `make kafka-image` builds from the fetched jars, with
+// the official image's layout.
+func LocalImage(version string) string { return "localhost/eoskit-kafka:" + version }
+
+// Label marks every container eoskit creates, for cleanup of leftovers.
+const Label = "org.eoskit.integration"
+
+const containerDir = "/eoskit"
+
+// containers runs each node in a container with host networking: brokers
+// listen on 127.0.0.1 at distinct ports, so a restarted container keeps its
+// address and clients on the host reach it directly.
+type containers struct {
+	image  string
+	heap   string
+	docker *testcontainers.DockerClient
+	logf   func(format string, args ...any)
+
+	mu   sync.Mutex
+	ctrs map[int32]*testcontainers.DockerContainer
+}
+
+type tcLogger struct{ logf func(string, ...any) }
+
+func (l tcLogger) Printf(format string, v ...any) { l.logf(format, v...) }
+
+func newContainers(ctx context.Context, cfg *config) (*containers, error) {
+	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("integration: containers backend: connect to the container engine (set DOCKER_HOST, e.g. unix:///run/podman/podman.sock): %v: %w", err, ErrBackendUnavailable)
+	}
+	if _, err := dc.Ping(ctx, client.PingOptions{}); err != nil {
+		_ = dc.Close()
+		return nil, fmt.Errorf("integration: containers backend: container engine does not answer (start Docker, or `make podman`): %v: %w", err, ErrBackendUnavailable)
+	}
+	image := cfg.image
+	if image == "" {
+		image = LocalImage(cfg.kafkaVersion)
+		if !imageExists(ctx, dc, image) {
+			image = OfficialImage(cfg.kafkaVersion)
+		}
+	}
+	logger := cfg.logger
+	return &containers{
+		image:  image,
+		heap:   cfg.heap,
+		docker: dc,
+		logf:   func(f string, a ...any) { logger.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) },
+		ctrs:   map[int32]*testcontainers.DockerContainer{},
+	}, nil
+}
+
+func imageExists(ctx context.Context, dc *testcontainers.DockerClient, image string) bool {
+	_, err := dc.ImageInspect(ctx, image)
+	return err == nil
+}
+
+func (c *containers) kind() Backend       { return BackendContainers }
+func (c *containers) logDir(*node) string { return "/tmp/eoskit-kafka-data" }
+
+func (c *containers) create(ctx context.Context, n *node, files map[string][]byte) error {
+	var cf []testcontainers.ContainerFile
+	for name, data := range files {
+		cf = append(cf, testcontainers.ContainerFile{
+			Reader:            bytes.NewReader(data),
+			ContainerFilePath: containerDir + "/" + name,
+			FileMode:          0o755,
+		})
+	}
+	env := map[string]string{"KAFKA_HOME": "/opt/kafka"}
+	if c.heap != "" {
+		env["EOSKIT_BROKER_HEAP"] = c.heap
+	}
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:      c.image,
+			Entrypoint: []string{"sh", containerDir + "/start.sh", containerDir},
+			Env:        env,
+			Files:      cf,
+			Labels:     map[string]string{Label: "true", Label + ".node": fmt.Sprint(n.id)},
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.NetworkMode = "host"
+				init := true
+				hc.Init = &init
+			},
+		},
+		Started: true,
+		Logger:  tcLogger{c.logf},
+	}
+	ctr, err := testcontainers.GenericContainer(ctx, req)
+	if ctr != nil {
+		if dc, ok := ctr.(*testcontainers.DockerContainer); ok {
+			c.mu.Lock()
+			c.ctrs[n.id] = dc
+			c.mu.Unlock()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("container from image %s (build it with `make kafka-image`, or set %s): %w", c.image, EnvImage, err)
+	}
+	return nil
+}
+
+func (c *containers) ctr(n *node) (*testcontainers.DockerContainer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctr := c.ctrs[n.id]
+	if ctr == nil {
+		return nil, errors.New("node has no container")
+	}
+	return ctr, nil
+}
+
+func (c *containers) start(ctx context.Context, n *node) error {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return err
+	}
+	return ctr.Start(ctx)
+}
+
+func (c *containers) stop(ctx context.Context, n *node) error {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return err
+	}
+	if st, err := ctr.State(ctx); err == nil && st.Paused {
+		if _, err := c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+			return err
+		}
+	}
+	timeout := 30 * time.Second
+	return ctr.Stop(ctx, &timeout)
+}
+
+func (c *containers) kill(ctx context.Context, n *node) error {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return err
+	}
+	if _, err := c.docker.ContainerKill(ctx, ctr.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		return err
+	}
+	// Wait until the engine reports it stopped, so a following Start works.
+	for {
+		st, err := ctr.State(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *containers) pause(ctx context.Context, n *node) error {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return err
+	}
+	_, err = c.docker.ContainerPause(ctx, ctr.GetContainerID(), client.ContainerPauseOptions{})
+	return err
+}
+
+func (c *containers) resume(ctx context.Context, n *node) error {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return err
+	}
+	_, err = c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+	return err
+}
+
+func (c *containers) logs(ctx context.Context, n *node) ([]byte, error) {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+func (c *containers) close(ctx context.Context) error {
+	c.mu.Lock()
+	ctrs := c.ctrs
+	c.ctrs = map[int32]*testcontainers.DockerContainer{}
+	c.mu.Unlock()
+	var errs []error
+	for _, ctr := range ctrs {
+		if st, err := ctr.State(ctx); err == nil && st.Paused {
+			_, _ = c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+		}
+		if err := ctr.Terminate(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.docker.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
