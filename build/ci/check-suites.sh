@@ -10,6 +10,10 @@ status=0
 # name: backends it must have run on
 required=(
   "integration:containers processes"
+  "admin:containers"
+  "producer:containers"
+  "consumer:containers"
+  "txn:containers processes"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
