@@ -10,7 +10,7 @@ export EOSKIT_KAFKA_HOME
 GO ?= go
 TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
-BROKER_SUITES ?= ./integration/ ./txn/
+BROKER_SUITES ?= ./integration/
 
 .PHONY: all build demo test test-unit test-brokers test-containers test-processes lint kafka kafka-image podman clean
 

@@ -13,7 +13,7 @@ required=(
   "admin:containers"
   "producer:containers"
   "consumer:containers"
-  "txn:containers processes"
+  "txn:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
