@@ -14,6 +14,7 @@ required=(
   "producer:containers"
   "consumer:containers"
   "txn:containers"
+  "verify:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
