@@ -121,7 +121,10 @@ func TestValidate(t *testing.T) {
 		{"zero min.insync", mod(func(s *admin.TopicSpec) { s.MinInsyncReplicas = 0 }), "minInsyncReplicas", "1 or more"},
 		{"min.insync > rf", mod(func(s *admin.TopicSpec) { s.MinInsyncReplicas = 4 }), "minInsyncReplicas", "at most 3"},
 		{"conflicting min.insync", mod(func(s *admin.TopicSpec) { s.Configs = map[string]string{"min.insync.replicas": "1"} }), "configs.min.insync.replicas", "only through minInsyncReplicas"},
-		{"non-numeric min.insync", mod(func(s *admin.TopicSpec) { s.MinInsyncReplicas = 0; s.Configs = map[string]string{"min.insync.replicas": "two"} }), "configs.min.insync.replicas", "minInsyncReplicas: 2"},
+		{"non-numeric min.insync", mod(func(s *admin.TopicSpec) {
+			s.MinInsyncReplicas = 0
+			s.Configs = map[string]string{"min.insync.replicas": "two"}
+		}), "configs.min.insync.replicas", "minInsyncReplicas: 2"},
 		{"empty config key", mod(func(s *admin.TopicSpec) { s.Configs = map[string]string{"": "1"} }), "configs", "remove"},
 	}
 	for _, c := range cases {
