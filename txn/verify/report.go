@@ -142,7 +142,7 @@ func (r Report) WriteText(w io.Writer) {
 	row("input", strings.Join(r.Input, ",")+" ("+n(c.InputRecords)+" records)")
 	row("output", strings.Join(r.Output, ",")+" ("+n(c.OutputRecords)+" records)")
 	row("matched", n(c.ByHeader)+" by provenance header, "+n(c.ByKeyValue)+" by key and value")
-	row("duplicates", n(c.Duplicates)+mark(c.Duplicates)+" ("+n(c.DuplicatedInputs)+" inputs)")
+	row("duplicates", n(c.Duplicates)+" (of "+n(c.DuplicatedInputs)+" inputs)"+mark(c.Duplicates))
 	row("missing", n(c.Missing)+mark(c.Missing))
 	row("unexplained", n(c.Unexplained)+mark(c.Unexplained))
 	ord := n(c.OrderViolations) + " (" + n(c.KeyOrderViolations) + " same key)"
