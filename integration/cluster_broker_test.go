@@ -395,3 +395,20 @@ func assertNoDuplicates(t *testing.T, got []string) {
 		seen[v] = true
 	}
 }
+
+// TestLogsKept: every broker's log is readable (and printed when a test fails).
+func TestLogsKept(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	for _, id := range shared.NodeIDs() {
+		out, err := shared.Logs(ctx, id)
+		if err != nil {
+			t.Fatalf("logs of node %d: %v", id, err)
+		}
+		if !strings.Contains(string(out), "Kafka Server started") {
+			t.Fatalf("log of node %d (%d bytes) lacks the start line", id, len(out))
+		}
+	}
+	if tail := shared.LogTail(ctx, 5); strings.Count(tail, "\n") < 3*6 {
+		t.Fatalf("log tail too short:\n%s", tail)
+	}
+}

@@ -22,7 +22,8 @@ func ExampleStartCluster() {
 	}
 	defer c.Close()
 
-	cl, err := c.NewClient(kgo.ConsumeTopics("greetings"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := c.NewClient(kgo.DefaultProduceTopic("greetings"), kgo.ConsumeTopics("greetings"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -53,13 +53,13 @@ func TestNodePropertiesThreeCombinedNodes(t *testing.T) {
 	}
 	props := parseProps(nodeProperties(&cfg, nodes, nodes[1], "/data"))
 	want := map[string]string{
-		"process.roles":                            "broker,controller",
-		"node.id":                                  "2",
-		"controller.quorum.voters":                 "1@127.0.0.1:2001,2@127.0.0.1:2002,3@127.0.0.1:2003",
-		"advertised.listeners":                     "PLAINTEXT://127.0.0.1:1002",
-		"listeners":                                "PLAINTEXT://127.0.0.1:1002,CONTROLLER://127.0.0.1:2002",
-		"log.dirs":                                 "/data",
-		"offsets.topic.replication.factor":         "3",
+		"process.roles":                    "broker,controller",
+		"node.id":                          "2",
+		"controller.quorum.voters":         "1@127.0.0.1:2001,2@127.0.0.1:2002,3@127.0.0.1:2003",
+		"advertised.listeners":             "PLAINTEXT://127.0.0.1:1002",
+		"listeners":                        "PLAINTEXT://127.0.0.1:1002,CONTROLLER://127.0.0.1:2002",
+		"log.dirs":                         "/data",
+		"offsets.topic.replication.factor": "3",
 		"transaction.state.log.replication.factor": "3",
 		"transaction.state.log.min.isr":            "2",
 		"auto.create.topics.enable":                "false",
