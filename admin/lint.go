@@ -82,8 +82,11 @@ func lintTopic(topic string, rf, minISR int, unclean string) []Finding {
 			"set minInsyncReplicas: 2 with replicationFactor: 3")
 	}
 	if rf > 1 && minISR == rf {
-		add(SeverityWarning, CheckMinInsyncEqualsRF, fmt.Sprintf("min.insync.replicas equals the replication factor (%d): any one broker down blocks all writes and transactions", rf),
-			fmt.Sprintf("set minInsyncReplicas to %d", rf-1))
+		fix := fmt.Sprintf("set minInsyncReplicas to %d", rf-1)
+		if rf-1 < recommendedMinInsync {
+			fix = "use replicationFactor: 3 with minInsyncReplicas: 2"
+		}
+		add(SeverityWarning, CheckMinInsyncEqualsRF, fmt.Sprintf("min.insync.replicas equals the replication factor (%d): any one broker down blocks all writes and transactions", rf), fix)
 	}
 	if unclean == "true" {
 		add(SeverityError, CheckUncleanElection, "unclean.leader.election.enable=true: an out-of-sync replica can become leader and drop committed records",
