@@ -29,6 +29,8 @@ type backend interface {
 	// logDir is the node's data folder as the broker sees it.
 	logDir(n *node) string
 	close(ctx context.Context) error
+	// exited reports whether a node's process or container has stopped running.
+	exited(ctx context.Context, n *node) (bool, error)
 }
 
 // Cluster is a running Apache Kafka KRaft cluster of 1 or 3 combined nodes.
@@ -56,6 +58,20 @@ func StartCluster(ctx context.Context, opts ...Option) (*Cluster, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// Free ports are released before the brokers bind them; another process
+	// may take one in between. Such a start is retried on new ports.
+	for attempt := 1; ; attempt++ {
+		c, err := startOnce(ctx, cfg)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == 3 {
+			return c, err
+		}
+		cfg.logger.Warn("a broker port was taken; starting again on new ports", "attempt", attempt)
+	}
+}
+
+var errPortTaken = errors.New("a broker port was taken by another process")
+
+func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 	be, err := chooseBackend(ctx, &cfg)
 	if err != nil {
 		return nil, err
@@ -100,9 +116,12 @@ func StartCluster(ctx context.Context, opts ...Option) (*Cluster, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.startTimeout)
 	defer cancel()
-	if err := c.WaitHealthy(wctx); err != nil {
+	if err := c.waitHealthy(wctx, c.checkNodesRunning); err != nil {
 		logs := c.LogTail(context.Background(), 60)
 		_ = c.Close()
+		if strings.Contains(logs, "Address already in use") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
 		return nil, fmt.Errorf("%w\n%s", err, logs)
 	}
 	cfg.logger.Info("kafka cluster healthy", "backend", be.kind(), "bootstrap", c.BootstrapString(),
@@ -326,8 +345,28 @@ func brokerMetadata(ctx context.Context, addr string) (*kmsg.MetadataResponse, e
 // partition (internal topics included) is under-replicated or offline. It
 // returns an error wrapping ErrNotHealthy with the last state seen when ctx ends.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	return c.waitHealthy(ctx, nil)
+}
+
+// checkNodesRunning fails when a node has exited, so a broker that cannot
+// start (a port taken, a bad config) fails StartCluster at once.
+func (c *Cluster) checkNodesRunning(ctx context.Context) error {
+	for _, n := range c.nodes {
+		if gone, err := c.be.exited(ctx, n); err == nil && gone {
+			return fmt.Errorf("integration: node %d exited during start-up (see its log below)", n.id)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) waitHealthy(ctx context.Context, precheck func(context.Context) error) error {
 	var last string
 	for {
+		if precheck != nil {
+			if err := precheck(ctx); err != nil {
+				return err
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		h, err := c.CheckHealth(cctx)
 		cancel()

@@ -412,3 +412,20 @@ func TestLogsKept(t *testing.T) {
 		t.Fatalf("log tail too short:\n%s", tail)
 	}
 }
+
+// TestStartFailsFastWhenABrokerCannotStart: a broker that exits during start-up
+// (here: an invalid property) fails StartCluster with its log, not a timeout.
+func TestStartFailsFastWhenABrokerCannotStart(t *testing.T) {
+	ctx := ctxT(t, 2*time.Minute)
+	began := time.Now()
+	c, err := integration.StartCluster(ctx, integration.WithBrokers(1),
+		integration.WithBrokerConfig("num.network.threads", "not-a-number"))
+	if err == nil {
+		c.Close()
+		t.Fatal("StartCluster succeeded with an invalid broker property")
+	}
+	if !strings.Contains(err.Error(), "exited during start-up") || !strings.Contains(err.Error(), "num.network.threads") {
+		t.Fatalf("error does not name the exit and the bad property: %v", err)
+	}
+	t.Logf("failed after %v", time.Since(began).Round(time.Millisecond))
+}

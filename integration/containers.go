@@ -198,6 +198,18 @@ func (c *containers) resume(ctx context.Context, n *node) error {
 	return err
 }
 
+func (c *containers) exited(ctx context.Context, n *node) (bool, error) {
+	ctr, err := c.ctr(n)
+	if err != nil {
+		return false, err
+	}
+	st, err := ctr.State(ctx)
+	if err != nil {
+		return false, err
+	}
+	return !st.Running, nil
+}
+
 func (c *containers) logs(ctx context.Context, n *node) ([]byte, error) {
 	ctr, err := c.ctr(n)
 	if err != nil {

@@ -161,6 +161,11 @@ func (p *processes) resume(_ context.Context, n *node) error {
 	return err
 }
 
+func (p *processes) exited(_ context.Context, n *node) (bool, error) {
+	_, err := p.running(n)
+	return err != nil, nil
+}
+
 func (p *processes) logs(_ context.Context, n *node) ([]byte, error) {
 	return os.ReadFile(p.logFile(n))
 }
