@@ -1,0 +1,165 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (and,
+// where the broker answered, the underlying *kerr.Error too), so callers
+// branch with errors.Is.
+var (
+	// ErrInvalidOption reports options that conflict or would silently
+	// weaken durability.
+	ErrInvalidOption = errors.New("producer: invalid option")
+
+	// ErrRecordTooLarge: a record (or its batch) exceeds the client's
+	// ProducerBatchMaxBytes or the topic's max.message.bytes.
+	ErrRecordTooLarge = errors.New("record too large")
+
+	// ErrUnknownTopic: the topic (or partition) does not exist.
+	ErrUnknownTopic = errors.New("unknown topic or partition")
+
+	// ErrAuthorization: the principal lacks a topic, cluster or
+	// transactional ID permission.
+	ErrAuthorization = errors.New("not authorized")
+
+	// ErrNotEnoughReplicas: fewer in-sync replicas than the topic's
+	// min.insync.replicas, so an acks=all write was refused.
+	ErrNotEnoughReplicas = errors.New("not enough in-sync replicas")
+
+	// ErrFenced: another producer with the same transactional ID has
+	// initialised (a newer epoch): this producer is a zombie. It is fatal:
+	// close the producer and stop; do not retry with it.
+	ErrFenced = errors.New("producer fenced: another producer took over the transactional ID")
+
+	// ErrCommitOutcomeUnknown: the commit request was sent but its answer was
+	// lost (timeout, connection loss, unknown server error). The transaction
+	// may or may not be committed. The producer has been re-initialised on a
+	// new epoch (it never aborts on the old one, see KAFKA-17754); treat the
+	// batch as "maybe written": reprocess it idempotently or check the output.
+	ErrCommitOutcomeUnknown = errors.New("transaction commit outcome unknown")
+
+	// ErrAborted: the transaction was aborted, not committed (the commit was
+	// refused or a record failed). Nothing it produced is visible to
+	// read_committed consumers; it is safe to retry in a new transaction.
+	ErrAborted = errors.New("transaction aborted")
+
+	// ErrClosed: the producer is closed.
+	ErrClosed = errors.New("producer closed")
+
+	// ErrTxnState: a transaction method was called out of order (Begin
+	// while a transaction is open, Produce after Commit, ...).
+	ErrTxnState = errors.New("invalid transaction state")
+)
+
+// RecordError is one record that was not written and why.
+type RecordError struct {
+	Record *kgo.Record
+	Err    error
+}
+
+// ProduceError lists the records of one Produce call that failed. The other
+// records of the call were acknowledged by all in-sync replicas.
+// errors.Is(err, ErrX) is true if any failed record has reason ErrX.
+type ProduceError struct {
+	Failed []RecordError
+	Total  int // records in the call
+}
+
+func (e *ProduceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "producer: %d of %d records failed", len(e.Failed), e.Total)
+	seen := map[string]int{}
+	var order []string
+	for _, f := range e.Failed {
+		k := fmt.Sprintf("topic %q partition %d: %v", f.Record.Topic, f.Record.Partition, f.Err)
+		if seen[k] == 0 {
+			order = append(order, k)
+		}
+		seen[k]++
+	}
+	for i, k := range order {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more reasons", len(order)-3)
+			break
+		}
+		fmt.Fprintf(&b, "; %d× %s", seen[k], k)
+	}
+	return b.String()
+}
+
+// Unwrap returns each failed record's error, so errors.Is and errors.As see
+// every reason.
+func (e *ProduceError) Unwrap() []error {
+	out := make([]error, 0, len(e.Failed))
+	for _, f := range e.Failed {
+		out = append(out, f.Err)
+	}
+	return out
+}
+
+// mapErr wraps a franz-go or broker error with this package's sentinel for
+// it and advice on what to do. Unknown errors are returned unchanged.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
+		return fmt.Errorf("%w: split the record or raise ProducerBatchMaxBytes and the topic's max.message.bytes: %w", ErrRecordTooLarge, err)
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+		return fmt.Errorf("%w: create the topic first (eoskit never relies on auto-creation): %w", ErrUnknownTopic, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("%w: grant the principal WRITE on the topic (and WRITE on the transactional ID for transactions): %w", ErrAuthorization, err)
+	case errors.Is(err, kerr.NotEnoughReplicas), errors.Is(err, kerr.NotEnoughReplicasAfterAppend):
+		return fmt.Errorf("%w: bring brokers back so the in-sync replicas reach min.insync.replicas, then produce again: %w", ErrNotEnoughReplicas, err)
+	case errors.Is(err, kerr.ProducerFenced):
+		return fmt.Errorf("%w: close this producer: %w", ErrFenced, err)
+	case errors.Is(err, kgo.ErrClientClosed):
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}
+
+// isFencedErr reports a definitive fencing answer from the transaction
+// coordinator. INVALID_PRODUCER_EPOCH counts when it answers EndTxn,
+// InitProducerID or an abort (a newer epoch owns the ID); on a produce it can
+// also mean the coordinator timed the transaction out, so there it only
+// triggers an abort, whose answer decides.
+func isFencedErr(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+}
+
+// outcomeUnknown reports whether an EndTxn error leaves the outcome unknown:
+// anything but a definitive, non-retriable broker answer.
+func outcomeUnknown(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable || ke.Code == kerr.UnknownServerError.Code
+	}
+	return true // transport error, context deadline, ...
+}
+
+// resultsErr turns ProduceSync results into nil or a *ProduceError.
+func resultsErr(rs kgo.ProduceResults) error {
+	var pe *ProduceError
+	for _, r := range rs {
+		if r.Err == nil {
+			continue
+		}
+		if pe == nil {
+			pe = &ProduceError{Total: len(rs)}
+		}
+		pe.Failed = append(pe.Failed, RecordError{Record: r.Record, Err: mapErr(r.Err)})
+	}
+	if pe == nil {
+		return nil
+	}
+	return pe
+}

@@ -1,0 +1,121 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Producer is an idempotent producer: acks=all, idempotence on, at most 5
+// requests in flight per broker, so retries never duplicate or reorder
+// records within a partition. It is safe for concurrent use.
+type Producer struct {
+	cfg config
+	cl  *kgo.Client
+}
+
+// New returns an idempotent producer. It does not contact the cluster.
+// Options that would weaken durability are refused with ErrInvalidOption
+// unless requested by name (UnsafeAcks, UnsafeDisableIdempotence,
+// UnsafeAllowProduceCancellation).
+func New(opts ...Opt) (*Producer, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	cl, err := cfg.newClient("")
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{cfg: cfg, cl: cl}, nil
+}
+
+func (c *config) newClient(txnID string) (*kgo.Client, error) {
+	if err := c.validate(txnID != ""); err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(c.kgoOptions(txnID)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	if err := c.checkDurability(cl, txnID); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// Produce writes records and waits until every one has an outcome. It
+// returns nil when all were acknowledged by all in-sync replicas, else a
+// *ProduceError naming each failed record and its reason (errors.Is works
+// with ErrRecordTooLarge, ErrUnknownTopic, ErrAuthorization,
+// ErrNotEnoughReplicas, ErrClosed and the kerr codes). Records without a
+// Topic fail. Partition and Offset of each record are set on success.
+//
+// Cancelling ctx fails the records that are still buffered or whose last
+// attempt was answered; a record whose request is on the wire is waited
+// for, because failing it could let a retry duplicate it.
+func (p *Producer) Produce(ctx context.Context, records ...*kgo.Record) error {
+	err := resultsErr(p.cl.ProduceSync(ctx, records...))
+	p.report(records, err)
+	return err
+}
+
+func (p *Producer) report(records []*kgo.Record, err error) {
+	if len(p.cfg.hooks) == 0 {
+		return
+	}
+	failed := map[*kgo.Record]error{}
+	var pe *ProduceError
+	if errors.As(err, &pe) {
+		for _, f := range pe.Failed {
+			failed[f.Record] = f.Err
+		}
+	}
+	for _, r := range records {
+		p.cfg.onProduce(r, failed[r])
+	}
+}
+
+// ProduceAsync buffers r and returns at once (or blocks while the buffer is
+// full, until ctx is done). done, if not nil, is called exactly once with the
+// outcome, mapped like Produce's errors; it runs on a franz-go goroutine
+// and must not block.
+func (p *Producer) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
+	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		err = mapErr(err)
+		p.cfg.onProduce(r, err)
+		if done != nil {
+			done(r, err)
+		}
+	})
+}
+
+// Flush waits until every buffered record has an outcome (reported to its
+// callback). It returns ctx's error if ctx is done first.
+func (p *Producer) Flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("producer: flush: %w", err)
+	}
+	return nil
+}
+
+// Close flushes, waiting at most until ctx is done, then closes the client.
+// Records still unflushed at the deadline fail with ErrClosed; Close then
+// returns ctx's error: their callbacks say which ones, and an in-flight
+// record failed this way may still have been written.
+func (p *Producer) Close(ctx context.Context) error {
+	err := p.cl.Flush(ctx)
+	p.cl.Close()
+	if err != nil {
+		return fmt.Errorf("producer: close: records were still unflushed: %w", err)
+	}
+	return nil
+}
+
+// Client returns the underlying franz-go client, for what this package does
+// not wrap (metadata, admin requests). Producing through it bypasses the
+// hooks but keeps the durability settings.
+func (p *Producer) Client() *kgo.Client { return p.cl }

@@ -1,0 +1,366 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// abortTimeout bounds an abort or re-initialisation that runs after the
+// caller's context is already done.
+const abortTimeout = 30 * time.Second
+
+// TxProducer is a transactional producer with a stable transactional ID.
+// One transaction is open at a time; Begin, Commit, Abort and Run are
+// serialised, and a Tx's Produce methods may be called concurrently.
+//
+// Once it returns an error wrapping ErrFenced (or ErrAuthorization for the
+// transactional ID), the producer is dead: every later call returns that
+// error. Close it and stop; a newer instance owns the ID.
+type TxProducer struct {
+	cfg config
+	id  string
+	cl  *kgo.Client
+
+	mu    sync.Mutex
+	open  *Tx
+	fatal error
+}
+
+// Tx is one open transaction, from Begin until Commit or Abort.
+type Tx struct {
+	p *TxProducer
+
+	mu     sync.Mutex
+	done   bool
+	failed []RecordError
+	total  int
+}
+
+// NewTransactional returns a transactional producer for txnID and
+// initialises its producer ID at once: this fences any older producer with
+// the same ID and aborts its open transaction, so read_committed consumers are
+// not blocked until that transaction times out. Keep txnID stable across
+// restarts of the same logical producer. It returns ErrFenced or
+// ErrAuthorization if the initialisation is refused for good.
+func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProducer, error) {
+	if txnID == "" {
+		return nil, fmt.Errorf("%w: empty transactional ID: pass a stable ID that identifies this producer across restarts", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	cl, err := cfg.newClient(txnID)
+	if err != nil {
+		return nil, err
+	}
+	p := &TxProducer{cfg: cfg, id: txnID, cl: cl}
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		cl.Close()
+		if isFencedErr(err) {
+			return nil, p.fatalErr(err)
+		}
+		return nil, fmt.Errorf("producer: initialise transactional ID %q: %w", txnID, mapErr(err))
+	}
+	return p, nil
+}
+
+// TransactionalID returns the producer's transactional ID.
+func (p *TxProducer) TransactionalID() string { return p.id }
+
+// Client returns the underlying franz-go client.
+func (p *TxProducer) Client() *kgo.Client { return p.cl }
+
+// fatalErr records err as fatal: every later call returns it.
+func (p *TxProducer) fatalErr(err error) error {
+	if p.fatal != nil {
+		return p.fatal
+	}
+	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		p.fatal = fmt.Errorf("producer: transactional ID %q: %w", p.id, mapErr(err))
+	} else {
+		p.fatal = fmt.Errorf("producer: transactional ID %q: %w: close this producer; a newer instance owns the ID: %w", p.id, ErrFenced, err)
+	}
+	p.cfg.logger.Error("transactional producer is fatal", "txn_id", p.id, "err", err)
+	return p.fatal
+}
+
+// Begin opens a transaction. It returns ErrTxnState if one is already open.
+func (p *TxProducer) Begin() (*Tx, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fatal != nil {
+		return nil, p.fatal
+	}
+	if p.open != nil {
+		return nil, fmt.Errorf("producer: begin: %w: a transaction is already open: commit or abort it first", ErrTxnState)
+	}
+	if err := p.cl.BeginTransaction(); err != nil {
+		if isFencedErr(err) {
+			return nil, p.fatalErr(err)
+		}
+		return nil, fmt.Errorf("producer: begin: %w", mapErr(err))
+	}
+	p.open = &Tx{p: p}
+	return p.open, nil
+}
+
+// Produce writes records in the transaction and waits for their outcome,
+// like Producer.Produce. A failed record dooms the transaction: Commit will
+// abort it and return ErrAborted.
+func (tx *Tx) Produce(ctx context.Context, records ...*kgo.Record) error {
+	if err := tx.check(); err != nil {
+		return err
+	}
+	err := resultsErr(tx.p.cl.ProduceSync(ctx, records...))
+	var pe *ProduceError
+	tx.mu.Lock()
+	tx.total += len(records)
+	if errors.As(err, &pe) {
+		tx.failed = append(tx.failed, pe.Failed...)
+	}
+	tx.mu.Unlock()
+	for _, r := range records {
+		tx.p.cfg.onProduce(r, recordErr(pe, r))
+	}
+	return err
+}
+
+func recordErr(pe *ProduceError, r *kgo.Record) error {
+	if pe == nil {
+		return nil
+	}
+	for _, f := range pe.Failed {
+		if f.Record == r {
+			return f.Err
+		}
+	}
+	return nil
+}
+
+// ProduceAsync buffers r in the transaction; done (if not nil) gets the
+// outcome. Commit waits for every outcome and aborts if any record failed.
+func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
+	if err := tx.check(); err != nil {
+		if done != nil {
+			done(r, err)
+		}
+		return
+	}
+	tx.mu.Lock()
+	tx.total++
+	tx.mu.Unlock()
+	tx.p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		err = mapErr(err)
+		if err != nil {
+			tx.mu.Lock()
+			tx.failed = append(tx.failed, RecordError{Record: r, Err: err})
+			tx.mu.Unlock()
+		}
+		tx.p.cfg.onProduce(r, err)
+		if done != nil {
+			done(r, err)
+		}
+	})
+}
+
+func (tx *Tx) check() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return fmt.Errorf("producer: %w: the transaction has ended: Begin a new one", ErrTxnState)
+	}
+	return nil
+}
+
+// end marks the transaction ended; false if it already was.
+func (tx *Tx) end() bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return false
+	}
+	tx.done = true
+	return true
+}
+
+func (tx *Tx) failure() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if len(tx.failed) == 0 {
+		return nil
+	}
+	return &ProduceError{Failed: tx.failed, Total: tx.total}
+}
+
+// Commit flushes the transaction's records and commits them. It returns:
+//
+//   - nil: committed; visible to read_committed consumers.
+//   - an error wrapping ErrAborted: not committed (a record failed, the
+//     flush did not finish before ctx was done, or the coordinator refused
+//     the commit); the transaction was aborted and can be retried.
+//   - an error wrapping ErrCommitOutcomeUnknown: the commit was sent but its
+//     answer was lost. The producer was re-initialised on a new epoch (never
+//     aborting on the old one, KAFKA-17754) and can begin a new transaction.
+//   - an error wrapping ErrFenced: fatal, see TxProducer.
+//
+// Do not cancel ctx to bound an ordinary commit: a cancelled commit is an
+// unknown outcome.
+func (tx *Tx) Commit(ctx context.Context) error {
+	p := tx.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !tx.end() {
+		return fmt.Errorf("producer: commit: %w: the transaction has already ended", ErrTxnState)
+	}
+	p.open = nil
+	if p.fatal != nil {
+		return p.fatal
+	}
+	if err := p.cl.Flush(ctx); err != nil {
+		return p.abortLocked(ctx, fmt.Errorf("records were still unflushed: %w", err))
+	}
+	if err := tx.failure(); err != nil {
+		return p.abortLocked(ctx, err)
+	}
+	err := p.cl.EndTransaction(ctx, kgo.TryCommit)
+	switch {
+	case err == nil:
+		p.cfg.onTxnEnd(p.id, true, nil)
+		return nil
+	case isFencedErr(err):
+		err = p.fatalErr(err)
+	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), !outcomeUnknown(err):
+		err = p.abortLocked(ctx, fmt.Errorf("the commit was refused: %w", err))
+	default:
+		err = p.reinitLocked(ctx, err)
+	}
+	p.cfg.onTxnEnd(p.id, false, err)
+	return err
+}
+
+// Abort discards the transaction's records: read_committed consumers never
+// see them. It returns nil once the abort is confirmed, ErrFenced if the
+// producer was fenced, or another error if the abort could not be confirmed
+// (the transaction still cannot commit: the next Begin re-initialises the
+// producer, which aborts it, or the coordinator times it out).
+func (tx *Tx) Abort(ctx context.Context) error {
+	p := tx.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !tx.end() {
+		return fmt.Errorf("producer: abort: %w: the transaction has already ended", ErrTxnState)
+	}
+	p.open = nil
+	if p.fatal != nil {
+		return p.fatal
+	}
+	err := p.abortLocked(ctx, nil)
+	p.cfg.onTxnEnd(p.id, false, err)
+	return err
+}
+
+// liveCtx returns ctx, or a bounded context that survives ctx's
+// cancellation if ctx is already done: an abort must still be sent.
+func liveCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+}
+
+// abortLocked aborts the open transaction. cause (may be nil) is why; the
+// result wraps ErrAborted and cause, or is nil for a plain successful abort.
+func (p *TxProducer) abortLocked(ctx context.Context, cause error) error {
+	ctx, cancel := liveCtx(ctx)
+	defer cancel()
+	aerr := p.cl.AbortBufferedRecords(ctx)
+	if aerr == nil {
+		aerr = p.cl.EndTransaction(ctx, kgo.TryAbort)
+	}
+	switch {
+	case errors.Is(cause, kerr.ProducerFenced), errors.Is(cause, kerr.TransactionalIDAuthorizationFailed):
+		return p.fatalErr(cause)
+	case aerr != nil && isFencedErr(aerr):
+		return p.fatalErr(aerr)
+	case aerr != nil && cause != nil:
+		return fmt.Errorf("producer: transaction %w: %w (the abort was not confirmed: %w; the transaction cannot commit)", ErrAborted, cause, aerr)
+	case aerr != nil:
+		return fmt.Errorf("producer: abort not confirmed (the transaction cannot commit; the next Begin re-initialises the producer): %w", aerr)
+	case cause != nil:
+		return fmt.Errorf("producer: transaction %w: %w", ErrAborted, cause)
+	}
+	return nil
+}
+
+// reinitLocked handles an unknown commit outcome: franz-go has failed the
+// producer ID, and its TryAbort path re-runs InitProducerID (bumping the
+// epoch, fence-aborting whatever is still open) without sending an EndTxn
+// on the old epoch.
+func (p *TxProducer) reinitLocked(ctx context.Context, cause error) error {
+	ctx, cancel := liveCtx(ctx)
+	defer cancel()
+	p.cfg.logger.Warn("transaction commit outcome unknown; re-initialising the producer on a new epoch", "txn_id", p.id, "err", cause)
+	rerr := p.cl.EndTransaction(ctx, kgo.TryAbort)
+	if rerr == nil {
+		_, _, rerr = p.cl.ProducerID(ctx)
+	}
+	if rerr != nil && isFencedErr(rerr) {
+		return p.fatalErr(rerr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("producer: %w: treat the records as maybe written (re-initialisation failed too and is retried at the next Begin: %v): %w", ErrCommitOutcomeUnknown, rerr, cause)
+	}
+	return fmt.Errorf("producer: %w: treat the records as maybe written; the producer was re-initialised on a new epoch: %w", ErrCommitOutcomeUnknown, cause)
+}
+
+// Run runs fn in a new transaction in the spirit of database/sql: it begins,
+// calls fn, commits if fn returns nil (returning Commit's error), and aborts
+// if fn returns an error (returning an error wrapping ErrAborted and fn's
+// error) or panics (aborting, then re-panicking with the same value).
+func (p *TxProducer) Run(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := p.Begin()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if aerr := tx.Abort(ctx); aerr != nil {
+				p.cfg.logger.Error("abort after panic failed", "txn_id", p.id, "err", aerr)
+			}
+			panic(r)
+		}
+	}()
+	if ferr := fn(tx); ferr != nil {
+		aerr := tx.Abort(ctx)
+		if errors.Is(aerr, ErrFenced) {
+			return errors.Join(ferr, aerr)
+		}
+		if aerr != nil && !errors.Is(aerr, ErrTxnState) {
+			return fmt.Errorf("producer: transaction %w: %w (%v)", ErrAborted, ferr, aerr)
+		}
+		return fmt.Errorf("producer: transaction %w: %w", ErrAborted, ferr)
+	}
+	return tx.Commit(ctx)
+}
+
+// Close aborts an open transaction (bounded by ctx) and closes the client.
+func (p *TxProducer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	tx := p.open
+	p.mu.Unlock()
+	var err error
+	if tx != nil {
+		if err = tx.Abort(ctx); errors.Is(err, ErrTxnState) {
+			err = nil
+		}
+	}
+	p.cl.Close()
+	return err
+}

@@ -1,0 +1,213 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eoskit/eoskit/producer"
+)
+
+// readUntil reads topic from the start with the isolation level until it sees
+// the value stop, and returns the values before it.
+func readUntil(t *testing.T, addrs []string, topic string, iso kgo.IsolationLevel, stop string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(iso), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out []string
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: did not see %q; read %v", topic, stop, out)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == stop {
+				done = true
+			}
+			if !done {
+				out = append(out, string(r.Value))
+			}
+		})
+		if done {
+			return out
+		}
+	}
+}
+
+func TestRunCommitsAbortsAndRepanics(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	h := &hookRec{}
+	p, err := producer.NewTransactional(ctx, "txn-run", producer.WithBrokers(c.ListenAddrs()...), producer.WithHooks(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: "out", Partition: 0, Value: []byte(v)} }
+
+	if err := p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("committed-1")) }); err != nil {
+		t.Fatalf("Run commit: %v", err)
+	}
+	boom := errors.New("boom")
+	err = p.Run(ctx, func(tx *producer.Tx) error {
+		if err := tx.Produce(ctx, rec("aborted-1")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || !errors.Is(err, producer.ErrAborted) {
+		t.Fatalf("Run with failing fn: %v, want boom and ErrAborted", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "panic-value" {
+				t.Fatalf("recovered %v, want the original panic", r)
+			}
+		}()
+		_ = p.Run(ctx, func(tx *producer.Tx) error {
+			tx.ProduceAsync(ctx, rec("aborted-2"), nil)
+			if err := tx.Produce(ctx, rec("aborted-3")); err != nil {
+				return err
+			}
+			panic("panic-value")
+		})
+	}()
+	// Explicit API.
+	tx, err := p.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Begin(); !errors.Is(err, producer.ErrTxnState) {
+		t.Fatalf("second Begin: %v, want ErrTxnState", err)
+	}
+	if err := tx.Produce(ctx, rec("committed-2"), rec("stop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Produce(ctx, rec("late")); !errors.Is(err, producer.ErrTxnState) {
+		t.Fatalf("Produce after Commit: %v, want ErrTxnState", err)
+	}
+
+	got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop"))
+	if want := "[committed-1 committed-2]"; got != want {
+		t.Fatalf("read_committed saw %s, want %s", got, want)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fmt.Sprint(h.ends) != "[true false false true]" {
+		t.Fatalf("TxnHook saw %v", h.ends)
+	}
+}
+
+func TestSecondProducerFencesFirst(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	opts := producer.WithBrokers(c.ListenAddrs()...)
+	first, err := producer.NewTransactional(ctx, "txn-fence", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(ctx)
+	produce := func(tx *producer.Tx) error {
+		return tx.Produce(ctx, &kgo.Record{Topic: "out", Value: []byte("v")})
+	}
+	if err := first.Run(ctx, produce); err != nil {
+		t.Fatal(err)
+	}
+	second, err := producer.NewTransactional(ctx, "txn-fence", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(ctx)
+	if err := first.Run(ctx, produce); !errors.Is(err, producer.ErrFenced) {
+		t.Fatalf("fenced producer's Run: %v, want ErrFenced", err)
+	}
+	if _, err := first.Begin(); !errors.Is(err, producer.ErrFenced) {
+		t.Fatalf("Begin after fencing: %v, want ErrFenced (fatal)", err)
+	}
+	if err := second.Run(ctx, produce); err != nil {
+		t.Fatalf("new owner: %v", err)
+	}
+}
+
+// TestUnknownCommitOutcomeReinitialises drops every EndTxn connection until
+// Commit's context expires: the outcome is unknown. The producer must report
+// ErrCommitOutcomeUnknown, move to a new epoch with InitProducerID, and never
+// send an EndTxn for the old epoch afterwards (KAFKA-17754).
+func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	p, err := producer.NewTransactional(ctx, "txn-unknown", producer.WithBrokers(c.ListenAddrs()...),
+		producer.WithKgoOpts(kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	_, epoch0, err := p.Client().ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var dropping atomic.Bool
+	dropping.Store(true)
+	var oldEpochEnds, inits atomic.Int32
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if dropping.Load() {
+			return nil, errors.New("drop the connection"), true
+		}
+		if kr.(*kmsg.EndTxnRequest).ProducerEpoch == epoch0 {
+			oldEpochEnds.Add(1)
+		}
+		return nil, nil, false
+	})
+	c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		inits.Add(1)
+		return nil, nil, false
+	})
+
+	tx, err := p.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Produce(ctx, &kgo.Record{Topic: "out", Value: []byte("maybe")}); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = tx.Commit(cctx)
+	cancel()
+	dropping.Store(false)
+	if !errors.Is(err, producer.ErrCommitOutcomeUnknown) {
+		t.Fatalf("Commit with lost EndTxn answers: %v, want ErrCommitOutcomeUnknown", err)
+	}
+	if inits.Load() == 0 {
+		t.Fatalf("no InitProducerID after the unknown outcome")
+	}
+	if _, epoch1, err := p.Client().ProducerID(ctx); err != nil || epoch1 <= epoch0 {
+		t.Fatalf("epoch after re-initialisation %d (err %v), want > %d", epoch1, err, epoch0)
+	}
+	if err := p.Run(ctx, func(tx *producer.Tx) error {
+		return tx.Produce(ctx, &kgo.Record{Topic: "out", Value: []byte("after")})
+	}); err != nil {
+		t.Fatalf("next transaction: %v", err)
+	}
+	if n := oldEpochEnds.Load(); n != 0 {
+		t.Fatalf("%d EndTxn requests sent on the old epoch after the unknown outcome", n)
+	}
+}
