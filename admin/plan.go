@@ -308,7 +308,7 @@ func (c *Client) brokerValidate(ctx context.Context, ps *problems, s TopicSpec, 
 		if msg != "" {
 			text = msg
 		}
-		ps.add(s, field, "rejected by the broker: "+text, "fix or remove the value; see the Kafka topic configuration reference")
+		ps.add(s, field, "rejected by the broker: "+text, "check the key's spelling and its value against the Kafka topic configuration reference")
 	}
 	switch tp.Action {
 	case ActionCreate:
