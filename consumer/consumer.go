@@ -1,0 +1,320 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Consumer is a consumer group member. Create it with New, call Run once,
+// then Close. Lag may be called at any time, concurrently.
+type Consumer struct {
+	cfg     config
+	adm     *kgo.Client // metadata and offsets for Lag; never joins the group
+	started atomic.Bool
+}
+
+// New validates the options and returns a Consumer. It does not contact the
+// cluster: the member joins the group when Run starts.
+func New(opts ...Opt) (*Consumer, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	adm, err := kgo.NewClient(append(cfg.connOpts(), cfg.kgoOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return &Consumer{cfg: cfg, adm: adm}, nil
+}
+
+// Close releases the consumer's connections. Call it after Run returned.
+func (c *Consumer) Close() { c.adm.Close() }
+
+// run is the state of one Run call.
+type run struct {
+	cfg config
+	h   Handler
+	cl  *kgo.Client
+	sem chan struct{}
+
+	mu    sync.Mutex
+	parts map[tp]*part
+
+	failOnce sync.Once
+	failed   chan struct{} // closed on a fatal error
+	err      error
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// Run joins the group and handles records until ctx is cancelled (a
+// graceful shutdown: in-flight records finish within the grace period, what
+// was handled is committed, the member leaves the group; Run returns nil,
+// or an error wrapping ErrCommit if the final commit failed) or a fatal
+// error: ErrPositionLost, ErrHandler, ErrFetch. On a fatal error Run also
+// commits what was handled, never the failed record or anything after it in
+// its partition.
+//
+// Commits only ever cover records the handler finished (at least once): a
+// record is committed after its handler returned nil, records of one
+// partition in order. Handled offsets are committed every commit interval,
+// when partitions are revoked, and at shutdown.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	r := &run{
+		cfg:    c.cfg,
+		h:      h,
+		sem:    make(chan struct{}, c.cfg.concurrency),
+		parts:  map[tp]*part{},
+		failed: make(chan struct{}),
+	}
+	cl, err := kgo.NewClient(r.kgoOpts()...)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	r.cl = cl
+	r.poll(ctx)
+	return r.shutdown()
+}
+
+func (r *run) kgoOpts() []kgo.Opt {
+	opts := r.cfg.connOpts()
+	opts = append(opts, r.cfg.kgoOpts...)
+	iso := kgo.ReadCommitted()
+	if r.cfg.readUncommitted {
+		iso = kgo.ReadUncommitted()
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(r.cfg.group),
+		kgo.ConsumeTopics(r.cfg.topics...),
+		kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeStartOffset(*r.cfg.start),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(r.cfg.commitInterval),
+		kgo.AutoCommitCallback(r.autoCommitted),
+		kgo.OnPartitionsRevoked(r.revoked),
+		kgo.OnPartitionsLost(r.lost),
+	)
+	if r.cfg.kip848 {
+		opts = append(opts, kgo.ServerSideBalancer())
+	}
+	return opts
+}
+
+// fail records the first fatal error and stops the poll loop.
+func (r *run) fail(err error) {
+	r.failOnce.Do(func() {
+		r.err = err
+		close(r.failed)
+		r.cfg.logger.Error("consumer stopping", "group", r.cfg.group, "err", err)
+	})
+}
+
+func (r *run) poll(ctx context.Context) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.failed:
+			cancel()
+		case <-pctx.Done():
+		}
+	}()
+	for pctx.Err() == nil {
+		fs := r.cl.PollRecords(pctx, 10000)
+		if fs.IsClientClosed() {
+			r.cl.AllowRebalance()
+			return
+		}
+		fs.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			if perr := classifyFetchErr(topic, partition, err); perr != nil {
+				r.fail(perr)
+				return
+			}
+			r.cfg.logger.Warn("fetch error, retrying", "topic", topic, "partition", partition, "err", err)
+		})
+		r.mu.Lock()
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				r.partFor(p.Topic, p.Partition).push(p.Records)
+			}
+		})
+		r.mu.Unlock()
+		r.cl.AllowRebalance()
+	}
+}
+
+// classifyFetchErr returns a fatal error, or nil for errors franz-go retries.
+func classifyFetchErr(topic string, partition int32, err error) error {
+	var dl *kgo.ErrDataLoss
+	switch {
+	case errors.As(err, &dl), errors.Is(err, kerr.OffsetOutOfRange):
+		return &PartitionError{Topic: topic, Partition: partition, Offset: -1,
+			Err: fmt.Errorf("%w: the consumer does not rewind or skip on its own: %w", ErrPositionLost, err)}
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
+		errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return &PartitionError{Topic: topic, Partition: partition, Offset: -1,
+			Err: fmt.Errorf("%w: grant the principal READ on the topic and group: %w", ErrFetch, err)}
+	}
+	return nil
+}
+
+// partFor returns the worker for a partition, starting one. r.mu is held.
+func (r *run) partFor(topic string, partition int32) *part {
+	k := tp{topic, partition}
+	p := r.parts[k]
+	if p == nil {
+		p = newPart(r, k)
+		r.parts[k] = p
+		go p.work()
+	}
+	return p
+}
+
+// stopParts stops the workers of the given partitions (nil: all) and waits
+// for them: queued records are dropped, in-flight ones finish within the
+// grace period, then their context is cancelled. With cancelNow (lost
+// partitions), handlers are cancelled at once.
+func (r *run) stopParts(which map[string][]int32, cancelNow bool) {
+	r.mu.Lock()
+	var stopping []*part
+	for k, p := range r.parts {
+		if which != nil && !contains(which[k.topic], k.partition) {
+			continue
+		}
+		p.stop(cancelNow)
+		stopping = append(stopping, p)
+		delete(r.parts, k)
+	}
+	r.mu.Unlock()
+	deadline := time.NewTimer(r.cfg.grace)
+	defer deadline.Stop()
+	expired := false
+	for _, p := range stopping {
+		if !expired {
+			select {
+			case <-p.done:
+				continue
+			case <-deadline.C:
+				expired = true
+				r.cfg.logger.Warn("handlers outlasted the grace period; cancelling them", "group", r.cfg.group)
+				for _, q := range stopping {
+					q.cancel()
+				}
+			}
+		}
+		<-p.done
+	}
+}
+
+func contains(ps []int32, p int32) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// revoked runs in franz-go's group goroutine (polls are blocked): stop the
+// revoked partitions' workers, then commit what they handled.
+func (r *run) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	r.stopParts(revoked, false)
+	if err := r.commit(ctx); err != nil {
+		r.cfg.logger.Warn("commit on revoke failed; the next owner handles those records again", "group", r.cfg.group, "err", err)
+	}
+}
+
+// lost: the partitions already belong to someone else; commits would fail.
+func (r *run) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.stopParts(lost, true)
+	r.cfg.logger.Warn("partitions lost; handled but uncommitted records will be handled again", "group", r.cfg.group, "partitions", lost)
+}
+
+// commit commits every handled offset not yet committed.
+func (r *run) commit(ctx context.Context) error {
+	marked := r.cl.MarkedOffsets()
+	if len(marked) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.grace)
+	defer cancel()
+	err := r.cl.CommitMarkedOffsets(ctx)
+	offs := map[string]map[int32]int64{}
+	for t, ps := range marked {
+		offs[t] = map[int32]int64{}
+		for p, eo := range ps {
+			offs[t][p] = eo.Offset
+		}
+	}
+	r.cfg.onCommit(offs, err)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCommit, err)
+	}
+	return nil
+}
+
+func (r *run) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	if len(r.cfg.hooks) == 0 || req == nil {
+		return
+	}
+	offs := map[string]map[int32]int64{}
+	for _, t := range req.Topics {
+		offs[t.Topic] = map[int32]int64{}
+		for _, p := range t.Partitions {
+			offs[t.Topic][p.Partition] = p.Offset
+		}
+	}
+	if err == nil && resp != nil {
+	check:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err = kerr.ErrorForCode(p.ErrorCode); err != nil {
+					break check
+				}
+			}
+		}
+	}
+	if err != nil {
+		r.cfg.logger.Warn("periodic commit failed; retried at the next interval", "group", r.cfg.group, "err", err)
+	}
+	r.cfg.onCommit(offs, err)
+}
+
+// shutdown stops every worker, commits what was handled, and leaves.
+func (r *run) shutdown() error {
+	r.stopParts(nil, false)
+	cerr := r.commit(context.Background())
+	r.cl.Close()
+	select {
+	case <-r.failed:
+		if cerr != nil {
+			return errors.Join(r.err, cerr)
+		}
+		return r.err
+	default:
+	}
+	return cerr
+}

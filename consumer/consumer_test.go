@@ -1,0 +1,267 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/consumer"
+)
+
+func fake(t *testing.T, partitions int32, topics ...string) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// seed writes n records per partition with values "p-i".
+func seed(t *testing.T, addrs []string, topic string, partitions int32, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var rs []*kgo.Record
+	for p := range partitions {
+		for i := range n {
+			rs = append(rs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d-%d", p, i)})
+		}
+	}
+	if err := cl.ProduceSync(ctxT(t), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func committed(t *testing.T, addrs []string, group string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	os, err := kadm.NewClient(cl).FetchOffsets(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	os.Each(func(o kadm.OffsetResponse) { out[o.Partition] = o.At })
+	return out
+}
+
+func base(addrs []string, group string, topics ...string) []consumer.Opt {
+	return []consumer.Opt{consumer.WithBrokers(addrs...), consumer.WithGroup(group),
+		consumer.WithTopics(topics...), consumer.StartAtEarliest()}
+}
+
+func TestOptionValidation(t *testing.T) {
+	ok := base([]string{"127.0.0.1:9092"}, "g", "t")
+	cases := map[string][]consumer.Opt{
+		"no brokers":     {consumer.WithGroup("g"), consumer.WithTopics("t"), consumer.StartAtEarliest()},
+		"no group":       {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithTopics("t"), consumer.StartAtEarliest()},
+		"no topics":      {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithGroup("g"), consumer.StartAtEarliest()},
+		"no start":       {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithGroup("g"), consumer.WithTopics("t")},
+		"concurrency 0":  append(ok[:4:4], consumer.WithConcurrency(0)),
+		"max pending 0":  append(ok[:4:4], consumer.WithMaxPending(0)),
+		"retries < 0":    append(ok[:4:4], consumer.WithRetries(-1, time.Second)),
+		"zero grace":     append(ok[:4:4], consumer.WithGracePeriod(0)),
+		"nil logger":     append(ok[:4:4], consumer.WithLogger(nil)),
+		"zero intervals": append(ok[:4:4], consumer.WithCommitInterval(0)),
+	}
+	for name, opts := range cases {
+		if _, err := consumer.New(opts...); !errors.Is(err, consumer.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+	_, err := consumer.New(consumer.WithGroup("g"))
+	for _, want := range []string{"brokers", "topics", "start position"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %q: every problem should be reported at once", err, want)
+		}
+	}
+	c, err := consumer.New(ok...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
+// TestShutdownCommitsExactlyWhatWasHandled stops after 25 records of a
+// partition: the committed offset must be the last handled offset + 1.
+func TestShutdownCommitsExactlyWhatWasHandled(t *testing.T) {
+	c := fake(t, 3, "t")
+	addrs := c.ListenAddrs()
+	seed(t, addrs, "t", 3, 100)
+	cons, err := consumer.New(append(base(addrs, "g1", "t"), consumer.WithConcurrency(2), consumer.WithMaxPending(7))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	var mu sync.Mutex
+	last := map[int32]int64{}
+	total := 0
+	err = cons.Run(ctx, func(_ context.Context, r *kgo.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := last[r.Partition]; ok && r.Offset != prev+1 || !ok && r.Offset != 0 {
+			t.Errorf("partition %d: handled offset %d after %d: out of order or skipped", r.Partition, r.Offset, prev)
+		}
+		last[r.Partition] = r.Offset
+		if total++; total == 150 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := committed(t, addrs, "g1")
+	for p, off := range last {
+		if got[p] != off+1 {
+			t.Errorf("partition %d: committed %d, handled up to %d", p, got[p], off)
+		}
+	}
+	lag, err := cons.Lag(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, l := range lag {
+		sum += l.Lag
+	}
+	if want := int64(300 - total); sum != want || len(lag) != 3 {
+		t.Errorf("lag %v sums to %d over %d partitions, want %d over 3", lag, sum, len(lag), want)
+	}
+}
+
+func TestHandlerErrorRetriesThenStops(t *testing.T) {
+	c := fake(t, 1, "t")
+	addrs := c.ListenAddrs()
+	seed(t, addrs, "t", 1, 20)
+	cons, err := consumer.New(append(base(addrs, "g2", "t"), consumer.WithRetries(2, time.Millisecond))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	tries := 0
+	poison := errors.New("poison")
+	err = cons.Run(ctxT(t), func(_ context.Context, r *kgo.Record) error {
+		if r.Offset == 7 {
+			tries++
+			return poison
+		}
+		return nil
+	})
+	var pe *consumer.PartitionError
+	if !errors.Is(err, consumer.ErrHandler) || !errors.Is(err, poison) || !errors.As(err, &pe) || pe.Offset != 7 {
+		t.Fatalf("Run: %v, want ErrHandler for offset 7", err)
+	}
+	if tries != 3 {
+		t.Errorf("handler tried %d times, want 1 + 2 retries", tries)
+	}
+	if got := committed(t, addrs, "g2")[0]; got != 7 {
+		t.Errorf("committed %d, want 7: up to, not past, the failed record", got)
+	}
+}
+
+func TestOnHandlerErrorSkipsDeliberately(t *testing.T) {
+	c := fake(t, 1, "t")
+	addrs := c.ListenAddrs()
+	seed(t, addrs, "t", 1, 10)
+	var dead []int64
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cons, err := consumer.New(append(base(addrs, "g3", "t"),
+		consumer.WithOnHandlerError(func(_ context.Context, r *kgo.Record, err error) error {
+			dead = append(dead, r.Offset) // e.g. produce to a dead-letter topic
+			return nil
+		}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	err = cons.Run(ctx, func(_ context.Context, r *kgo.Record) error {
+		if r.Offset == 9 {
+			cancel()
+		}
+		if r.Offset%4 == 1 {
+			return errors.New("bad record")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(dead) != "[1 5 9]" {
+		t.Errorf("error handler saw %v, want [1 5 9]", dead)
+	}
+	if got := committed(t, addrs, "g3")[0]; got != 10 {
+		t.Errorf("committed %d, want 10", got)
+	}
+}
+
+// TestOutOfRangePositionIsAnError: the group committed offset 500 on a
+// partition with 10 records. The consumer must not reset anywhere.
+func TestOutOfRangePositionIsAnError(t *testing.T) {
+	c := fake(t, 1, "t")
+	addrs := c.ListenAddrs()
+	seed(t, addrs, "t", 1, 10)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "t", Partition: 0, At: 500, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctxT(t), "g4", os); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	cons, err := consumer.New(base(addrs, "g4", "t")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	handled := 0
+	err = cons.Run(ctxT(t), func(context.Context, *kgo.Record) error { handled++; return nil })
+	if !errors.Is(err, consumer.ErrPositionLost) {
+		t.Fatalf("Run: %v, want ErrPositionLost", err)
+	}
+	if handled != 0 {
+		t.Fatalf("handled %d records after an out-of-range position", handled)
+	}
+	if got := committed(t, addrs, "g4")[0]; got != 500 {
+		t.Fatalf("committed offset moved to %d", got)
+	}
+}
+
+func TestRunTwice(t *testing.T) {
+	cons, err := consumer.New(base([]string{"127.0.0.1:1"}, "g", "t")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = cons.Run(ctx, func(context.Context, *kgo.Record) error { return nil })
+	if err := cons.Run(ctx, nil); !errors.Is(err, consumer.ErrRunning) {
+		t.Fatalf("second Run: %v, want ErrRunning", err)
+	}
+}

@@ -1,0 +1,52 @@
+// Package consumer runs a Kafka consumer group member with at-least-once
+// defaults on franz-go: nothing is skipped, nothing is committed before the
+// handler finished it.
+//
+// # Defaults
+//
+//   - read_committed isolation (WithReadUncommitted to opt out);
+//   - classic protocol with cooperative-sticky balancing, or the KIP-848
+//     consumer protocol with WithConsumerProtocol;
+//   - an explicit start position for partitions the group never committed
+//     (StartAtEarliest, StartAtLatest or WithStartOffset: New refuses to
+//     guess);
+//   - no silent offset reset: if the broker reports a committed or current
+//     position out of range, or data loss below it, Run stops with an error
+//     wrapping ErrPositionLost (franz-go's NoResetOffset) instead of jumping.
+//
+// # Run
+//
+// Run(ctx, handler) joins the group and calls the handler for every record.
+// Records of one partition are handled one at a time in offset order, on a
+// goroutine per partition; at most WithConcurrency handlers run at once.
+// When a partition has WithMaxPending records waiting, its fetching pauses
+// until half of them are handled (backpressure).
+//
+// A record is marked handled when its handler returns nil; handled offsets
+// are committed every WithCommitInterval, when partitions are revoked (after
+// their in-flight records finish), and at shutdown. A commit never passes a
+// record that was not handled. Records handled but not yet committed when
+// a member crashes are handled again by the next owner: at least once.
+//
+// A failing record is retried WithRetries times with doubling backoff; then
+// the WithOnHandlerError callback decides (nil: count it handled, e.g. after
+// writing it to a dead-letter topic), or Run stops with an error wrapping
+// ErrHandler, as a *PartitionError naming the record.
+//
+// Cancelling ctx is a graceful shutdown: queued records are dropped,
+// in-flight ones finish (the handler's context is cancelled only after the
+// grace period), handled offsets are committed, and the member leaves the
+// group. Lost partitions (session expired, fenced member) cancel their
+// handlers at once and commit nothing.
+//
+// Lag reports per partition how far the group's committed offsets are
+// behind the last stable offset.
+//
+// # Concurrency, logging, metrics
+//
+// Run is called once per Consumer. The handler is called concurrently for
+// different partitions. Logging goes to the *slog.Logger given with
+// WithLogger (silent by default). WithHooks takes values implementing
+// HandleHook and/or CommitHook; franz-go hooks (kprom, kotel) go through
+// WithKgoOpts(kgo.WithHooks(...)).
+package consumer

@@ -1,0 +1,217 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/internal/conn"
+)
+
+// Opt configures New.
+type Opt interface{ apply(*config) }
+
+type opt func(*config)
+
+func (o opt) apply(c *config) { o(c) }
+
+// Handler handles one record. Records of a partition are handled one at a
+// time, in offset order; records of different partitions concurrently. A
+// nil return marks the record handled (committable). ctx is cancelled when
+// the partition is lost, or when a revoke or shutdown outlasts its grace
+// period.
+type Handler func(ctx context.Context, r *kgo.Record) error
+
+// ErrorHandler decides what happens to a record the handler failed after
+// every retry: return nil to count it handled (after sending it to a
+// dead-letter topic, for instance) and go on, or an error to stop Run.
+type ErrorHandler func(ctx context.Context, r *kgo.Record, err error) error
+
+// HandleHook is called after each record with the handler's final outcome.
+type HandleHook interface {
+	OnHandle(r *kgo.Record, err error, took time.Duration)
+}
+
+// CommitHook is called after each commit attempt with the offsets sent
+// (the next offset to consume, per partition).
+type CommitHook interface {
+	OnCommit(offsets map[string]map[int32]int64, err error)
+}
+
+type config struct {
+	brokers  []string
+	clientID string
+	group    string
+	topics   []string
+	start    *kgo.Offset
+	logger   *slog.Logger
+	hooks    []any
+
+	readUncommitted bool
+	kip848          bool
+	concurrency     int
+	maxPending      int
+	retries         int
+	backoff         time.Duration
+	onError         ErrorHandler
+	commitInterval  time.Duration
+	grace           time.Duration
+
+	kgoOpts []kgo.Opt
+}
+
+// Defaults.
+const (
+	DefaultConcurrency    = 8
+	DefaultMaxPending     = 1000
+	DefaultCommitInterval = time.Second
+	DefaultGrace          = 30 * time.Second
+	DefaultBackoff        = 100 * time.Millisecond
+)
+
+func defaultConfig() config {
+	return config{
+		logger:         slog.New(slog.DiscardHandler),
+		concurrency:    DefaultConcurrency,
+		maxPending:     DefaultMaxPending,
+		backoff:        DefaultBackoff,
+		commitInterval: DefaultCommitInterval,
+		grace:          DefaultGrace,
+	}
+}
+
+// WithBrokers sets the seed brokers (host:port). Required.
+func WithBrokers(brokers ...string) Opt { return opt(func(c *config) { c.brokers = brokers }) }
+
+// WithClientID sets the client ID. Default "eoskit".
+func WithClientID(id string) Opt { return opt(func(c *config) { c.clientID = id }) }
+
+// WithGroup sets the consumer group. Required.
+func WithGroup(group string) Opt { return opt(func(c *config) { c.group = group }) }
+
+// WithTopics sets the topics to consume. Required.
+func WithTopics(topics ...string) Opt { return opt(func(c *config) { c.topics = topics }) }
+
+// StartAtEarliest makes partitions without a committed offset start at the
+// log start. One Start option is required.
+func StartAtEarliest() Opt { return WithStartOffset(kgo.NewOffset().AtStart()) }
+
+// StartAtLatest makes partitions without a committed offset start at the log
+// end (records produced before the group first joined are not read).
+func StartAtLatest() Opt { return WithStartOffset(kgo.NewOffset().AtEnd()) }
+
+// WithStartOffset sets where partitions without a committed offset start,
+// e.g. kgo.NewOffset().AfterMilli(ms). It never applies to a partition
+// whose committed position is out of range: that is ErrPositionLost.
+func WithStartOffset(o kgo.Offset) Opt { return opt(func(c *config) { c.start = &o }) }
+
+// WithReadUncommitted reads records of open and aborted transactions too.
+// Default read_committed.
+func WithReadUncommitted() Opt { return opt(func(c *config) { c.readUncommitted = true }) }
+
+// WithConsumerProtocol uses the KIP-848 consumer group protocol (Kafka 4.0+,
+// broker-side assignment) instead of the classic protocol with
+// cooperative-sticky balancing. Brokers without it fall back to classic.
+func WithConsumerProtocol() Opt { return opt(func(c *config) { c.kip848 = true }) }
+
+// WithConcurrency bounds how many records are handled at once across
+// partitions. Default DefaultConcurrency.
+func WithConcurrency(n int) Opt { return opt(func(c *config) { c.concurrency = n }) }
+
+// WithMaxPending sets how many fetched records may wait per partition before
+// fetching of that partition pauses (resuming at half). Default
+// DefaultMaxPending.
+func WithMaxPending(n int) Opt { return opt(func(c *config) { c.maxPending = n }) }
+
+// WithRetries retries a failed record n more times, waiting backoff,
+// doubling up to 32×backoff, between tries. Default: no retry, 100 ms.
+func WithRetries(n int, backoff time.Duration) Opt {
+	return opt(func(c *config) { c.retries, c.backoff = n, backoff })
+}
+
+// WithOnHandlerError receives records that failed after every retry;
+// without it Run stops with ErrHandler.
+func WithOnHandlerError(fn ErrorHandler) Opt { return opt(func(c *config) { c.onError = fn }) }
+
+// WithCommitInterval sets how often handled offsets are committed while
+// running (they are also committed on revoke and at shutdown). Default
+// DefaultCommitInterval.
+func WithCommitInterval(d time.Duration) Opt { return opt(func(c *config) { c.commitInterval = d }) }
+
+// WithGracePeriod bounds how long a revoke or shutdown waits for in-flight
+// handlers before cancelling their context, and how long the final commit
+// may take. Default DefaultGrace.
+func WithGracePeriod(d time.Duration) Opt { return opt(func(c *config) { c.grace = d }) }
+
+// WithLogger receives this package's log lines. Default: silent.
+func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
+
+// WithHooks registers values implementing HandleHook and/or CommitHook.
+func WithHooks(hooks ...any) Opt { return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) }) }
+
+// WithKgoOpts passes extra franz-go options through (TLS, SASL, session
+// timeout, kgo hooks). Options that would let the consumer skip records or
+// commit unhandled ones (auto-commit, ConsumeResetOffset,
+// BlockRebalanceOnPoll off, partition callbacks) are overridden.
+func WithKgoOpts(opts ...kgo.Opt) Opt {
+	return opt(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
+}
+
+func (c *config) validate() error {
+	var problems []string
+	if err := (conn.Config{Brokers: c.brokers, ClientID: c.clientID}).Validate(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if c.group == "" {
+		problems = append(problems, "no group: pass consumer.WithGroup")
+	}
+	if len(c.topics) == 0 {
+		problems = append(problems, "no topics: pass consumer.WithTopics")
+	}
+	if c.start == nil {
+		problems = append(problems, "no start position for a new group: pass consumer.StartAtEarliest() or StartAtLatest()")
+	}
+	if c.logger == nil {
+		problems = append(problems, "WithLogger(nil): leave the option out for silence")
+	}
+	if c.concurrency < 1 {
+		problems = append(problems, fmt.Sprintf("WithConcurrency(%d): use at least 1", c.concurrency))
+	}
+	if c.maxPending < 1 {
+		problems = append(problems, fmt.Sprintf("WithMaxPending(%d): use at least 1", c.maxPending))
+	}
+	if c.retries < 0 || c.backoff < 0 {
+		problems = append(problems, "WithRetries: use a count and backoff >= 0")
+	}
+	if c.commitInterval <= 0 || c.grace <= 0 {
+		problems = append(problems, "WithCommitInterval and WithGracePeriod take positive durations")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidOption, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (c *config) connOpts() []kgo.Opt {
+	return conn.Config{Brokers: c.brokers, ClientID: c.clientID}.Opts()
+}
+
+func (c *config) onHandle(r *kgo.Record, err error, took time.Duration) {
+	for _, h := range c.hooks {
+		if hh, ok := h.(HandleHook); ok {
+			hh.OnHandle(r, err, took)
+		}
+	}
+}
+
+func (c *config) onCommit(offsets map[string]map[int32]int64, err error) {
+	for _, h := range c.hooks {
+		if ch, ok := h.(CommitHook); ok {
+			ch.OnCommit(offsets, err)
+		}
+	}
+}

@@ -1,0 +1,403 @@
+//go:build integration
+
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/producer"
+)
+
+// shared is a 3-node cluster (transaction.version 2) for every test that
+// leaves it healthy.
+var shared *integration.Shared
+
+func TestMain(m *testing.M) {
+	shared = integration.StartShared(integration.WithBrokers(3))
+	integration.AnnounceSuite("producer", shared.Cluster)
+	os.Exit(shared.Run(m))
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func uniq(t *testing.T, what string) string {
+	return fmt.Sprintf("%s-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), what, time.Now().UnixNano())
+}
+
+func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions int32, rf int16, minISR string) {
+	t.Helper()
+	cl, err := c.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctxFor(t, 30*time.Second), partitions, rf,
+		map[string]*string{"min.insync.replicas": &minISR}, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
+	}
+}
+
+// readAll reads every record below the high watermarks, read_uncommitted.
+func readAll(t *testing.T, c *integration.Cluster, topic string) []*kgo.Record {
+	t.Helper()
+	ctx := ctxFor(t, 2*time.Minute)
+	cl, err := c.NewClient(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: still waiting for %v", topic, want)
+		}
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			if r.Offset+1 >= want[r.Partition] {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return out
+}
+
+// TestIdempotentProducerBrokerKillNoDuplicatesNoGaps produces a numbered
+// sequence per partition, asynchronously and continuously, while a broker
+// of three is killed and restarted. Every record must be acknowledged, and
+// reading back each partition must give exactly 0, 1, 2, ... in order.
+func TestIdempotentProducerBrokerKillNoDuplicatesNoGaps(t *testing.T) {
+	c := shared.Cluster
+	topic := uniq(t, "t")
+	const parts = 3
+	createTopic(t, c, topic, parts, 3, "2")
+	ctx := ctxFor(t, 5*time.Minute)
+	p, err := producer.New(producer.WithBrokers(c.Bootstrap()...), producer.WithPartitioner(kgo.ManualPartitioner()),
+		producer.WithLinger(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+
+	var acked, failed atomic.Int64
+	var firstErr atomic.Value
+	var faultsDone atomic.Bool
+	faultErr := make(chan error, 1)
+	go func() {
+		faultErr <- func() error {
+			for acked.Load() < 600 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("killing broker 2 after %d acks", acked.Load())
+			if err := c.Kill(ctx, 2); err != nil {
+				return err
+			}
+			time.Sleep(8 * time.Second) // past broker.session.timeout.ms: leaders move
+			t.Logf("restarting broker 2 after %d acks", acked.Load())
+			if err := c.Start(ctx, 2); err != nil {
+				return err
+			}
+			return c.WaitHealthy(ctx)
+		}()
+		faultsDone.Store(true)
+	}()
+
+	next := make([]int, parts)
+	for n := 0; !faultsDone.Load() || n < 3000; n++ {
+		part := int32(n % parts)
+		r := &kgo.Record{Topic: topic, Partition: part, Value: fmt.Appendf(nil, "%d-%06d", part, next[part])}
+		next[part]++
+		p.ProduceAsync(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			acked.Add(1)
+		})
+		if n%10 == 9 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := <-faultErr; err != nil {
+		t.Fatalf("fault injection: %v", err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d records failed while one broker of three was down; first: %v", n, firstErr.Load())
+	}
+	total := next[0] + next[1] + next[2]
+	t.Logf("%d records acknowledged across the kill and restart", acked.Load())
+
+	got := readAll(t, c, topic)
+	seen := make([]int, parts)
+	for _, r := range got {
+		want := fmt.Sprintf("%d-%06d", r.Partition, seen[r.Partition])
+		if string(r.Value) != want {
+			t.Fatalf("partition %d offset %d: read %q, want %q (duplicate or gap)", r.Partition, r.Offset, r.Value, want)
+		}
+		seen[r.Partition]++
+	}
+	for part := range parts {
+		if seen[part] != next[part] {
+			t.Fatalf("partition %d: read %d records, produced %d", part, seen[part], next[part])
+		}
+	}
+	if len(got) != total {
+		t.Fatalf("read %d records, produced %d", len(got), total)
+	}
+}
+
+// TestNotEnoughReplicasIsTyped writes acks=all to a min.insync.replicas=2
+// topic whose two replicas are nodes 1 and 3, with node 3 killed: once the
+// controller shrinks the ISR to node 1, the broker refuses every write.
+func TestNotEnoughReplicasIsTyped(t *testing.T) {
+	c := shared.Cluster
+	topic := uniq(t, "t")
+	ctx := ctxFor(t, 4*time.Minute)
+	cl, err := c.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Replicas = []int32{1, 3}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+	cfg.Name, cfg.Value = "min.insync.replicas", kmsg.StringPtr("2")
+	rt.Configs = append(rt.Configs, cfg)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	if err := c.Kill(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Start(context.Background(), 3); err != nil {
+			t.Errorf("restart node 3: %v", err)
+		}
+		if err := c.WaitHealthy(ctxFor(t, 3*time.Minute)); err != nil {
+			t.Errorf("cluster not healthy after restarting node 3: %v", err)
+		}
+	}()
+	for {
+		td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+		if err == nil && td[topic].Err == nil && len(td[topic].Partitions[0].ISR) == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("ISR never shrank to one replica")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	p, err := producer.New(producer.WithBrokers(c.Bootstrap()...), producer.WithRecordRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	err = p.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte("v")})
+	if !errors.Is(err, producer.ErrNotEnoughReplicas) || !errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("Produce: %v, want ErrNotEnoughReplicas", err)
+	}
+	t.Logf("refused as expected: %v", err)
+}
+
+func TestUnknownTopicIsTyped(t *testing.T) {
+	p, err := producer.New(producer.WithBrokers(shared.Bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	err = p.Produce(ctxFor(t, time.Minute), &kgo.Record{Topic: uniq(t, "missing"), Value: []byte("v")})
+	if !errors.Is(err, producer.ErrUnknownTopic) {
+		t.Fatalf("Produce: %v, want ErrUnknownTopic", err)
+	}
+}
+
+// TestTransactions runs the transactional checks on transaction.version 2
+// (the shared cluster) and 1 (a 1-node cluster of its own).
+func TestTransactions(t *testing.T) {
+	run := func(t *testing.T, c *integration.Cluster, rf int16) {
+		t.Run("visibility", func(t *testing.T) { txnVisibility(t, c, rf) })
+		t.Run("fencing", func(t *testing.T) { txnFencing(t, c, rf) })
+	}
+	t.Run("v2", func(t *testing.T) {
+		if v := shared.TransactionVersion(); v != 2 {
+			t.Fatalf("shared cluster has transaction.version %d, want 2", v)
+		}
+		run(t, shared.Cluster, 3)
+	})
+	t.Run("v1", func(t *testing.T) {
+		c := integration.Start(t, integration.WithBrokers(1), integration.WithTransactionVersion(1))
+		run(t, c, 1)
+	})
+}
+
+// readUntilStop reads topic with the isolation level until it sees "stop".
+func readUntilStop(t *testing.T, c *integration.Cluster, topic string, iso kgo.IsolationLevel) []string {
+	t.Helper()
+	cl, err := c.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := ctxFor(t, time.Minute)
+	var out []string
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: no stop marker; read %v", topic, out)
+		}
+		stop := false
+		fs.EachRecord(func(r *kgo.Record) {
+			stop = stop || string(r.Value) == "stop"
+			if !stop {
+				out = append(out, string(r.Value))
+			}
+		})
+		if stop {
+			return out
+		}
+	}
+}
+
+func txnVisibility(t *testing.T, c *integration.Cluster, rf int16) {
+	topic := uniq(t, "t")
+	createTopic(t, c, topic, 1, rf, "1")
+	ctx := ctxFor(t, 2*time.Minute)
+	p, err := producer.NewTransactional(ctx, uniq(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: topic, Value: []byte(v)} }
+	produce := func(vs ...string) func(*producer.Tx) error {
+		return func(tx *producer.Tx) error {
+			for _, v := range vs {
+				if err := tx.Produce(ctx, rec(v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := p.Run(ctx, produce("c1", "c2")); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	bad := errors.New("handler failed")
+	if err := p.Run(ctx, func(tx *producer.Tx) error { _ = produce("a1")(tx); return bad }); !errors.Is(err, bad) || !errors.Is(err, producer.ErrAborted) {
+		t.Fatalf("Run with error: %v", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		_ = p.Run(ctx, func(tx *producer.Tx) error { _ = produce("a2")(tx); panic("boom") })
+	}()
+	tx, err := p.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := produce("a3")(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Abort(ctx); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if err := p.Run(ctx, produce("c3", "stop")); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got, want := fmt.Sprint(readUntilStop(t, c, topic, kgo.ReadCommitted())), "[c1 c2 c3]"; got != want {
+		t.Fatalf("read_committed: %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(readUntilStop(t, c, topic, kgo.ReadUncommitted())), "[c1 c2 a1 a2 a3 c3]"; got != want {
+		t.Fatalf("read_uncommitted: %s, want %s", got, want)
+	}
+}
+
+func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
+	topic := uniq(t, "t")
+	createTopic(t, c, topic, 1, rf, "1")
+	ctx := ctxFor(t, 2*time.Minute)
+	id := uniq(t, "txn")
+	opts := producer.WithBrokers(c.Bootstrap()...)
+	first, err := producer.NewTransactional(ctx, id, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(ctx)
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: topic, Value: []byte(v)} }
+	if err := first.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("first-committed")) }); err != nil {
+		t.Fatal(err)
+	}
+	// The first producer has an open transaction when the second takes over.
+	zombie, err := first.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zombie.Produce(ctx, rec("zombie")); err != nil {
+		t.Fatal(err)
+	}
+	second, err := producer.NewTransactional(ctx, id, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(ctx)
+	if err := zombie.Commit(ctx); !errors.Is(err, producer.ErrFenced) {
+		t.Fatalf("zombie Commit: %v, want ErrFenced", err)
+	}
+	if err := first.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("after")) }); !errors.Is(err, producer.ErrFenced) {
+		t.Fatalf("fenced producer's next Run: %v, want ErrFenced", err)
+	}
+	if err := second.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("second"), rec("stop")) }); err != nil {
+		t.Fatalf("new owner: %v", err)
+	}
+	if got, want := fmt.Sprint(readUntilStop(t, c, topic, kgo.ReadCommitted())), "[first-committed second]"; got != want {
+		t.Fatalf("read_committed: %s, want %s", got, want)
+	}
+}
