@@ -28,6 +28,8 @@ type backend interface {
 	logs(ctx context.Context, n *node) ([]byte, error)
 	// logDir is the node's data folder as the broker sees it.
 	logDir(n *node) string
+	// filesDir is the folder with the node's files as the broker sees it.
+	filesDir(n *node) string
 	close(ctx context.Context) error
 	// exited reports whether a node's process or container has stopped running.
 	exited(ctx context.Context, n *node) (bool, error)
@@ -41,6 +43,7 @@ type Cluster struct {
 	be      backend
 	nodes   []*node
 	workDir string
+	pki     *pki // set with WithSASLSSL
 
 	mu     sync.Mutex
 	closed bool
@@ -82,7 +85,14 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 		return nil, fmt.Errorf("integration: create work folder: %w", err)
 	}
 	c := &Cluster{cfg: cfg, be: be, workDir: workDir}
-	ports, err := freePorts(2 * (cfg.brokers + 1))
+	if cfg.secure {
+		if c.pki, err = newPKI(); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("integration: generate certificates: %w", err)
+		}
+	}
+	const perNode = 4
+	ports, err := freePorts(perNode * (cfg.brokers + 1))
 	if err != nil {
 		_ = c.Close()
 		return nil, err
@@ -91,15 +101,17 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 		c.nodes = append(c.nodes, &node{
 			id:             ControllerNodeID,
 			controllerOnly: true,
-			controllerPort: ports[2*cfg.brokers+1],
+			controllerPort: ports[perNode*cfg.brokers],
 			hostDir:        fmt.Sprintf("%s/node-%d", workDir, ControllerNodeID),
 		})
 	}
 	for i := range cfg.brokers {
 		c.nodes = append(c.nodes, &node{
 			id:             int32(i + 1),
-			brokerPort:     ports[2*i],
-			controllerPort: ports[2*i+1],
+			brokerPort:     ports[perNode*i],
+			controllerPort: ports[perNode*i+1],
+			saslPort:       ports[perNode*i+2],
+			mtlsPort:       ports[perNode*i+3],
 			hostDir:        fmt.Sprintf("%s/node-%d", workDir, i+1),
 		})
 	}
@@ -108,7 +120,7 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 	cfg.logger.Info("starting kafka cluster", "backend", be.kind(), "brokers", cfg.brokers,
 		"kafka_version", cfg.kafkaVersion, "transaction_version", cfg.txnVersion)
 	for _, n := range c.nodes {
-		files := nodeFiles(&cfg, c.nodes, n, clusterID, be.logDir(n))
+		files := nodeFiles(&cfg, c.nodes, n, clusterID, be.logDir(n), be.filesDir(n), c.pki)
 		if err := be.create(ctx, n, files); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("integration: start node %d: %w", n.id, err)

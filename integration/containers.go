@@ -80,6 +80,8 @@ func imageExists(ctx context.Context, dc *testcontainers.DockerClient, image str
 func (c *containers) kind() Backend       { return BackendContainers }
 func (c *containers) logDir(*node) string { return "/tmp/eoskit-kafka-data" }
 
+func (c *containers) filesDir(*node) string { return containerDir }
+
 func (c *containers) create(ctx context.Context, n *node, files map[string][]byte) error {
 	var cf []testcontainers.ContainerFile
 	for name, data := range files {

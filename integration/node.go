@@ -24,6 +24,8 @@ type node struct {
 	controllerOnly bool // a dedicated KRaft controller (no broker listener)
 	brokerPort     int
 	controllerPort int
+	saslPort       int    // SASL_SSL listener (WithSASLSSL)
+	mtlsPort       int    // SSL listener requiring client certificates (WithSASLSSL)
 	hostDir        string // files for this node on the host (and data for processes)
 }
 
@@ -70,7 +72,7 @@ func freePorts(n int) ([]int, error) {
 
 // nodeProperties renders a node's server properties. logDir is the data folder
 // as the broker sees it.
-func nodeProperties(cfg *config, nodes []*node, n *node, logDir string) string {
+func nodeProperties(cfg *config, nodes []*node, n *node, logDir string, security map[string]string) string {
 	voters := make([]string, 0, len(nodes))
 	brokers := 0
 	for _, o := range nodes {
@@ -129,6 +131,13 @@ func nodeProperties(cfg *config, nodes []*node, n *node, logDir string) string {
 		p["process.roles"] = "broker"
 		p["listeners"] = fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort)
 	}
+	for k, v := range security {
+		p[k] = v
+	}
+	if n.controllerOnly && cfg.authorizer {
+		p["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+		p["super.users"] = "User:ANONYMOUS;User:" + AdminUser
+	}
 	if len(cfg.groupProtocols) > 0 {
 		p["group.coordinator.rebalance.protocols"] = strings.Join(cfg.groupProtocols, ",")
 	}
@@ -148,13 +157,24 @@ func nodeProperties(cfg *config, nodes []*node, n *node, logDir string) string {
 	return b.String()
 }
 
-// nodeFiles are the files a node's start script reads, by name.
-func nodeFiles(cfg *config, nodes []*node, n *node, clusterID, logDir string) map[string][]byte {
-	return map[string][]byte{
+// nodeFiles are the files a node's start script reads, by name. dir is the
+// folder holding them as the broker sees it.
+func nodeFiles(cfg *config, nodes []*node, n *node, clusterID, logDir, dir string, p *pki) map[string][]byte {
+	var security map[string]string
+	files := map[string][]byte{
 		"start.sh":          startScript,
 		"log4j2.properties": log4jConfig,
-		"node.properties":   []byte(nodeProperties(cfg, nodes, n, logDir)),
 		"cluster.id":        []byte(clusterID + "\n"),
 		"features":          []byte(fmt.Sprintf("transaction.version=%d\n", cfg.txnVersion)),
 	}
+	if p != nil {
+		if !n.controllerOnly {
+			security = securityProperties(cfg, p, n, dir)
+		}
+		files["broker.pem"] = p.brokerPEM
+		files["ca.pem"] = p.caPEM
+		files["scram"] = []byte(scramFormatArgs(p))
+	}
+	files["node.properties"] = []byte(nodeProperties(cfg, nodes, n, logDir, security))
+	return files
 }

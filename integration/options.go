@@ -48,6 +48,8 @@ type config struct {
 	backendExplicit bool
 
 	dedicatedController bool
+	secure              bool
+	authorizer          bool
 }
 
 func defaultConfig() config {
@@ -126,6 +128,9 @@ func (c *config) validate() error {
 	}
 	if c.backend != "" && c.backend != BackendContainers && c.backend != BackendProcesses {
 		return fmt.Errorf("integration: unknown backend %q: use %q or %q: %w", c.backend, BackendContainers, BackendProcesses, ErrInvalidOption)
+	}
+	if c.authorizer && !c.secure {
+		return fmt.Errorf("integration: WithAuthorizer needs WithSASLSSL (on PLAINTEXT every client is a super user): %w", ErrInvalidOption)
 	}
 	if c.startTimeout <= 0 {
 		return fmt.Errorf("integration: start timeout must be positive: %w", ErrInvalidOption)

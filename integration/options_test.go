@@ -51,7 +51,7 @@ func TestNodePropertiesThreeCombinedNodes(t *testing.T) {
 		{id: 2, brokerPort: 1002, controllerPort: 2002},
 		{id: 3, brokerPort: 1003, controllerPort: 2003},
 	}
-	props := parseProps(nodeProperties(&cfg, nodes, nodes[1], "/data"))
+	props := parseProps(nodeProperties(&cfg, nodes, nodes[1], "/data", nil))
 	want := map[string]string{
 		"process.roles":                    "broker,controller",
 		"node.id":                          "2",
@@ -83,8 +83,8 @@ func TestNodePropertiesDedicatedController(t *testing.T) {
 		{id: 2, brokerPort: 1002, controllerPort: 2002},
 		{id: 3, brokerPort: 1003, controllerPort: 2003},
 	}
-	c := parseProps(nodeProperties(&cfg, nodes, ctrl, "/d"))
-	b := parseProps(nodeProperties(&cfg, nodes, nodes[1], "/d"))
+	c := parseProps(nodeProperties(&cfg, nodes, ctrl, "/d", nil))
+	b := parseProps(nodeProperties(&cfg, nodes, nodes[1], "/d", nil))
 	if c["process.roles"] != "controller" || b["process.roles"] != "broker" {
 		t.Fatalf("roles: controller %q broker %q", c["process.roles"], b["process.roles"])
 	}
@@ -105,7 +105,7 @@ func TestNodeFilesCarryTransactionVersion(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.txnVersion = 1
 	n := &node{id: 1, brokerPort: 1, controllerPort: 2}
-	files := nodeFiles(&cfg, []*node{n}, n, "abc", "/d")
+	files := nodeFiles(&cfg, []*node{n}, n, "abc", "/d", "/f", nil)
 	if got := string(files["features"]); got != "transaction.version=1\n" {
 		t.Fatalf("features = %q", got)
 	}

@@ -46,9 +46,10 @@ func checkProcesses(kafkaHome string) error {
 	return nil
 }
 
-func (p *processes) kind() Backend          { return BackendProcesses }
-func (p *processes) logDir(n *node) string  { return filepath.Join(n.hostDir, "data") }
-func (p *processes) logFile(n *node) string { return filepath.Join(n.hostDir, "server.log") }
+func (p *processes) kind() Backend           { return BackendProcesses }
+func (p *processes) logDir(n *node) string   { return filepath.Join(n.hostDir, "data") }
+func (p *processes) filesDir(n *node) string { return n.hostDir }
+func (p *processes) logFile(n *node) string  { return filepath.Join(n.hostDir, "server.log") }
 
 func (p *processes) create(ctx context.Context, n *node, files map[string][]byte) error {
 	if err := os.MkdirAll(p.logDir(n), 0o755); err != nil {

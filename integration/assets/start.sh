@@ -2,8 +2,9 @@
 # eoskit broker start script: one script for both backends.
 # Containers (eoskit's local image or the official apache/kafka image): KAFKA_HOME=/opt/kafka.
 # Processes: KAFKA_HOME is the folder that `make kafka` filled.
-# Usage: start.sh NODE_DIR    (NODE_DIR holds node.properties, log4j2.properties, cluster.id, features)
-set -eu
+# Usage: start.sh NODE_DIR    (NODE_DIR holds node.properties, log4j2.properties, cluster.id,
+#                              features, and for secured clusters scram, broker.pem, ca.pem)
+set -euf  # -f: no globbing (SCRAM arguments contain brackets)
 node_dir=$1
 kafka_home=${KAFKA_HOME:-/opt/kafka}
 cp="$kafka_home/libs/*"
@@ -12,6 +13,9 @@ heap=${EOSKIT_BROKER_HEAP:--Xms256m -Xmx768m}
 features=""
 if [ -s "$node_dir/features" ]; then
   for f in $(cat "$node_dir/features"); do features="$features --feature $f"; done
+fi
+if [ -s "$node_dir/scram" ]; then
+  for s in $(cat "$node_dir/scram"); do features="$features --add-scram $s"; done
 fi
 # -g: a restarted broker keeps its formatted log dirs.
 # shellcheck disable=SC2086
