@@ -5,12 +5,14 @@
 package conn
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // EnvBrokers is the environment variable eosctl reads for --brokers.
@@ -26,6 +28,10 @@ var ErrNoBrokers = errors.New("no brokers given")
 type Config struct {
 	Brokers  []string // host:port seeds
 	ClientID string   // default "eoskit"
+	// TLS, when set, encrypts connections (LoadTLS builds one from files).
+	TLS *tls.Config
+	// SASL, when set, authenticates (SASLMechanism, OAuthBearer).
+	SASL sasl.Mechanism
 }
 
 // ParseBrokers splits a comma-separated list, trimming blanks.
@@ -66,5 +72,12 @@ func (c Config) Opts() []kgo.Opt {
 	if id == "" {
 		id = "eoskit"
 	}
-	return []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(id)}
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(id)}
+	if c.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.TLS.Clone()))
+	}
+	if c.SASL != nil {
+		opts = append(opts, kgo.SASL(c.SASL))
+	}
+	return opts
 }
