@@ -323,3 +323,20 @@ func TestBrokerDescribeUnderReplicatedWhileBrokerDown(t *testing.T) {
 		t.Fatalf("plan with a broker down: %v", err)
 	}
 }
+
+// TestBrokerExampleFilePlans checks that the broker accepts every config of
+// examples/topics.yaml (validate-only: nothing is created).
+func TestBrokerExampleFilePlans(t *testing.T) {
+	adm, _ := brokerAdmin(t)
+	specs, err := admin.LoadFile("../examples/topics.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := adm.Plan(ctxT(t, time.Minute), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Summary(); s.Create != len(specs) {
+		t.Fatalf("plan:\n%s", p)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Apply executes a plan returned by Plan: it creates topics, sets the
@@ -22,26 +24,24 @@ import (
 // changes does nothing.
 func (c *Client) Apply(ctx context.Context, p Plan) error {
 	var errs []error
-	wait := map[string]int32{}
+	var done []TopicPlan
 	for _, t := range p.Topics {
 		var err error
 		switch t.Action {
 		case ActionCreate:
 			err = c.create(ctx, t)
-			if err == nil {
-				wait[t.Topic] = t.Partitions
-			}
 		case ActionUpdate:
 			err = c.update(ctx, t)
-			if err == nil && t.AddsPartitions() {
-				wait[t.Topic] = t.Partitions
-			}
+		default:
+			continue
 		}
 		if err != nil {
 			errs = append(errs, err)
+		} else {
+			done = append(done, t)
 		}
 	}
-	if err := c.waitPartitions(ctx, wait); err != nil {
+	if err := c.waitApplied(ctx, done); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -89,27 +89,22 @@ func (c *Client) update(ctx context.Context, t TopicPlan) error {
 	return nil
 }
 
-// waitPartitions polls metadata until every topic in want has at least that
-// many partitions, each with a leader, or ctx ends.
-func (c *Client) waitPartitions(ctx context.Context, want map[string]int32) error {
-	if len(want) == 0 {
+// waitApplied polls every live broker until each one reports the applied
+// topics with their partitions (each with a leader) and config values, or
+// ctx ends. Brokers learn changes from the metadata log at their own pace;
+// without this a Plan right after Apply could ask a broker that lags.
+func (c *Client) waitApplied(ctx context.Context, applied []TopicPlan) error {
+	if len(applied) == 0 {
 		return nil
 	}
-	names := sortedKeys(want)
 	for {
-		meta, err := c.metadata(ctx, names...)
+		meta, err := c.metadata(ctx)
 		if err == nil {
 			ready := true
-			for _, n := range names {
-				td := meta.Topics[n]
-				if td.Err != nil || int32(len(td.Partitions)) < want[n] {
+			for _, b := range meta.Brokers {
+				if ok, _ := c.brokerSees(ctx, b.NodeID, applied); !ok {
 					ready = false
 					break
-				}
-				for _, p := range td.Partitions {
-					if p.Leader < 0 {
-						ready = false
-					}
 				}
 			}
 			if ready {
@@ -118,8 +113,74 @@ func (c *Client) waitPartitions(ctx context.Context, want map[string]int32) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for topics %v to appear in metadata: %w", names, ctx.Err())
+			return fmt.Errorf("wait for every broker to see the applied changes (re-run plan to check them): %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// brokerSees reports whether broker id reports every topic of applied with
+// at least its planned partitions, each with a leader, and its planned
+// config values.
+func (c *Client) brokerSees(ctx context.Context, id int32, applied []TopicPlan) (bool, error) {
+	br := c.cl.Broker(int(id))
+	mreq := kmsg.NewPtrMetadataRequest()
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	for _, t := range applied {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(t.Topic)
+		mreq.Topics = append(mreq.Topics, mt)
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeTopic
+		r.ResourceName = t.Topic
+		dreq.Resources = append(dreq.Resources, r)
+	}
+	mresp, err := mreq.RequestWith(ctx, br)
+	if err != nil {
+		return false, err
+	}
+	parts := map[string]int32{}
+	for _, t := range mresp.Topics {
+		if t.ErrorCode != 0 || t.Topic == nil {
+			return false, nil
+		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				return false, nil
+			}
+		}
+		parts[*t.Topic] = int32(len(t.Partitions))
+	}
+	dresp, err := dreq.RequestWith(ctx, br)
+	if err != nil {
+		return false, err
+	}
+	values := map[string]map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+	for _, r := range dresp.Resources {
+		if r.ErrorCode != 0 {
+			return false, nil
+		}
+		m := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, cv := range r.Configs {
+			m[cv.Name] = cv
+		}
+		values[r.ResourceName] = m
+	}
+	for _, t := range applied {
+		if parts[t.Topic] < t.Partitions {
+			return false, nil
+		}
+		for _, ch := range t.Configs {
+			cv, ok := values[t.Topic][ch.Key]
+			switch {
+			case ch.Delete:
+				if ok && cv.Source == kmsg.ConfigSourceDynamicTopicConfig {
+					return false, nil
+				}
+			case !ok || cv.Value == nil || *cv.Value != ch.New:
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }

@@ -13,6 +13,7 @@ import (
 // concurrent use; it holds no state besides the franz-go client it wraps,
 // which the caller owns and closes.
 type Client struct {
+	cl  *kgo.Client
 	adm *kadm.Client
 	log *slog.Logger
 }
@@ -37,11 +38,8 @@ func WithLogger(l *slog.Logger) Opt {
 // New returns a Client using cl, which the caller keeps owning (close it
 // after the Client is done). Build cl from the same connection options every
 // eoskit client uses.
-func New(cl *kgo.Client, opts ...Opt) *Client { return NewFromKadm(kadm.NewClient(cl), opts...) }
-
-// NewFromKadm returns a Client using an existing kadm client.
-func NewFromKadm(adm *kadm.Client, opts ...Opt) *Client {
-	c := &Client{adm: adm, log: slog.New(slog.DiscardHandler)}
+func New(cl *kgo.Client, opts ...Opt) *Client {
+	c := &Client{cl: cl, adm: kadm.NewClient(cl), log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o.apply(c)
 	}

@@ -205,3 +205,19 @@ func FuzzParse(f *testing.F) {
 		_ = admin.LintSpecs(specs)
 	})
 }
+
+func TestExampleFileIsValidAndSafe(t *testing.T) {
+	specs, err := admin.LoadFile("../examples/topics.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range specs {
+		specs[i].SetDefaults()
+	}
+	if err := admin.ValidateAll(specs); err != nil {
+		t.Fatal(err)
+	}
+	if fs := admin.LintSpecs(specs); len(fs) != 0 {
+		t.Fatalf("the example must be exactly-once safe: %+v", fs)
+	}
+}
