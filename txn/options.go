@@ -146,13 +146,17 @@ func DeadLetterTopic(topic string) Opt { return optFunc(func(c *config) { c.dead
 func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
 
 // Hooks registers values implementing one or more Hook interfaces.
-func Hooks(hooks ...Hook) Opt { return optFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) }) }
+func Hooks(hooks ...Hook) Opt {
+	return optFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
+}
 
 // KgoOpts passes extra franz-go options to every session client (TLS,
 // SASL, tuning). They are applied after eoskit's, so they can override
 // them; do not override the group, topics, transactional ID or offset
 // reset policy.
-func KgoOpts(opts ...kgo.Opt) Opt { return optFunc(func(c *config) { c.kopts = append(c.kopts, opts...) }) }
+func KgoOpts(opts ...kgo.Opt) Opt {
+	return optFunc(func(c *config) { c.kopts = append(c.kopts, opts...) })
+}
 
 func (c *config) validate() error {
 	bad := func(format string, args ...any) error {

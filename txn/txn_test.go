@@ -204,7 +204,7 @@ func TestFencedStopsRun(t *testing.T) {
 		produceValues(t, addrs, in, 50+i*10, 10)
 		select {
 		case <-ra.done:
-			if err := ra.err;  !errors.Is(err, txn.ErrFenced) {
+			if err := ra.err; !errors.Is(err, txn.ErrFenced) {
 				t.Fatalf("Run returned %v, want ErrFenced", err)
 			}
 			return
@@ -472,4 +472,3 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 		t.Fatalf("hooks saw %d committed records and %d assignments", recs, hr.assigned)
 	}
 }
-
