@@ -88,6 +88,7 @@ func (r Result) WriteText(w io.Writer) {
 	row("processors", "%s", r.processorsLine())
 	if r.Crash.Processor != "" {
 		row("crash", "%s", r.crashLine())
+		row("why it holds", "the crashed transaction's outputs were aborted (invisible to read_committed) and its input offsets never committed, so the partitions' next owner processed those records again, once")
 	}
 	row("transactions", "%d committed, %d aborted", r.Committed, r.Aborted)
 	row("verification", "%d input, %d output records: duplicates %d, missing %d, unexplained %d, order violations %d",

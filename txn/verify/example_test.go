@@ -47,11 +47,11 @@ func ExampleMatch() {
 	rep := verify.Match(verify.Config{}, verify.Snapshot{Inputs: []verify.Record{in}, Outputs: []verify.Record{out, out}})
 	fmt.Print(rep)
 	// Output:
-	// exactly-once check FAILED: 1 anomalies in 1 input / 2 output records
+	// exactly-once check FAILED: 1 anomaly in 1 input / 2 output records
 	//   input             in (1 records)
 	//   output            out (2 records)
 	//   matched           0 by provenance header, 2 by key and value
-	//   duplicates        1 (of 1 inputs)  <-- anomaly
+	//   duplicates        1 (of 1 input)  <-- anomaly
 	//   missing           0
 	//   unexplained       0
 	//   order violations  0 (0 same key), not checked (use --order / Config.Order)

@@ -134,7 +134,7 @@ func (r Report) WriteText(w io.Writer) {
 	if r.OK() {
 		fmt.Fprintf(w, "exactly-once check PASSED: %d input records, %d output records\n", c.InputRecords, c.OutputRecords)
 	} else {
-		fmt.Fprintf(w, "exactly-once check FAILED: %d anomalies in %d input / %d output records\n", r.Anomalies(), c.InputRecords, c.OutputRecords)
+		fmt.Fprintf(w, "exactly-once check FAILED: %d %s in %d input / %d output records\n", r.Anomalies(), plural(r.Anomalies(), "anomaly", "anomalies"), c.InputRecords, c.OutputRecords)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
@@ -142,7 +142,11 @@ func (r Report) WriteText(w io.Writer) {
 	row("input", strings.Join(r.Input, ",")+" ("+n(c.InputRecords)+" records)")
 	row("output", strings.Join(r.Output, ",")+" ("+n(c.OutputRecords)+" records)")
 	row("matched", n(c.ByHeader)+" by provenance header, "+n(c.ByKeyValue)+" by key and value")
-	row("duplicates", n(c.Duplicates)+" (of "+n(c.DuplicatedInputs)+" inputs)"+mark(c.Duplicates))
+	dups := n(c.Duplicates)
+	if c.Duplicates > 0 {
+		dups += " (of " + n(c.DuplicatedInputs) + " " + plural(c.DuplicatedInputs, "input", "inputs") + ")"
+	}
+	row("duplicates", dups+mark(c.Duplicates))
 	row("missing", n(c.Missing)+mark(c.Missing))
 	row("unexplained", n(c.Unexplained)+mark(c.Unexplained))
 	ord := n(c.OrderViolations) + " (" + n(c.KeyOrderViolations) + " same key)"
@@ -189,6 +193,13 @@ func (r Report) WriteText(w io.Writer) {
 	if r.Truncated {
 		fmt.Fprintln(w, "(lists truncated: raise Config.MaxListed / --max-listed to see more)")
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func mark(n int) string {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/txn/verify"
+)
+
+// verifyGolden compares got with testdata/verify/name (-update rewrites it).
+func verifyGolden(t *testing.T, name string, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "verify", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestVerifyUsageErrors(t *testing.T) {
+	for name, args := range map[string][]string{
+		"no input":            {"verify", "--output", "out"},
+		"no output":           {"verify", "--input", "in"},
+		"same topic":          {"verify", "--input", "t", "--output", "t"},
+		"order-by-key alone":  {"verify", "--input", "in", "--output", "out", "--order-by-key"},
+		"bad format":          {"verify", "--input", "in", "--output", "out", "--format", "xml"},
+		"unknown flag":        {"verify", "--input", "in", "--output", "out", "--nope"},
+		"argument":            {"verify", "--input", "in", "--output", "out", "extra"},
+		"broker without port": {"verify", "--input", "in", "--output", "out", "--brokers", "localhost"},
+	} {
+		if r := run(t, "", args...); r.code != exitUsage || r.stderr == "" {
+			t.Errorf("%s: exit %d, stderr %q; want %d and a message", name, r.code, r.stderr, exitUsage)
+		}
+	}
+}
+
+// seedCopy writes 4 records to in (1 partition) and copies them to out
+// with provenance headers; dup names an input copied a second time (-1:
+// none).
+func seedCopy(t *testing.T, brokers, in, out string, dup int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, in, out); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		r, err := cl.ProduceSync(ctx, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)}).First()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies := 1
+		if i == dup {
+			copies = 2
+		}
+		for range copies {
+			src := verify.Pos{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}.String()
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value,
+				Headers: []kgo.RecordHeader{{Key: verify.ProvenanceHeader, Value: []byte(src)}}}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestVerifyOnFake(t *testing.T) {
+	b := fakeBrokers(t)
+	seedCopy(t, b, "in", "out", 2)
+	seedCopy(t, b, "in2", "out2", -1)
+
+	r := run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "out", "--order")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "anomalies found (1)") {
+		t.Fatalf("duplicate: exit %d stderr %q", r.code, r.stderr)
+	}
+	verifyGolden(t, "duplicate.txt", r.stdout)
+
+	r = run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "out", "--format", "json")
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != exitFailed {
+		t.Fatalf("json: exit %d, %v: %q", r.code, err, r.stdout)
+	}
+	if rep.Counts.Duplicates != 1 || rep.Counts.InputRecords != 4 || rep.Counts.OutputRecords != 5 || rep.Duplicates[0].Input.Offset != 2 {
+		t.Errorf("json report %+v", rep)
+	}
+
+	r = run(t, "", "verify", "--brokers", b, "--input", "in2", "--output", "out2", "--order", "--identity")
+	if r.code != exitOK || r.stderr != "" {
+		t.Fatalf("clean copy: exit %d stderr %q", r.code, r.stderr)
+	}
+	verifyGolden(t, "clean.txt", r.stdout)
+
+	if r := run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "nope"); r.code != exitUsage || !strings.Contains(r.stderr, `"nope"`) {
+		t.Fatalf("unknown topic: exit %d stderr %q", r.code, r.stderr)
+	}
+}
