@@ -1,0 +1,170 @@
+// Package client holds the Go workloads the benchmark measures. Each runs in
+// its own process (eosbench's hidden "client" command), so the harness can
+// read that process's CPU time and peak memory apart from its own.
+package client
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Workload kinds.
+const (
+	KindProduce    = "produce"     // idempotent produce of Records records
+	KindTxnProduce = "txn-produce" // transactional produce, one commit per TxnInterval
+	KindConsume    = "consume"     // read_committed group consume of Records records
+	KindCopyEOS    = "copy-eos"    // exactly-once copy Topic -> OutTopic
+	KindCopyALO    = "copy-alo"    // at-least-once copy (flush, then commit offsets)
+	KindE2E        = "e2e"         // fixed-rate transactional produce + read_committed consume
+)
+
+// Implementations.
+const (
+	ImplFranz  = "franz-go" // raw kgo
+	ImplEoskit = "eoskit"   // eoskit's producer / consumer / txn packages
+)
+
+// Spec is one workload, passed to the client process as JSON.
+type Spec struct {
+	Kind       string   `json:"kind"`
+	Impl       string   `json:"impl"`
+	Brokers    []string `json:"brokers"`
+	Topic      string   `json:"topic"`
+	OutTopic   string   `json:"out_topic,omitempty"`
+	Group      string   `json:"group,omitempty"`
+	TxnID      string   `json:"txn_id,omitempty"`
+	Records    int64    `json:"records"`
+	RecordSize int      `json:"record_size,omitempty"`
+	// Producer settings (zero: the implementation's default).
+	LingerMs   int   `json:"linger_ms,omitempty"`
+	BatchBytes int32 `json:"batch_bytes,omitempty"`
+	// Transactions end after TxnRecords input records (copy) or TxnIntervalMs.
+	TxnRecords    int `json:"txn_records,omitempty"`
+	TxnIntervalMs int `json:"txn_interval_ms,omitempty"`
+	// Rate is the fixed produce rate of the e2e workload, records/s.
+	Rate int `json:"rate,omitempty"`
+}
+
+// Result is what a client reports on its last stdout line, after ResultPrefix.
+type Result struct {
+	Records int64   `json:"records"` // records produced, consumed or copied (committed)
+	Seconds float64 `json:"seconds"` // measured interval: first record to last ack/commit
+	// Latencies in milliseconds; zero when not measured.
+	CommitP50 float64 `json:"commit_p50_ms,omitempty"`
+	CommitP99 float64 `json:"commit_p99_ms,omitempty"`
+	E2EP50    float64 `json:"e2e_p50_ms,omitempty"`
+	E2EP99    float64 `json:"e2e_p99_ms,omitempty"`
+	Aborted   int64   `json:"aborted,omitempty"` // transactions aborted
+	Error     string  `json:"error,omitempty"`
+}
+
+// ResultPrefix starts the line carrying the Result JSON.
+const ResultPrefix = "eosbench-result: "
+
+// Run runs a workload and writes its Result line to w. It returns the
+// workload's error too, so the process can exit non-zero.
+func Run(ctx context.Context, s Spec, w io.Writer) error {
+	res, err := run(ctx, s)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	b, merr := json.Marshal(res)
+	if merr != nil {
+		return merr
+	}
+	fmt.Fprintf(w, "%s%s\n", ResultPrefix, b)
+	return err
+}
+
+func run(ctx context.Context, s Spec) (Result, error) {
+	if s.Impl != ImplFranz && s.Impl != ImplEoskit {
+		return Result{}, fmt.Errorf("unknown implementation %q: use %q or %q", s.Impl, ImplFranz, ImplEoskit)
+	}
+	switch s.Kind {
+	case KindProduce:
+		return produce(ctx, s)
+	case KindTxnProduce:
+		return txnProduce(ctx, s)
+	case KindConsume:
+		return consume(ctx, s)
+	case KindCopyEOS:
+		return copyEOS(ctx, s)
+	case KindCopyALO:
+		return copyALO(ctx, s)
+	case KindE2E:
+		return e2e(ctx, s)
+	}
+	return Result{}, fmt.Errorf("unknown workload kind %q", s.Kind)
+}
+
+// ParseResult finds the Result line in a client's output.
+func ParseResult(out string) (Result, error) {
+	for _, line := range slices.Backward(strings.Split(out, "\n")) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), ResultPrefix); ok {
+			var r Result
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				return r, fmt.Errorf("client result line: %w", err)
+			}
+			return r, nil
+		}
+	}
+	return Result{}, fmt.Errorf("client printed no %q line", strings.TrimSpace(ResultPrefix))
+}
+
+// Payload returns a value of size bytes (at least 16) whose first 8 bytes are
+// seq and next 8 bytes the current time in Unix nanoseconds; the rest is a
+// fixed filler.
+func Payload(seq int64, size int) []byte {
+	b := make([]byte, max(size, 16))
+	binary.BigEndian.PutUint64(b, uint64(seq))
+	binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
+	for i := 16; i < len(b); i++ {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+// Seq reads the sequence number Payload wrote; ok is false for short values.
+func Seq(v []byte) (seq int64, ok bool) {
+	if len(v) < 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v)), true
+}
+
+func sentAt(v []byte) (time.Time, bool) {
+	if len(v) < 16 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))), true
+}
+
+// producerOpts are the kgo producer options shared by both implementations,
+// matched to the Java producer's defaults unless the spec overrides them.
+func producerOpts(s Spec) []kgo.Opt {
+	linger := 5 * time.Millisecond // Java's linger.ms default since Kafka 4.0
+	if s.LingerMs > 0 {
+		linger = time.Duration(s.LingerMs) * time.Millisecond
+	}
+	batch := int32(16384) // Java's batch.size default
+	if s.BatchBytes > 0 {
+		batch = s.BatchBytes
+	}
+	return []kgo.Opt{
+		kgo.ProducerLinger(linger),
+		kgo.ProducerBatchMaxBytes(batch),
+		// Java's default partitioner for keyless records: sticky, switching
+		// after batch.size bytes, adaptive to slow brokers.
+		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(int(batch), true, true, nil)),
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

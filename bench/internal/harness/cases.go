@@ -1,0 +1,134 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/eoskit/eoskit/bench/internal/client"
+)
+
+// Workload kinds of a case: how its topics are prepared and its gate checked.
+const (
+	kindProduce = "produce" // each run writes a fresh topic; read back
+	kindConsume = "consume" // each run reads the filled input in a new group
+	kindCopy    = "copy"    // each run copies the filled input to a fresh topic; read back
+	kindE2E     = "e2e"     // each run writes and reads a fresh topic
+)
+
+// Case is one benchmark: its sides (the last is the baseline) run
+// interleaved on the same broker.
+type Case struct {
+	Name     string
+	Title    string
+	Settings string
+	Kind     string
+	// Transactional cases run on every transaction.version asked for; the
+	// others on the first only.
+	Transactional bool
+	Partitions    int32
+	RecordSize    int
+	Records       int64
+	Sides         []Side
+}
+
+// recordsLimiter is a side that runs fewer records than the case (a slow
+// one-at-a-time baseline).
+type recordsLimiter interface{ maxRecords() int64 }
+
+func (endToEnd) maxRecords() int64 { return 2000 }
+
+func goClient(label, kind, impl string, mod func(*client.Spec)) goSide {
+	s := client.Spec{Kind: kind, Impl: impl}
+	if mod != nil {
+		mod(&s)
+	}
+	return goSide{label: label, spec: s}
+}
+
+// Catalog returns every case, sized from records (the 100-byte produce
+// count; other cases scale from it).
+func Catalog(records int64) []Case {
+	r := max(records, 1)
+	size := func(n int) func(*client.Spec) { return func(s *client.Spec) { s.RecordSize = n } }
+	var cs []Case
+	for _, sz := range []struct {
+		name  string
+		bytes int
+		div   int64
+	}{{"100B", 100, 1}, {"1KB", 1000, 4}} {
+		cs = append(cs, Case{
+			Name: "produce-" + sz.name, Title: "idempotent produce, acks=all, " + sz.name + " records, 6 partitions",
+			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression.",
+			Kind:     kindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1),
+			Sides: []Side{
+				goClient("eoskit producer", client.KindProduce, client.ImplEoskit, size(sz.bytes)),
+				goClient("franz-go", client.KindProduce, client.ImplFranz, size(sz.bytes)),
+				producerPerf{RecordSize: sz.bytes},
+			},
+		})
+	}
+	txn100 := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs = 100, 100 }
+	cs = append(cs, Case{
+		Name: "txn-produce-100B", Title: "transactional produce, 100 ms transactions, 100 B records, 6 partitions",
+		Settings: "Same producer settings as produce-100B; a commit every 100 ms (ProducerPerformance --transaction-duration-ms 100). Commit latency includes the flush.",
+		Kind:     kindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r,
+		Sides: []Side{
+			goClient("eoskit TxProducer", client.KindTxnProduce, client.ImplEoskit, txn100),
+			goClient("franz-go", client.KindTxnProduce, client.ImplFranz, txn100),
+			producerPerf{RecordSize: 100, TxnMs: 100},
+		},
+	})
+	cs = append(cs, Case{
+		Name: "consume-read-committed", Title: "read_committed group consume, 100 B records, 6 partitions",
+		Settings: "Input written in transactions of 10000 records. Throughput from the first record (ConsumerPerformance's fetch.nMsg.sec leaves out the group join). " +
+			"No eoskit side yet: the consumer package has no API to adapt.",
+		Kind: kindConsume, Partitions: 6, RecordSize: 100, Records: r,
+		Sides: []Side{
+			goClient("franz-go", client.KindConsume, client.ImplFranz, nil),
+			consumerPerf{},
+		},
+	})
+	for _, n := range []int{500, 5000} {
+		matched := func(s *client.Spec) { s.TxnRecords, s.BatchBytes = n, 512 }
+		cs = append(cs, Case{
+			Name: fmt.Sprintf("copy-matched-%d", n), Title: fmt.Sprintf("exactly-once copy, copier's settings matched: %d records per transaction", n),
+			Settings: fmt.Sprintf("One input partition (100 B records) to one output partition. All sides: one transaction per poll of at most %d records, producer batch.size 512 B (hard-coded in TransactionalMessageCopier), linger 5 ms, read_committed.", n),
+			Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+			Sides: []Side{
+				goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, matched),
+				goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, matched),
+				copier{TxnSize: n},
+			},
+		})
+	}
+	tuned := func(s *client.Spec) { s.TxnIntervalMs, s.BatchBytes = 100, 1<<20 }
+	tunedEOS := []Side{ // a transaction every 100 ms, whatever its size
+		goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, func(s *client.Spec) { tuned(s); s.TxnRecords = 1 << 30 }),
+		goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, tuned),
+	}
+	cs = append(cs, Case{
+		Name: "copy-tuned", Title: "exactly-once copy, each side tuned",
+		Settings: "Go sides: a transaction every 100 ms, batch 1 MiB. Copier: 5000 records per transaction (its batch.size is fixed at 512 B).",
+		Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Sides: append(slices.Clone(tunedEOS), copier{TxnSize: 5000}),
+	})
+	cs = append(cs, Case{
+		Name: "eos-overhead", Title: "exactly-once vs at-least-once copy, 100 ms",
+		Settings: "Baseline: franz-go at-least-once copy (produce, flush, commit offsets every 100 ms). Others: exactly-once, a transaction every 100 ms. Batch 1 MiB.",
+		Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Sides: append(slices.Clone(tunedEOS), goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned)),
+	})
+	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
+	cs = append(cs, Case{
+		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
+		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from produce call to delivery. " +
+			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 2000 records: a different load, shown for scale only.",
+		Kind: kindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/10, 1), 60000),
+		Sides: []Side{
+			goClient("eoskit TxProducer", client.KindE2E, client.ImplEoskit, e2e),
+			goClient("franz-go", client.KindE2E, client.ImplFranz, e2e),
+			endToEnd{RecordSize: 100},
+		},
+	})
+	return cs
+}

@@ -1,0 +1,356 @@
+// Package harness runs eoskit's benchmark: one single-node Kafka, every
+// case's sides interleaved round by round, a correctness gate on every run,
+// and a report of medians, ranges and ratios to the baseline.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/eoskit/eoskit/bench/internal/report"
+	"github.com/eoskit/eoskit/integration"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Records     int64    // 100-byte produce records per run; other cases scale from it
+	Rounds      int      // measured rounds (each side once per round)
+	Warmup      int      // rounds run first and discarded
+	Cases       []string // case names or prefixes to run; empty: all
+	TxnVersions []int    // transaction.version of the broker, e.g. [2 1]
+	Tare        bool     // subtract each side's start-up CPU (a 1-record run) from its CPU figure
+	RunTimeout  time.Duration
+	Java        Java
+	Backend     integration.Backend
+	// Self and SelfArgs start this program's hidden client command.
+	Self     string
+	SelfArgs []string
+	Progress io.Writer // progress lines; nil: discarded
+}
+
+// Env is what sides need to run: the cluster and the tools.
+type Env struct {
+	Brokers  []string
+	Admin    *kadm.Client
+	Java     Java
+	Self     string
+	SelfArgs []string
+	WorkDir  string
+	runID    string
+	seq      atomic.Int64
+}
+
+func (e *Env) name(kind string) string {
+	return fmt.Sprintf("eosbench-%s-%s-%d", e.runID, kind, e.seq.Add(1))
+}
+
+// Selected returns the catalog cases whose name equals or starts with one of names.
+func Selected(cases []Case, names []string) []Case {
+	if len(names) == 0 {
+		return cases
+	}
+	var out []Case
+	for _, c := range cases {
+		for _, n := range names {
+			if c.Name == n || strings.HasPrefix(c.Name, n) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Run starts a broker per transaction.version, runs the selected cases and
+// returns the report. A case whose gate fails is reported as failed; Run
+// returns an error only when the benchmark itself cannot run.
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	cases := Selected(Catalog(cfg.Records), cfg.Cases)
+	if len(cases) == 0 {
+		return nil, errors.New("no case matches the names given: see -list")
+	}
+	if err := cfg.Java.Check(); err != nil {
+		return nil, err
+	}
+	rep := &report.Report{
+		Started: time.Now().UTC(), KafkaVersion: integration.DefaultKafkaVersion, Backend: string(cfg.Backend),
+		Brokers: 1, Pairs: cfg.Rounds, Warmup: cfg.Warmup, CPUs: runtime.NumCPU(),
+		GoVersion: runtime.Version(), JavaVersion: cfg.Java.Version(), LoadBefore: loadavg(),
+	}
+	if cfg.Tare {
+		rep.Notes = append(rep.Notes, "client CPU is the process's user+system CPU time (wait4 rusage) minus that of a 1-record run of the same side (JVM or Go start-up, connection, metadata), per million records")
+	} else {
+		rep.Notes = append(rep.Notes, "client CPU is the process's whole user+system CPU time (wait4 rusage), start-up included, per million records")
+	}
+	work, err := os.MkdirTemp("", "eosbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	for i, tv := range cfg.TxnVersions {
+		var todo []Case
+		for _, c := range cases {
+			if c.Transactional || i == 0 {
+				todo = append(todo, c)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		fmt.Fprintf(progress, "eosbench: starting a 1-node Kafka %s (transaction.version %d, %s backend)\n", integration.DefaultKafkaVersion, tv, cfg.Backend)
+		cl, err := integration.StartCluster(ctx, integration.WithBrokers(1), integration.WithBackend(cfg.Backend),
+			integration.WithTransactionVersion(tv))
+		if err != nil {
+			return nil, err
+		}
+		kc, err := cl.NewClient()
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+		env := &Env{
+			Brokers: cl.Bootstrap(), Admin: kadm.NewClient(kc), Java: cfg.Java,
+			Self: cfg.Self, SelfArgs: cfg.SelfArgs, WorkDir: work,
+			runID: fmt.Sprintf("%d", time.Now().Unix()%100000),
+		}
+		for _, c := range todo {
+			if ctx.Err() != nil {
+				break
+			}
+			rc := runCase(ctx, cfg, env, c, progress)
+			rc.TransactionVersion = tv
+			if len(cfg.TxnVersions) > 1 && c.Transactional {
+				rc.Name = fmt.Sprintf("%s tv%d", rc.Name, tv)
+			}
+			rep.Cases = append(rep.Cases, rc)
+		}
+		kc.Close()
+		if err := cl.Close(); err != nil {
+			fmt.Fprintf(progress, "eosbench: closing the cluster: %v\n", err)
+		}
+	}
+	rep.Finished, rep.LoadAfter = time.Now().UTC(), loadavg()
+	return rep, ctx.Err()
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// runCase runs one case: set-up, warm-up rounds, tare runs, measured rounds.
+// The first failure ends the case and is all it reports.
+func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer) report.Case {
+	rc := report.Case{Name: c.Name, Title: c.Title, Settings: c.Settings}
+	for _, s := range c.Sides {
+		rc.Sides = append(rc.Sides, s.Label())
+	}
+	fail := func(err error) report.Case {
+		rc.Failure = err.Error()
+		fmt.Fprintf(progress, "eosbench: %s FAILED: %v\n", c.Name, err)
+		return rc
+	}
+	var input string
+	if c.Kind == kindConsume || c.Kind == kindCopy {
+		input = e.name("in")
+		fmt.Fprintf(progress, "eosbench: %s: writing %d input records\n", c.Name, c.Records)
+		if err := createTopic(ctx, e, input, c.Partitions); err != nil {
+			return fail(err)
+		}
+		defer deleteTopic(e, input)
+		if err := fill(ctx, e, input, c.Records, c.RecordSize); err != nil {
+			return fail(err)
+		}
+		if err := readBack(ctx, e, input, c.Records, true); err != nil {
+			return fail(fmt.Errorf("input: %w", err))
+		}
+	}
+	one := func(round string, s Side, records int64, gate bool) (Measurement, error) {
+		if l, ok := s.(recordsLimiter); ok {
+			records = min(records, l.maxRecords())
+		}
+		w, cleanup, err := newWork(ctx, e, c, input, records)
+		if err != nil {
+			return Measurement{}, err
+		}
+		defer cleanup()
+		rctx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
+		defer cancel()
+		began := time.Now()
+		m, err := s.Run(rctx, e, w)
+		if err == nil && gate {
+			err = checkGate(ctx, e, c, s, w, m)
+		}
+		if err != nil {
+			return m, fmt.Errorf("%s, %s: %w", s.Label(), round, err)
+		}
+		fmt.Fprintf(progress, "eosbench: %s %s %-40s %8d records %10.0f rec/s %6.2f CPU-s %6.0f MiB (%s)\n",
+			c.Name, round, s.Label(), m.Records, m.RecPerSec, m.CPU, m.RSS/(1<<20), time.Since(began).Round(time.Millisecond))
+		return m, nil
+	}
+	for i := range cfg.Warmup {
+		for _, s := range c.Sides {
+			if _, err := one(fmt.Sprintf("warm-up %d", i+1), s, c.Records, true); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	tare := make([]float64, len(c.Sides))
+	if cfg.Tare {
+		for i, s := range c.Sides {
+			m, err := one("tare", s, 1, false)
+			if err != nil {
+				return fail(err)
+			}
+			tare[i] = m.CPU
+		}
+	}
+	ms := make([][]Measurement, len(c.Sides))
+	for r := range cfg.Rounds {
+		for i, s := range c.Sides {
+			m, err := one(fmt.Sprintf("round %d", r+1), s, c.Records, true)
+			if err != nil {
+				return fail(err)
+			}
+			ms[i] = append(ms[i], m)
+		}
+	}
+	rc.Figures = figures(rc.Sides, ms, tare)
+	return rc
+}
+
+// figures turns measurements[side][round] into report figures; figures no
+// side measured are left out.
+func figures(sides []string, ms [][]Measurement, tare []float64) []report.Figure {
+	defs := []struct {
+		name, unit string
+		get        func(m Measurement, side int) float64
+	}{
+		{"throughput", "records/s", func(m Measurement, _ int) float64 { return m.RecPerSec }},
+		{"client CPU", "CPU-s per M records", func(m Measurement, i int) float64 {
+			if m.Records == 0 {
+				return math.NaN()
+			}
+			return max(m.CPU-tare[i], 0) / float64(m.Records) * 1e6
+		}},
+		{"client peak RSS", "MiB", func(m Measurement, _ int) float64 { return m.RSS / (1 << 20) }},
+		{"commit p50", "ms", func(m Measurement, _ int) float64 { return m.CommitP50 }},
+		{"commit p99", "ms", func(m Measurement, _ int) float64 { return m.CommitP99 }},
+		{"end-to-end p50", "ms", func(m Measurement, _ int) float64 { return m.E2EP50 }},
+		{"end-to-end p99", "ms", func(m Measurement, _ int) float64 { return m.E2EP99 }},
+	}
+	var out []report.Figure
+	for _, d := range defs {
+		samples := make([][]float64, len(ms))
+		for i, runs := range ms {
+			for _, m := range runs {
+				samples[i] = append(samples[i], d.get(m, i))
+			}
+		}
+		if f := report.NewFigure(d.name, d.unit, sides, samples); len(f.Sides) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// newWork makes one run's fresh topics, group and transactional ID.
+func newWork(ctx context.Context, e *Env, c Case, input string, records int64) (Work, func(), error) {
+	w := Work{Topic: input, Group: e.name("group"), TxnID: e.name("txn"), Records: records}
+	var created []string
+	cleanup := func() {
+		for _, t := range created {
+			deleteTopic(e, t)
+		}
+	}
+	create := func(partitions int32) (string, error) {
+		t := e.name("out")
+		if err := createTopic(ctx, e, t, partitions); err != nil {
+			return "", err
+		}
+		created = append(created, t)
+		return t, nil
+	}
+	var err error
+	switch c.Kind {
+	case kindProduce, kindE2E:
+		w.Topic, err = create(c.Partitions)
+	case kindCopy:
+		w.OutTopic, err = create(c.Partitions)
+	}
+	if err != nil {
+		cleanup()
+		return w, func() {}, err
+	}
+	return w, cleanup, nil
+}
+
+// checkGate is a run's correctness gate: the committed output holds every
+// record exactly once (read back; by sequence number where the values carry
+// one), and the client counted as many.
+func checkGate(ctx context.Context, e *Env, c Case, s Side, w Work, m Measurement) error {
+	if m.Records != w.Records {
+		return fmt.Errorf("the client counted %d records, want %d", m.Records, w.Records)
+	}
+	switch c.Kind {
+	case kindProduce:
+		return readBack(ctx, e, w.Topic, w.Records, s.SeqPayload())
+	case kindCopy:
+		return readBack(ctx, e, w.OutTopic, w.Records, true)
+	}
+	return nil
+}
+
+func createTopic(ctx context.Context, e *Env, topic string, partitions int32) error {
+	resp, err := e.Admin.CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	// Wait until the partitions have leaders, so no side pays for it.
+	for range 50 {
+		md, err := e.Admin.Metadata(ctx, topic)
+		if err == nil {
+			if t, ok := md.Topics[topic]; ok && t.Err == nil && len(t.Partitions) == int(partitions) {
+				ready := true
+				for _, p := range t.Partitions {
+					ready = ready && p.Leader >= 0 && p.Err == nil
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("topic %s has no leaders after 5 s", topic)
+}
+
+func deleteTopic(e *Env, topic string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = e.Admin.DeleteTopic(ctx, topic)
+}
