@@ -31,7 +31,8 @@ type Handler func(ctx context.Context, r *kgo.Record) error
 // dead-letter topic, for instance) and go on, or an error to stop Run.
 type ErrorHandler func(ctx context.Context, r *kgo.Record, err error) error
 
-// HandleHook is called after each record with the handler's final outcome.
+// HandleHook is called after every handler call (each try of a record)
+// with its result and duration. It must not block.
 type HandleHook interface {
 	OnHandle(r *kgo.Record, err error, took time.Duration)
 }
