@@ -1,0 +1,154 @@
+//go:build integration
+
+package verify_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/internal/demo"
+	"github.com/eoskit/eoskit/txn"
+	"github.com/eoskit/eoskit/txn/verify"
+)
+
+// shared is one single-node Apache Kafka cluster for the whole suite.
+var shared *integration.Shared
+
+func TestMain(m *testing.M) {
+	shared = integration.StartShared(integration.WithBrokers(1))
+	integration.AnnounceSuite("verify", shared.Cluster)
+	os.Exit(shared.Run(m))
+}
+
+func brokerOpts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(shared.Bootstrap()...)} }
+
+// names returns random input and output topic names for t.
+func names(t *testing.T) (in, out string) {
+	base := fmt.Sprintf("%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano())
+	return base + "-in", base + "-out"
+}
+
+// On Apache Kafka, the verifier finds exactly the planted anomalies, and
+// none of the records of the aborted transactions (input or output).
+func TestBrokerFindsAnomalies(t *testing.T) {
+	opts := brokerOpts()
+	ctx := testCtx(t, 2*time.Minute)
+	in, out := names(t)
+	createTopics(t, opts, 2, in, out)
+	p0, p1 := writeInput(ctx, t, opts, in)
+	writeAnomalousOutput(ctx, t, opts, in, out, p0, p1)
+	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnomalies(t, rep, in, out)
+}
+
+func TestBrokerCleanCopy(t *testing.T) {
+	opts := brokerOpts()
+	ctx := testCtx(t, 2*time.Minute)
+	in, out := names(t)
+	createTopics(t, opts, 2, in, out)
+	p0, p1 := writeInput(ctx, t, opts, in)
+	writeCleanCopy(ctx, t, opts, out, p0, p1)
+	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Counts.InputRecords != 22 || rep.Counts.OutputRecords != 22 || rep.Counts.ByHeader != 22 {
+		t.Fatalf("want a clean 22-record copy:\n%s", rep)
+	}
+}
+
+// A transaction still open on the output holds back the last stable
+// offset: the verifier reads up to it, never past it, and does not wait
+// for the transaction.
+func TestBrokerStopsAtOpenTransaction(t *testing.T) {
+	opts := brokerOpts()
+	ctx := testCtx(t, 2*time.Minute)
+	in, out := names(t)
+	createTopics(t, opts, 2, in, out)
+	p0, p1 := writeInput(ctx, t, opts, in)
+	writeCleanCopy(ctx, t, opts, out, p0, p1)
+
+	open := newClient(t, opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(fmt.Sprintf("verify-test-open-%d", time.Now().UnixNano())))
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(ctx, t, open, copyOf(out, 0, p0[0], true), copyOf(out, 1, p1[0], true))
+	t.Cleanup(func() { _ = open.EndTransaction(context.Background(), kgo.TryAbort) })
+
+	start := time.Now()
+	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Counts.OutputRecords != 22 {
+		t.Fatalf("the open transaction's duplicates must be invisible:\n%s", rep)
+	}
+	t.Logf("verified in %v with a transaction open", time.Since(start))
+}
+
+// Outputs of eoskit's own txn processor carry the provenance header the
+// verifier matches on.
+func TestBrokerTxnProcessorCopy(t *testing.T) {
+	opts := brokerOpts()
+	ctx := testCtx(t, 2*time.Minute)
+	in, out := names(t)
+	createTopics(t, opts, 2, in, out)
+	p0, p1 := writeInput(ctx, t, opts, in)
+	group := "verify-copy-" + in
+	p, err := txn.New(txn.Copy(out), txn.Brokers(shared.Bootstrap()...), txn.Group(group), txn.Topics(in),
+		txn.TransactionalID(group+"-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true, Wait: time.Minute}, opts...)
+	stop()
+	if rerr := <-done; rerr != nil {
+		t.Errorf("processor: %v", rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Counts.ByHeader != len(p0)+len(p1) {
+		t.Fatalf("want every input copied once, matched by header:\n%s", rep)
+	}
+}
+
+// The demo, on Apache Kafka: a processor crashes mid-transaction, its
+// replacement fences it, and the output is an exactly-once copy.
+func TestBrokerDemo(t *testing.T) {
+	ctx := testCtx(t, 3*time.Minute)
+	var progress strings.Builder
+	res, err := demo.Run(ctx, demo.Config{
+		Brokers: shared.Bootstrap(), Records: 5000, Partitions: 3, StreamFor: 3 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	var sum strings.Builder
+	res.WriteText(&sum)
+	t.Logf("progress:\n%s\nsummary:\n%s", progress.String(), sum.String())
+	if !res.OK() || res.Simulated {
+		t.Fatal("the demo on real brokers must pass and not claim to be simulated")
+	}
+	c := res.Verify.Counts
+	if c.InputRecords != 5000 || c.OutputRecords != 5000 || c.ByHeader != 5000 {
+		t.Errorf("counts %+v", c)
+	}
+	if res.Crash.Processor == "" || res.Crash.Replacement == "" {
+		t.Errorf("no crash and replacement: %+v", res.Crash)
+	}
+}
