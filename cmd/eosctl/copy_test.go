@@ -37,20 +37,22 @@ func TestCopyUsageErrors(t *testing.T) {
 	}
 }
 
-// TestCopyOnFake copies a topic with two eosctl copy instances in-process,
-// stops them like SIGINT would (cancelling the context), and checks the
-// copy with eosctl verify.
-func TestCopyOnFake(t *testing.T) {
-	b := fakeBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func TestCopyOnFake(t *testing.T) { copyAndVerify(t, fakeBrokers(t), "src", "dst", "copiers") }
+
+// copyAndVerify copies topic src to dst with two eosctl copy instances
+// in-process, stops them like SIGINT would (cancelling the context), and
+// checks the copy with eosctl verify.
+func copyAndVerify(t *testing.T, b, src, dst, group string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b, ",")...), kgo.DefaultProduceTopic("src"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b, ",")...), kgo.DefaultProduceTopic(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopics(ctx, 3, 1, nil, "src", "dst"); err != nil {
+	if _, err := adm.CreateTopics(ctx, 3, 1, nil, src, dst); err != nil {
 		t.Fatal(err)
 	}
 	const n = 2000
@@ -75,14 +77,14 @@ func TestCopyOnFake(t *testing.T) {
 		runs = append(runs, cr)
 		go func() {
 			defer close(cr.done)
-			cr.code = Execute(copyCtx, []string{"copy", "--brokers", b, "--from", "src", "--to", "dst", "--group", "copiers",
-				"--txn-id", fmt.Sprintf("copiers-%d", i), "--output", "json"}, strings.NewReader(""), &cr.stdout, &cr.stderr)
+			cr.code = Execute(copyCtx, []string{"copy", "--brokers", b, "--from", src, "--to", dst, "--group", group,
+				"--txn-id", fmt.Sprintf("%s-%d", group, i), "--output", "json"}, strings.NewReader(""), &cr.stdout, &cr.stderr)
 		}()
 	}
 	// Wait for the group to commit every input offset.
 	for {
-		lag, err := adm.Lag(ctx, "copiers")
-		if err == nil && lag["copiers"].Lag.Total() == 0 && len(lag["copiers"].Lag["src"]) == 3 {
+		lag, err := adm.Lag(ctx, group)
+		if err == nil && lag[group].Lag.Total() == 0 && len(lag[group].Lag[src]) == 3 {
 			break
 		}
 		select {
@@ -104,7 +106,7 @@ func TestCopyOnFake(t *testing.T) {
 	if in != n {
 		t.Errorf("the copies committed %d input records, want %d", in, n)
 	}
-	if r := run(t, "", "verify", "--brokers", b, "--input", "src", "--output", "dst", "--order", "--identity"); r.code != exitOK {
+	if r := run(t, "", "verify", "--brokers", b, "--input", src, "--output", dst, "--order", "--identity"); r.code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
