@@ -401,3 +401,72 @@ func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
 		t.Fatalf("read_committed: %s, want %s", got, want)
 	}
 }
+
+// TestUnknownCommitOutcome freezes the only broker while a commit is in
+// flight, so the commit's answer never arrives before its deadline. Commit
+// must report ErrCommitOutcomeUnknown and re-initialise the producer on a
+// new epoch (never abort on the old one, KAFKA-17754); whatever the frozen
+// commit did, the next transaction must commit exactly its own records.
+func TestUnknownCommitOutcome(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			c := integration.Start(t, integration.WithBrokers(1), integration.WithTransactionVersion(v))
+			topic := uniq(t, "t")
+			createTopic(t, c, topic, 1, 1, "1")
+			ctx := ctxFor(t, 3*time.Minute)
+			p, err := producer.NewTransactional(ctx, uniq(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(ctx)
+			_, epoch0, err := p.Client().ProducerID(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := func(v string) *kgo.Record { return &kgo.Record{Topic: topic, Value: []byte(v)} }
+			tx, err := p.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Produce(ctx, rec("maybe")); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Pause(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			resumed := make(chan error, 1)
+			go func() {
+				time.Sleep(6 * time.Second)
+				resumed <- c.Resume(context.Background(), 1)
+			}()
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err = tx.Commit(cctx)
+			cancel()
+			if rerr := <-resumed; rerr != nil {
+				t.Fatal(rerr)
+			}
+			// The outcome reported must agree with what readers see:
+			// nil (the commit was confirmed by a retry on transaction.version
+			// 2), or ErrCommitOutcomeUnknown (either is then possible).
+			commitErr := err
+			if commitErr != nil && !errors.Is(commitErr, producer.ErrCommitOutcomeUnknown) {
+				t.Fatalf("Commit while the broker is frozen: %v, want nil or ErrCommitOutcomeUnknown", commitErr)
+			}
+			t.Logf("commit: %v", commitErr)
+			_, epoch1, err := p.Client().ProducerID(ctx)
+			if err != nil || epoch1 <= epoch0 {
+				t.Fatalf("epoch after the commit: %d (err %v), want > %d", epoch1, err, epoch0)
+			}
+			if err := p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("after"), rec("stop")) }); err != nil {
+				t.Fatalf("next transaction: %v", err)
+			}
+			got := readUntilStop(t, c, topic, kgo.ReadCommitted())
+			switch g := fmt.Sprint(got); {
+			case g == "[maybe after]", g == "[after]" && commitErr != nil:
+				t.Logf("read_committed after the commit: %v", got)
+			default:
+				t.Fatalf("read_committed: %v after Commit returned %v", got, commitErr)
+			}
+		})
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // abortTimeout bounds an abort or re-initialisation that runs after the
@@ -25,7 +27,7 @@ const abortTimeout = 30 * time.Second
 type TxProducer struct {
 	cfg config
 	id  string
-	cl  *kgo.Client
+	cl  atomic.Pointer[kgo.Client] // replaced after an unknown commit outcome
 
 	mu    sync.Mutex
 	open  *Tx
@@ -60,7 +62,8 @@ func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProduc
 	if err != nil {
 		return nil, err
 	}
-	p := &TxProducer{cfg: cfg, id: txnID, cl: cl}
+	p := &TxProducer{cfg: cfg, id: txnID}
+	p.cl.Store(cl)
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		cl.Close()
 		if isFencedErr(err) {
@@ -74,8 +77,10 @@ func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProduc
 // TransactionalID returns the producer's transactional ID.
 func (p *TxProducer) TransactionalID() string { return p.id }
 
-// Client returns the underlying franz-go client.
-func (p *TxProducer) Client() *kgo.Client { return p.cl }
+// Client returns the underlying franz-go client. After an unknown commit
+// outcome the producer may switch to a new client: call Client again rather
+// than keeping the result.
+func (p *TxProducer) Client() *kgo.Client { return p.cl.Load() }
 
 // fatalErr records err as fatal: every later call returns it.
 func (p *TxProducer) fatalErr(err error) error {
@@ -101,7 +106,7 @@ func (p *TxProducer) Begin() (*Tx, error) {
 	if p.open != nil {
 		return nil, fmt.Errorf("producer: begin: %w: a transaction is already open: commit or abort it first", ErrTxnState)
 	}
-	if err := p.cl.BeginTransaction(); err != nil {
+	if err := p.Client().BeginTransaction(); err != nil {
 		if isFencedErr(err) {
 			return nil, p.fatalErr(err)
 		}
@@ -118,7 +123,7 @@ func (tx *Tx) Produce(ctx context.Context, records ...*kgo.Record) error {
 	if err := tx.check(); err != nil {
 		return err
 	}
-	err := resultsErr(tx.p.cl.ProduceSync(ctx, records...))
+	err := resultsErr(tx.p.Client().ProduceSync(ctx, records...))
 	var pe *ProduceError
 	tx.mu.Lock()
 	tx.total += len(records)
@@ -156,7 +161,7 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 	tx.mu.Lock()
 	tx.total++
 	tx.mu.Unlock()
-	tx.p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+	tx.p.Client().Produce(ctx, r, func(r *kgo.Record, err error) {
 		err = mapErr(err)
 		if err != nil {
 			tx.mu.Lock()
@@ -208,6 +213,9 @@ func (tx *Tx) failure() error {
 //   - an error wrapping ErrCommitOutcomeUnknown: the commit was sent but its
 //     answer was lost. The producer was re-initialised on a new epoch (never
 //     aborting on the old one, KAFKA-17754) and can begin a new transaction.
+//     (On transaction.version 2, when the re-initialisation shows that the
+//     epoch moved, the commit is retried on its own epoch, which KIP-890
+//     answers idempotently: then Commit returns nil or the fenced error.)
 //   - an error wrapping ErrFenced: fatal, see TxProducer.
 //
 // Do not cancel ctx to bound an ordinary commit: a cancelled commit is an
@@ -223,13 +231,14 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	if p.fatal != nil {
 		return p.fatal
 	}
-	if err := p.cl.Flush(ctx); err != nil {
+	if err := p.Client().Flush(ctx); err != nil {
 		return p.abortLocked(ctx, fmt.Errorf("records were still unflushed: %w", err))
 	}
 	if err := tx.failure(); err != nil {
 		return p.abortLocked(ctx, err)
 	}
-	err := p.cl.EndTransaction(ctx, kgo.TryCommit)
+	pid, epoch, _ := p.Client().ProducerID(ctx) // loaded: no request; the ID and epoch this commit is sent with
+	err := p.Client().EndTransaction(ctx, kgo.TryCommit)
 	switch {
 	case err == nil:
 		p.cfg.onTxnEnd(p.id, true, nil)
@@ -239,7 +248,7 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), !outcomeUnknown(err):
 		err = p.abortLocked(ctx, fmt.Errorf("the commit was refused: %w", err))
 	default:
-		err = p.reinitLocked(ctx, err)
+		err = p.unknownOutcomeLocked(ctx, err, pid, epoch)
 	}
 	p.cfg.onTxnEnd(p.id, false, err)
 	return err
@@ -280,9 +289,9 @@ func liveCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (p *TxProducer) abortLocked(ctx context.Context, cause error) error {
 	ctx, cancel := liveCtx(ctx)
 	defer cancel()
-	aerr := p.cl.AbortBufferedRecords(ctx)
+	aerr := p.Client().AbortBufferedRecords(ctx)
 	if aerr == nil {
-		aerr = p.cl.EndTransaction(ctx, kgo.TryAbort)
+		aerr = p.Client().EndTransaction(ctx, kgo.TryAbort)
 	}
 	switch {
 	case errors.Is(cause, kerr.ProducerFenced), errors.Is(cause, kerr.TransactionalIDAuthorizationFailed):
@@ -299,25 +308,61 @@ func (p *TxProducer) abortLocked(ctx context.Context, cause error) error {
 	return nil
 }
 
-// reinitLocked handles an unknown commit outcome: franz-go has failed the
-// producer ID, and its TryAbort path re-runs InitProducerID (bumping the
-// epoch, fence-aborting whatever is still open) without sending an EndTxn
-// on the old epoch.
-func (p *TxProducer) reinitLocked(ctx context.Context, cause error) error {
+// unknownOutcomeLocked handles a commit whose answer was lost. It never
+// sends an abort on the commit's epoch (KAFKA-17754). Instead:
+//
+//  1. franz-go's TryAbort path re-runs InitProducerID with the old ID and
+//     epoch: the coordinator bumps the epoch and aborts the transaction if it
+//     is still open, so no delayed request of the old epoch can touch a later
+//     transaction. The outcome stays unknown (the commit may have landed).
+//  2. With transaction.version 2, a commit that did land has already bumped
+//     the epoch, so that InitProducerID is answered PRODUCER_FENCED. The
+//     commit is then retried on its own epoch, which KIP-890 defines as a
+//     retry: success means it committed. The producer then starts a fresh
+//     client (a new epoch again). Any other answer leaves the producer unable
+//     to prove it still owns the ID: that is fatal (ErrFenced).
+func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid int64, epoch int16) error {
 	ctx, cancel := liveCtx(ctx)
 	defer cancel()
-	p.cfg.logger.Warn("transaction commit outcome unknown; re-initialising the producer on a new epoch", "txn_id", p.id, "err", cause)
-	rerr := p.cl.EndTransaction(ctx, kgo.TryAbort)
+	p.cfg.logger.Warn("transaction commit outcome unknown; re-initialising the producer on a new epoch",
+		"txn_id", p.id, "producer_id", pid, "epoch", epoch, "err", cause)
+	cl := p.Client()
+	rerr := cl.EndTransaction(ctx, kgo.TryAbort)
 	if rerr == nil {
-		_, _, rerr = p.cl.ProducerID(ctx)
+		_, _, rerr = cl.ProducerID(ctx)
 	}
-	if rerr != nil && isFencedErr(rerr) {
-		return p.fatalErr(rerr)
-	}
-	if rerr != nil {
+	switch {
+	case rerr == nil:
+		return fmt.Errorf("producer: %w: treat the records as maybe written; the producer was re-initialised on a new epoch: %w", ErrCommitOutcomeUnknown, cause)
+	case !errors.Is(rerr, kerr.ProducerFenced) && !errors.Is(rerr, kerr.InvalidProducerEpoch):
+		if isFencedErr(rerr) {
+			return p.fatalErr(rerr)
+		}
 		return fmt.Errorf("producer: %w: treat the records as maybe written (re-initialisation failed too and is retried at the next Begin: %v): %w", ErrCommitOutcomeUnknown, rerr, cause)
 	}
-	return fmt.Errorf("producer: %w: treat the records as maybe written; the producer was re-initialised on a new epoch: %w", ErrCommitOutcomeUnknown, cause)
+
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.id, pid, epoch, true
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		p.cfg.logger.Error("commit retry after PRODUCER_FENCED failed", "txn_id", p.id, "err", err)
+		p.fatalErr(fmt.Errorf("%w (re-initialising: %v; retrying the commit: %v)", ErrCommitOutcomeUnknown, rerr, err))
+		return fmt.Errorf("producer: %w: %w", ErrCommitOutcomeUnknown, p.fatal)
+	}
+	p.cfg.logger.Info("commit retry confirmed the commit; starting a fresh producer", "txn_id", p.id)
+	cl.Close()
+	fresh, err := kgo.NewClient(p.cfg.kgoOptions(p.id)...)
+	if err != nil {
+		return p.fatalErr(err) // cannot happen: the same options built the first client
+	}
+	p.cl.Store(fresh)
+	if _, _, err := fresh.ProducerID(ctx); err != nil {
+		return fmt.Errorf("producer: the transaction committed, but the fresh producer failed to initialise (retried at the next Begin): %w", mapErr(err))
+	}
+	return nil
 }
 
 // Run runs fn in a new transaction in the spirit of database/sql: it begins,
@@ -361,6 +406,6 @@ func (p *TxProducer) Close(ctx context.Context) error {
 			err = nil
 		}
 	}
-	p.cl.Close()
+	p.Client().Close()
 	return err
 }
