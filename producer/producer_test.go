@@ -183,18 +183,46 @@ func produceErrors(c *kfake.Cluster, code int16, n int) {
 	})
 }
 
-func TestNotEnoughReplicasSurfaces(t *testing.T) {
-	c := fake(t, "t")
-	produceErrors(c, kerr.NotEnoughReplicas.Code, 100)
-	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithRecordRetries(1),
-		producer.WithKgoOpts(kgo.MetadataMinAge(10*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })))
-	if err != nil {
-		t.Fatal(err)
+// TestBrokerErrorsAreTyped answers every produce with one error code: the
+// record must fail with the matching sentinel and the kerr code.
+func TestBrokerErrorsAreTyped(t *testing.T) {
+	for _, tc := range []struct {
+		code *kerr.Error
+		want error
+	}{
+		{kerr.NotEnoughReplicas, producer.ErrNotEnoughReplicas},
+		{kerr.TopicAuthorizationFailed, producer.ErrAuthorization},
+		{kerr.MessageTooLarge, producer.ErrRecordTooLarge},
+		{kerr.RecordListTooLarge, producer.ErrRecordTooLarge},
+	} {
+		t.Run(tc.code.Message, func(t *testing.T) {
+			c := fake(t, "t")
+			produceErrors(c, tc.code.Code, 100)
+			p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithRecordRetries(1),
+				producer.WithKgoOpts(kgo.MetadataMinAge(10*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			err = p.Produce(ctxT(t), &kgo.Record{Topic: "t", Value: []byte("v")})
+			if !errors.Is(err, tc.want) || !errors.Is(err, tc.code) {
+				t.Fatalf("Produce: %v, want %v and %v", err, tc.want, tc.code)
+			}
+		})
 	}
-	defer p.Close(context.Background())
-	err = p.Produce(ctxT(t), &kgo.Record{Topic: "t", Value: []byte("v")})
-	if !errors.Is(err, producer.ErrNotEnoughReplicas) || !errors.Is(err, kerr.NotEnoughReplicas) {
-		t.Fatalf("Produce: %v, want ErrNotEnoughReplicas", err)
+}
+
+func TestTransactionalIDAuthorizationIsFatal(t *testing.T) {
+	c := fake(t, "t")
+	c.ControlKey(int16(kmsg.InitProducerID), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := kr.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	_, err := producer.NewTransactional(ctxT(t), "not-mine", producer.WithBrokers(c.ListenAddrs()...))
+	if !errors.Is(err, producer.ErrAuthorization) || errors.Is(err, producer.ErrFenced) {
+		t.Fatalf("NewTransactional: %v, want ErrAuthorization (and not ErrFenced)", err)
 	}
 }
 
