@@ -178,8 +178,11 @@ func (d *driver) loop(ctx context.Context, prodDone <-chan error) error {
 			case armedAt.IsZero() && d.produced.Load() >= crashAt:
 				armedAt = time.Now()
 				v.armed.Store(true)
-			case !armedAt.IsZero() && !producing && time.Since(armedAt) > 2*time.Second:
-				v.crash() // the victim got no more records: crash it between transactions
+			case !armedAt.IsZero() && time.Since(armedAt) > 500*time.Millisecond:
+				v.threshold.Store(1) // small transactions: crash at the next record
+				if !producing && time.Since(armedAt) > 3*time.Second {
+					v.crash() // the victim gets no records: crash it between transactions
+				}
 			}
 			if producing || !replaced {
 				continue

@@ -13,7 +13,8 @@ import (
 
 // crashAfterInTxn is how many records the victim handles in its open
 // transaction, once the crash point is reached, before it dies: enough for
-// that transaction to hold records on the brokers.
+// that transaction to hold records on the brokers. If its transactions stay
+// smaller, the orchestrator lowers the threshold to 1 after a while.
 const crashAfterInTxn = 100
 
 // proc is one txn processor of the demo, with a network it can lose.
@@ -29,23 +30,25 @@ type proc struct {
 
 	// victim state: armed by the orchestrator at the crash point; the
 	// handler then crashes the processor mid-transaction.
-	victim  bool
-	armed   atomic.Bool
-	inTxn   atomic.Int64 // records handled since the last transaction end
-	crashed chan struct{}
-	once    sync.Once
-	atTxn   int64 // records handled in the transaction the crash left open
+	victim    bool
+	armed     atomic.Bool
+	threshold atomic.Int64 // records in the open transaction to crash at
+	inTxn     atomic.Int64 // records handled since the last transaction end
+	crashed   chan struct{}
+	once      sync.Once
+	atTxn     int64 // records handled in the transaction the crash left open
 }
 
 // newProc builds a processor copying in to out.
 func newProc(c *cluster, cfg Config, name, txnID, group, in, out string, victim bool) (*proc, error) {
 	pr := &proc{name: name, txnID: txnID, victim: victim, done: make(chan struct{}), crashed: make(chan struct{})}
+	pr.threshold.Store(crashAfterInTxn)
 	copyH := txn.Copy(out)
 	h := func(ctx context.Context, r *kgo.Record, emit txn.Emit) error {
 		if err := copyH(ctx, r, emit); err != nil {
 			return err
 		}
-		if n := pr.inTxn.Add(1); pr.victim && pr.armed.Load() && n >= crashAfterInTxn {
+		if n := pr.inTxn.Add(1); pr.victim && pr.armed.Load() && n >= pr.threshold.Load() {
 			pr.crash()
 		}
 		return nil
