@@ -5,11 +5,11 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,32 +119,35 @@ func ParseResult(out string) (Result, error) {
 	return Result{}, fmt.Errorf("client printed no %q line", strings.TrimSpace(ResultPrefix))
 }
 
-// Payload returns a value of size bytes (at least 16) whose first 8 bytes are
-// seq and next 8 bytes the current time in Unix nanoseconds; the rest is a
-// fixed filler.
+// Payload returns a value of size bytes (at least 32): seq and the current
+// time in Unix nanoseconds as 16 hex digits each, then a fixed filler. It is
+// ASCII so tools that copy values as strings (TransactionalMessageCopier)
+// keep it intact.
 func Payload(seq int64, size int) []byte {
-	b := make([]byte, max(size, 16))
-	binary.BigEndian.PutUint64(b, uint64(seq))
-	binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
-	for i := 16; i < len(b); i++ {
-		b[i] = byte('a' + i%26)
+	b := make([]byte, 0, max(size, 32))
+	b = fmt.Appendf(b, "%016x%016x", uint64(seq), uint64(time.Now().UnixNano()))
+	for i := len(b); i < cap(b); i++ {
+		b = append(b, byte('a'+i%26))
 	}
 	return b
 }
 
-// Seq reads the sequence number Payload wrote; ok is false for short values.
+// Seq reads the sequence number Payload wrote; ok is false for other values.
 func Seq(v []byte) (seq int64, ok bool) {
-	if len(v) < 8 {
-		return 0, false
-	}
-	return int64(binary.BigEndian.Uint64(v)), true
+	return hexField(v, 0)
 }
 
 func sentAt(v []byte) (time.Time, bool) {
-	if len(v) < 16 {
-		return time.Time{}, false
+	ns, ok := hexField(v, 16)
+	return time.Unix(0, ns), ok
+}
+
+func hexField(v []byte, at int) (int64, bool) {
+	if len(v) < at+16 {
+		return 0, false
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))), true
+	n, err := strconv.ParseUint(string(v[at:at+16]), 16, 64)
+	return int64(n), err == nil
 }
 
 // producerOpts are the kgo producer options shared by both implementations,

@@ -22,31 +22,39 @@ func consumeOpts(s Spec) []kgo.Opt {
 }
 
 // consume reads s.Records records read_committed in a consumer group. The
-// clock starts at the first record, as ConsumerPerformance's fetch rate
-// leaves out the group join.
+// clock starts when partitions are assigned, as ConsumerPerformance's fetch
+// rate leaves out the group join.
 func consume(ctx context.Context, s Spec) (Result, error) {
 	if s.Impl != ImplFranz {
 		return Result{}, errors.New("the eoskit consumer adapter is not written yet")
 	}
-	cl, err := kgo.NewClient(consumeOpts(s)...)
+	var (
+		n        int64
+		start    time.Time
+		assigned = make(chan time.Time, 1)
+	)
+	cl, err := kgo.NewClient(append(consumeOpts(s), kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+		select {
+		case assigned <- time.Now():
+		default:
+		}
+	}))...)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cl.Close()
-	var (
-		n     int64
-		start time.Time
-	)
 	for n < s.Records {
 		fs := cl.PollFetches(ctx)
 		if err := fetchErr(ctx, fs); err != nil {
 			return Result{Records: n}, err
 		}
-		k := int64(fs.NumRecords())
-		if k > 0 && start.IsZero() {
-			start = time.Now()
+		if start.IsZero() {
+			select {
+			case start = <-assigned:
+			default:
+			}
 		}
-		n += k
+		n += int64(fs.NumRecords())
 	}
 	return Result{Records: n, Seconds: time.Since(start).Seconds()}, nil
 }

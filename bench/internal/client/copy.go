@@ -189,7 +189,7 @@ func copyEoskit(ctx context.Context, s Spec) (Result, error) {
 	if s.TxnIntervalMs > 0 {
 		opts = append(opts, txn.CommitInterval(time.Duration(s.TxnIntervalMs)*time.Millisecond))
 	} else {
-		opts = append(opts, txn.CommitInterval(time.Hour)) // transactions close by size only
+		opts = append(opts, txn.CommitInterval(20*time.Second)) // transactions close by size (below the 40 s timeout)
 	}
 	p, err := txn.New(func(_ context.Context, in *kgo.Record, emit txn.Emit) error {
 		h.mu.Lock()

@@ -331,22 +331,34 @@ func createTopic(ctx context.Context, e *Env, topic string, partitions int32) er
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	// Wait until the partitions have leaders, so no side pays for it.
-	for range 50 {
+	var last error
+	for range 300 {
 		md, err := e.Admin.Metadata(ctx, topic)
+		last = err
 		if err == nil {
-			if t, ok := md.Topics[topic]; ok && t.Err == nil && len(t.Partitions) == int(partitions) {
-				ready := true
+			t, ok := md.Topics[topic]
+			switch {
+			case !ok:
+				last = errors.New("not in metadata")
+			case t.Err != nil:
+				last = t.Err
+			case len(t.Partitions) != int(partitions):
+				last = fmt.Errorf("%d partitions in metadata", len(t.Partitions))
+			default:
+				last = nil
 				for _, p := range t.Partitions {
-					ready = ready && p.Leader >= 0 && p.Err == nil
+					if p.Leader < 0 || p.Err != nil {
+						last = fmt.Errorf("partition %d: leader %d, %v", p.Partition, p.Leader, p.Err)
+					}
 				}
-				if ready {
-					return nil
-				}
+			}
+			if last == nil {
+				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("topic %s has no leaders after 5 s", topic)
+	return fmt.Errorf("topic %s is not ready after 30 s: %w", topic, last)
 }
 
 func deleteTopic(e *Env, topic string) {

@@ -191,7 +191,7 @@ func (c copier) Run(ctx context.Context, e *Env, w Work) (Measurement, error) {
 		if st.Stage == "ProcessLoop" && start.IsZero() {
 			start = l.at
 		}
-		if st.Shutdown != "" {
+		if st.Stage == "ShutdownComplete" || st.Shutdown != "" { // 4.x prints the stage, older versions the key
 			end, total = l.at, st.Total
 		}
 	}

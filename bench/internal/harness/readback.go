@@ -22,9 +22,9 @@ func readBack(ctx context.Context, e *Env, topic string, want int64, seqs bool) 
 	if err != nil {
 		return fmt.Errorf("list start offsets of %s: %w", topic, err)
 	}
-	ends, err := e.Admin.ListCommittedOffsets(ctx, topic)
+	ends, err := stableEnds(ctx, e, topic)
 	if err != nil {
-		return fmt.Errorf("list last stable offsets of %s: %w", topic, err)
+		return err
 	}
 	next := map[int32]int64{}
 	end := map[int32]int64{}
@@ -122,6 +122,36 @@ func readBack(ctx context.Context, e *Env, topic string, want int64, seqs bool) 
 		return fmt.Errorf("%s", msg)
 	}
 	return nil
+}
+
+// stableEnds waits until topic's last stable offsets reach its high
+// watermarks (a commit returns before its markers are written) and returns
+// them. A transaction left open keeps them apart: that fails after 30 s.
+func stableEnds(ctx context.Context, e *Env, topic string) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hw, err := e.Admin.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
+		}
+		lso, err := e.Admin.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("list last stable offsets of %s: %w", topic, err)
+		}
+		var open []string
+		lso.Each(func(o kadm.ListedOffset) {
+			if h, ok := hw.Lookup(topic, o.Partition); !ok || h.Offset != o.Offset {
+				open = append(open, fmt.Sprintf("%d: stable %d, end %d", o.Partition, o.Offset, h.Offset))
+			}
+		})
+		if len(open) == 0 {
+			return lso, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s has a transaction still open 30 s after the run (partition %v)", topic, open)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // fill writes n client.Payload records of size bytes to topic in

@@ -158,7 +158,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, c := range r.Cases {
 		name := c.Name
 		if c.Failure != "" {
-			fmt.Fprintf(tw, "%s\tFAILED: %s\t\t\t\n", name, oneLine(c.Failure))
+			fmt.Fprintf(tw, "%s\tFAILED (below)\t\t\t\n", name)
 			continue
 		}
 		for _, f := range c.Figures {
@@ -169,7 +169,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range r.Cases {
+		if c.Failure != "" {
+			fmt.Fprintf(w, "\n%s FAILED: %s\n", c.Name, oneLine(c.Failure))
+		}
+	}
+	return nil
 }
 
 // WriteMarkdown writes the report as a Markdown document.
@@ -187,8 +195,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	for _, c := range r.Cases {
 		fmt.Fprintf(w, "## %s: %s\n\n", c.Name, c.Title)
+		var para []string
+		if c.TransactionVersion > 0 {
+			para = append(para, fmt.Sprintf("Broker transaction.version %d.", c.TransactionVersion))
+		}
 		if c.Settings != "" {
-			fmt.Fprintf(w, "%s\n\n", c.Settings)
+			para = append(para, c.Settings)
+		}
+		if len(para) > 0 {
+			fmt.Fprintf(w, "%s\n\n", strings.Join(para, " "))
 		}
 		if c.Failure != "" {
 			fmt.Fprintf(w, "**FAILED:** %s\n\n", oneLine(c.Failure))
