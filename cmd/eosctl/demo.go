@@ -80,7 +80,7 @@ anomalies found or the demo failed, 2 bad flags.`,
 	fl.Int32Var(&cfg.Partitions, "partitions", demo.DefaultPartitions, "partitions of the input and output topics")
 	fl.IntVar(&cfg.Processors, "processors", demo.DefaultProcessors, "txn processors copying the input (the second one crashes)")
 	fl.DurationVar(&cfg.StreamFor, "stream-for", demo.DefaultStreamFor, "spread the input over about this long")
-	fl.Float64Var(&cfg.CrashAt, "crash-at", demo.DefaultCrashAt, "crash a processor when this fraction of the input is produced")
+	fl.Float64Var(&cfg.CrashAt, "crash-at", demo.DefaultCrashAt, "crash a processor when this fraction of the input is copied")
 	fl.DurationVar(&cfg.Timeout, "timeout", demo.DefaultTimeout, "how long to wait for the output to catch up")
 	fl.BoolVar(&cfg.Keep, "keep", false, "keep the demo topics on a real cluster")
 	fl.BoolVar(&verbose, "verbose", false, "log the processors' events to stderr")

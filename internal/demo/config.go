@@ -40,8 +40,8 @@ type Config struct {
 	// StreamFor spreads the input over about this long, so the processors
 	// work on a live stream. Default DefaultStreamFor.
 	StreamFor time.Duration
-	// CrashAt is the fraction of the input produced when the crash happens,
-	// in (0, 1). Default DefaultCrashAt.
+	// CrashAt is the fraction of the input copied (committed by the
+	// processors) when the crash happens, in (0, 1). Default DefaultCrashAt.
 	CrashAt float64
 	// Timeout bounds the wait for the output to catch up. Default
 	// DefaultTimeout.

@@ -151,7 +151,7 @@ func (d *driver) loop(ctx context.Context, prodDone <-chan error) error {
 		case <-crashed:
 			crashed = nil
 			v := d.victim
-			d.res.Crash = Crash{Processor: v.name, TransactionalID: v.txnID, AtProduced: d.produced.Load(), OpenTxnRecords: v.atTxn}
+			d.res.Crash = Crash{Processor: v.name, TransactionalID: v.txnID, AtCopied: d.copied(), OpenTxnRecords: v.atTxn}
 			if v.atTxn > 0 {
 				d.pg.event("CRASH: %s died mid-transaction (%d records handled in its open transaction, not committed)", v.name, v.atTxn)
 			} else {
@@ -175,7 +175,7 @@ func (d *driver) loop(ctx context.Context, prodDone <-chan error) error {
 			d.pg.status("%s", d.statusLine())
 			switch v := d.victim; {
 			case v.isCrashed():
-			case armedAt.IsZero() && d.produced.Load() >= crashAt:
+			case armedAt.IsZero() && d.copied() >= crashAt:
 				armedAt = time.Now()
 				v.armed.Store(true)
 			case !armedAt.IsZero() && time.Since(armedAt) > 500*time.Millisecond:
@@ -197,6 +197,15 @@ func (d *driver) loop(ctx context.Context, prodDone <-chan error) error {
 			}
 		}
 	}
+}
+
+// copied returns the input records the processors committed so far.
+func (d *driver) copied() int64 {
+	var n int64
+	for _, p := range d.procs {
+		n += p.p.Stats().RecordsIn
+	}
+	return n
 }
 
 func (d *driver) statusLine() string {

@@ -55,8 +55,8 @@ type ProcessorSummary struct {
 type Crash struct {
 	Processor       string `json:"processor"`
 	TransactionalID string `json:"transactional_id"`
-	// AtProduced is how many input records had been produced.
-	AtProduced int64 `json:"at_produced"`
+	// AtCopied is how many input records the processors had committed.
+	AtCopied int64 `json:"at_copied"`
 	// OpenTxnRecords is how many records the crashed processor had handled
 	// in the transaction it left open (0: it died between transactions).
 	OpenTxnRecords int64  `json:"open_txn_records"`
@@ -138,9 +138,9 @@ func (r Result) processorsLine() string {
 
 func (r Result) crashLine() string {
 	c := r.Crash
-	s := fmt.Sprintf("%s crashed at %d/%d records produced", c.Processor, c.AtProduced, r.Records)
+	s := fmt.Sprintf("%s crashed when %d/%d records were copied", c.Processor, c.AtCopied, r.Records)
 	if c.OpenTxnRecords > 0 {
-		s += fmt.Sprintf(", in a transaction of %d records it never ended", c.OpenTxnRecords)
+		s += fmt.Sprintf(", in a transaction it never ended (%d input records handled in it)", c.OpenTxnRecords)
 	}
 	if c.Replacement != "" {
 		s += fmt.Sprintf("; %s restarted with the same transactional ID, fenced it and aborted that transaction", c.Replacement)
