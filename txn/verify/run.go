@@ -205,7 +205,8 @@ func (r *reader) close() { r.cl.Close() }
 func (r *reader) readTo(ctx context.Context, ends map[tp]int64) error {
 	behind := func() bool {
 		for p, e := range ends {
-			if r.next[p] < e {
+			// Partitions created after the reader started are not read.
+			if next, ok := r.next[p]; ok && next < e {
 				return true
 			}
 		}
