@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/consumer"
 )
 
 // consumeOpts: a read_committed group member from the start of the topic.
@@ -22,37 +24,22 @@ func consumeOpts(s Spec) []kgo.Opt {
 }
 
 // consume reads s.Records records read_committed in a consumer group. The
-// clock starts when partitions are assigned, as ConsumerPerformance's fetch
-// rate leaves out the group join.
+// clock starts before the group join, as ConsumerPerformance's nMsg.sec.
 func consume(ctx context.Context, s Spec) (Result, error) {
-	if s.Impl != ImplFranz {
-		return Result{}, errors.New("the eoskit consumer adapter is not written yet")
+	if s.Impl == ImplEoskit {
+		return consumeEoskit(ctx, s)
 	}
-	var (
-		n        int64
-		start    time.Time
-		assigned = make(chan time.Time, 1)
-	)
-	cl, err := kgo.NewClient(append(consumeOpts(s), kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-		select {
-		case assigned <- time.Now():
-		default:
-		}
-	}))...)
+	cl, err := kgo.NewClient(consumeOpts(s)...)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cl.Close()
+	var n int64
+	start := time.Now()
 	for n < s.Records {
 		fs := cl.PollFetches(ctx)
 		if err := fetchErr(ctx, fs); err != nil {
 			return Result{Records: n}, err
-		}
-		if start.IsZero() {
-			select {
-			case start = <-assigned:
-			default:
-			}
 		}
 		n += int64(fs.NumRecords())
 	}
@@ -70,4 +57,39 @@ func fetchErr(ctx context.Context, fs kgo.Fetches) error {
 		}
 	})
 	return first
+}
+
+// consumeEoskit runs eoskit's consumer with a handler that counts records,
+// and stops it (a graceful shutdown) once s.Records were handled.
+func consumeEoskit(ctx context.Context, s Spec) (Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := consumer.New(consumer.WithBrokers(s.Brokers...), consumer.WithGroup(s.Group),
+		consumer.WithTopics(s.Topic), consumer.StartAtEarliest())
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	var (
+		n   atomic.Int64
+		end atomic.Pointer[time.Time]
+	)
+	start := time.Now()
+	err = c.Run(ctx, func(context.Context, *kgo.Record) error {
+		if n.Add(1) == s.Records {
+			now := time.Now()
+			end.Store(&now)
+			cancel()
+		}
+		return nil
+	})
+	res := Result{Records: n.Load()}
+	if e := end.Load(); e != nil {
+		res.Seconds = e.Sub(start).Seconds()
+		return res, err
+	}
+	if err == nil {
+		err = fmt.Errorf("the consumer stopped after %d of %d records", res.Records, s.Records)
+	}
+	return res, err
 }
