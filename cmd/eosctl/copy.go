@@ -134,9 +134,11 @@ func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) 
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return nil, usageErr(fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel))
 	}
+	cc.ClientID = "eosctl-copy"
 	opts := []txn.Opt{
 		txn.Brokers(cc.Brokers...),
-		txn.ClientID("eosctl-copy"),
+		txn.ClientID(cc.ClientID),
+		txn.KgoOpts(cc.Opts()...), // TLS and SASL from the cluster flags
 		txn.Group(f.group),
 		txn.Topics(f.from...),
 		txn.TransactionalID(f.txnID),
