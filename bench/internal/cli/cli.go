@@ -25,19 +25,6 @@ type ExitError struct{ Code int }
 
 func (e ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }
 
-// toolsLog4j keeps the Java tools' stdout to their own output: WARN and
-// above to stderr (as Kafka's tools-log4j2 configuration).
-const toolsLog4j = `name = eosbench-tools
-status = warn
-appender.stderr.type = Console
-appender.stderr.name = STDERR
-appender.stderr.target = SYSTEM_ERR
-appender.stderr.layout.type = PatternLayout
-appender.stderr.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stderr.ref = STDERR
-`
-
 type options struct {
 	records     int64
 	rounds      int
@@ -104,20 +91,11 @@ func run(cmd *cobra.Command, o options) error {
 	if err != nil {
 		return fmt.Errorf("find this program to start its client command: %w", err)
 	}
-	work, err := os.MkdirTemp("", "eosbench-log4j-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	log4j := filepath.Join(work, "tools-log4j2.properties")
-	if err := os.WriteFile(log4j, []byte(toolsLog4j), 0o644); err != nil {
-		return err
-	}
 	os.Setenv(integration.EnvKafkaHome, o.kafkaHome) // the broker uses the same jars
 	rep, err := harness.Run(cmd.Context(), harness.Config{
 		Records: o.records, Rounds: o.rounds, Warmup: o.warmup, Cases: o.cases,
 		TxnVersions: o.txnVersions, Tare: o.tare, RunTimeout: o.runTimeout,
-		Java:    harness.Java{Home: o.kafkaHome, Log4j: log4j, HeapFlags: o.heap},
+		Java:    harness.Java{Home: o.kafkaHome, HeapFlags: o.heap},
 		Backend: integration.BackendProcesses, Self: self,
 		Progress: cmd.ErrOrStderr(),
 	})

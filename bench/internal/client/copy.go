@@ -189,7 +189,9 @@ func copyEoskit(ctx context.Context, s Spec) (Result, error) {
 	if s.TxnIntervalMs > 0 {
 		opts = append(opts, txn.CommitInterval(time.Duration(s.TxnIntervalMs)*time.Millisecond))
 	} else {
-		opts = append(opts, txn.CommitInterval(20*time.Second)) // transactions close by size (below the 40 s timeout)
+		// The processor has no one-transaction-per-poll mode: close by size,
+		// or after 100 ms so a short tail does not wait.
+		opts = append(opts, txn.CommitInterval(100*time.Millisecond))
 	}
 	p, err := txn.New(func(_ context.Context, in *kgo.Record, emit txn.Emit) error {
 		h.mu.Lock()

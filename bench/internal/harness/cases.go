@@ -9,10 +9,10 @@ import (
 
 // Workload kinds of a case: how its topics are prepared and its gate checked.
 const (
-	kindProduce = "produce" // each run writes a fresh topic; read back
-	kindConsume = "consume" // each run reads the filled input in a new group
-	kindCopy    = "copy"    // each run copies the filled input to a fresh topic; read back
-	kindE2E     = "e2e"     // each run writes and reads a fresh topic
+	KindProduce = "produce" // each run writes a fresh topic; read back
+	KindConsume = "consume" // each run reads the filled input in a new group
+	KindCopy    = "copy"    // each run copies the filled input to a fresh topic; read back
+	KindE2E     = "e2e"     // each run writes and reads a fresh topic
 )
 
 // Case is one benchmark: its sides (the last is the baseline) run
@@ -59,7 +59,7 @@ func Catalog(records int64) []Case {
 		cs = append(cs, Case{
 			Name: "produce-" + sz.name, Title: "idempotent produce, acks=all, " + sz.name + " records, 6 partitions",
 			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression.",
-			Kind:     kindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1),
+			Kind:     KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1),
 			Sides: []Side{
 				goClient("eoskit producer", client.KindProduce, client.ImplEoskit, size(sz.bytes)),
 				goClient("franz-go", client.KindProduce, client.ImplFranz, size(sz.bytes)),
@@ -71,7 +71,7 @@ func Catalog(records int64) []Case {
 	cs = append(cs, Case{
 		Name: "txn-produce-100B", Title: "transactional produce, 100 ms transactions, 100 B records, 6 partitions",
 		Settings: "Same producer settings as produce-100B; a commit every 100 ms (ProducerPerformance --transaction-duration-ms 100). Commit latency includes the flush.",
-		Kind:     kindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r,
+		Kind:     KindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r,
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindTxnProduce, client.ImplEoskit, txn100),
 			goClient("franz-go", client.KindTxnProduce, client.ImplFranz, txn100),
@@ -82,7 +82,7 @@ func Catalog(records int64) []Case {
 		Name: "consume-read-committed", Title: "read_committed group consume, 100 B records, 6 partitions",
 		Settings: "Input written in transactions of 10000 records. Throughput from before the group join to the last record (ConsumerPerformance's nMsg.sec). " +
 			"eoskit: consumer.Run with a handler that counts (per-partition goroutines, commits of handled offsets).",
-		Kind: kindConsume, Partitions: 6, RecordSize: 100, Records: r,
+		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: r,
 		Sides: []Side{
 			goClient("eoskit consumer", client.KindConsume, client.ImplEoskit, nil),
 			goClient("franz-go", client.KindConsume, client.ImplFranz, nil),
@@ -93,8 +93,9 @@ func Catalog(records int64) []Case {
 		matched := func(s *client.Spec) { s.TxnRecords, s.BatchBytes = n, 512 }
 		cs = append(cs, Case{
 			Name: fmt.Sprintf("copy-matched-%d", n), Title: fmt.Sprintf("exactly-once copy, copier's settings matched: %d records per transaction", n),
-			Settings: fmt.Sprintf("One input partition (100 B records) to one output partition. All sides: one transaction per poll of at most %d records, producer batch.size 512 B (hard-coded in TransactionalMessageCopier), linger 5 ms, read_committed.", n),
-			Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+			Settings: fmt.Sprintf("One input partition (100 B records) to one output partition. All sides: producer batch.size 512 B (hard-coded in TransactionalMessageCopier), linger 5 ms, read_committed. "+
+				"Copier and franz-go: one transaction per poll of at most %d records; eoskit (no per-poll mode): MaxTxnRecords %d, CommitInterval 100 ms.", n, n),
+			Kind: KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
 			Sides: []Side{
 				goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, matched),
 				goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, matched),
@@ -110,13 +111,13 @@ func Catalog(records int64) []Case {
 	cs = append(cs, Case{
 		Name: "copy-tuned", Title: "exactly-once copy, each side tuned",
 		Settings: "Go sides: a transaction every 100 ms, batch 1 MiB. Copier: 5000 records per transaction (its batch.size is fixed at 512 B).",
-		Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
 		Sides: append(slices.Clone(tunedEOS), copier{TxnSize: 5000}),
 	})
 	cs = append(cs, Case{
 		Name: "eos-overhead", Title: "exactly-once vs at-least-once copy, 100 ms",
 		Settings: "Baseline: franz-go at-least-once copy (produce, flush, commit offsets every 100 ms). Others: exactly-once, a transaction every 100 ms. Batch 1 MiB.",
-		Kind:     kindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
 		Sides: append(slices.Clone(tunedEOS), goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned)),
 	})
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
@@ -124,7 +125,7 @@ func Catalog(records int64) []Case {
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
 		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from produce call to delivery. " +
 			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 2000 records: a different load, shown for scale only.",
-		Kind: kindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/10, 1), 60000),
+		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/10, 1), 60000),
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindE2E, client.ImplEoskit, e2e),
 			goClient("franz-go", client.KindE2E, client.ImplFranz, e2e),

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -36,6 +37,11 @@ type Config struct {
 	Self     string
 	SelfArgs []string
 	Progress io.Writer // progress lines; nil: discarded
+	// Cluster, when set, is used instead of starting one (its
+	// transaction.version replaces TxnVersions); Run does not close it.
+	Cluster *integration.Cluster
+	// Catalog, when set, replaces Catalog(Records).
+	Catalog []Case
 }
 
 // Env is what sides need to run: the cluster and the tools.
@@ -54,7 +60,9 @@ func (e *Env) name(kind string) string {
 	return fmt.Sprintf("eosbench-%s-%s-%d", e.runID, kind, e.seq.Add(1))
 }
 
-// Selected returns the catalog cases whose name equals or starts with one of names.
+// Selected returns the catalog cases named by names: a name selects the
+// case of that name, and every case it is a dash-separated prefix of
+// ("copy" selects copy-tuned, but copy-matched-500 not copy-matched-5000).
 func Selected(cases []Case, names []string) []Case {
 	if len(names) == 0 {
 		return cases
@@ -62,7 +70,7 @@ func Selected(cases []Case, names []string) []Case {
 	var out []Case
 	for _, c := range cases {
 		for _, n := range names {
-			if c.Name == n || strings.HasPrefix(c.Name, n) {
+			if c.Name == n || strings.HasPrefix(c.Name, strings.TrimSuffix(n, "-")+"-") {
 				out = append(out, c)
 				break
 			}
@@ -79,12 +87,19 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	cases := Selected(Catalog(cfg.Records), cfg.Cases)
+	catalog := cfg.Catalog
+	if catalog == nil {
+		catalog = Catalog(cfg.Records)
+	}
+	cases := Selected(catalog, cfg.Cases)
 	if len(cases) == 0 {
 		return nil, errors.New("no case matches the names given: see -list")
 	}
 	if err := cfg.Java.Check(); err != nil {
 		return nil, err
+	}
+	if cfg.Cluster != nil {
+		cfg.TxnVersions, cfg.Backend = []int{cfg.Cluster.TransactionVersion()}, cfg.Cluster.Backend()
 	}
 	rep := &report.Report{
 		Started: time.Now().UTC(), KafkaVersion: integration.DefaultKafkaVersion, Backend: string(cfg.Backend),
@@ -101,6 +116,12 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+	if cfg.Java.Log4j == "" {
+		cfg.Java.Log4j = filepath.Join(work, "tools-log4j2.properties")
+		if err := os.WriteFile(cfg.Java.Log4j, []byte(ToolsLog4j), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	for i, tv := range cfg.TxnVersions {
 		var todo []Case
 		for _, c := range cases {
@@ -111,15 +132,13 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		if len(todo) == 0 {
 			continue
 		}
-		fmt.Fprintf(progress, "eosbench: starting a 1-node Kafka %s (transaction.version %d, %s backend)\n", integration.DefaultKafkaVersion, tv, cfg.Backend)
-		cl, err := integration.StartCluster(ctx, integration.WithBrokers(1), integration.WithBackend(cfg.Backend),
-			integration.WithTransactionVersion(tv))
+		cl, closeCluster, err := cluster(ctx, cfg, tv, progress)
 		if err != nil {
 			return nil, err
 		}
 		kc, err := cl.NewClient()
 		if err != nil {
-			_ = cl.Close()
+			closeCluster()
 			return nil, err
 		}
 		env := &Env{
@@ -139,12 +158,28 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 			rep.Cases = append(rep.Cases, rc)
 		}
 		kc.Close()
-		if err := cl.Close(); err != nil {
-			fmt.Fprintf(progress, "eosbench: closing the cluster: %v\n", err)
-		}
+		closeCluster()
 	}
 	rep.Finished, rep.LoadAfter = time.Now().UTC(), loadavg()
 	return rep, ctx.Err()
+}
+
+// cluster returns the configured cluster, or starts a 1-node one.
+func cluster(ctx context.Context, cfg Config, tv int, progress io.Writer) (*integration.Cluster, func(), error) {
+	if cfg.Cluster != nil {
+		return cfg.Cluster, func() {}, nil
+	}
+	fmt.Fprintf(progress, "eosbench: starting a 1-node Kafka %s (transaction.version %d, %s backend)\n", integration.DefaultKafkaVersion, tv, cfg.Backend)
+	cl, err := integration.StartCluster(ctx, integration.WithBrokers(1), integration.WithBackend(cfg.Backend),
+		integration.WithTransactionVersion(tv))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, func() {
+		if err := cl.Close(); err != nil {
+			fmt.Fprintf(progress, "eosbench: closing the cluster: %v\n", err)
+		}
+	}, nil
 }
 
 func loadavg() string {
@@ -172,7 +207,7 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 		return rc
 	}
 	var input string
-	if c.Kind == kindConsume || c.Kind == kindCopy {
+	if c.Kind == KindConsume || c.Kind == KindCopy {
 		input = e.name("in")
 		fmt.Fprintf(progress, "eosbench: %s: writing %d input records\n", c.Name, c.Records)
 		if err := createTopic(ctx, e, input, c.Partitions); err != nil {
@@ -294,9 +329,9 @@ func newWork(ctx context.Context, e *Env, c Case, input string, records int64) (
 	}
 	var err error
 	switch c.Kind {
-	case kindProduce, kindE2E:
+	case KindProduce, KindE2E:
 		w.Topic, err = create(c.Partitions)
-	case kindCopy:
+	case KindCopy:
 		w.OutTopic, err = create(c.Partitions)
 	}
 	if err != nil {
@@ -314,9 +349,9 @@ func checkGate(ctx context.Context, e *Env, c Case, s Side, w Work, m Measuremen
 		return fmt.Errorf("the client counted %d records, want %d", m.Records, w.Records)
 	}
 	switch c.Kind {
-	case kindProduce:
+	case KindProduce:
 		return readBack(ctx, e, w.Topic, w.Records, s.SeqPayload())
-	case kindCopy:
+	case KindCopy:
 		return readBack(ctx, e, w.OutTopic, w.Records, true)
 	}
 	return nil

@@ -16,9 +16,22 @@ import (
 // Java runs Kafka's own tools from the jars of a Kafka distribution.
 type Java struct {
 	Home      string // folder holding libs/
-	Log4j     string // log4j2 configuration file (WARN to stderr)
+	Log4j     string // log4j2 configuration file; empty: Run writes ToolsLog4j to a file
 	HeapFlags string // e.g. "-Xmx512M", as Kafka's perf-test scripts
 }
+
+// ToolsLog4j keeps the Java tools' stdout to their own output: WARN and
+// above to stderr (as Kafka's tools-log4j2 configuration).
+const ToolsLog4j = `name = eosbench-tools
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = STDERR
+`
 
 // jvmFlags are those of Kafka's kafka-run-class.sh.
 var jvmFlags = []string{
