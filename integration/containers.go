@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -83,10 +84,19 @@ func (c *containers) logDir(*node) string { return "/tmp/eoskit-kafka-data" }
 func (c *containers) filesDir(*node) string { return containerDir }
 
 func (c *containers) create(ctx context.Context, n *node, files map[string][]byte) error {
+	// The files go through the host folder, not readers: testcontainers
+	// consumes a reader once, and a retried copy would write empty files.
+	if err := os.MkdirAll(n.hostDir, 0o755); err != nil {
+		return err
+	}
 	var cf []testcontainers.ContainerFile
 	for name, data := range files {
+		path := filepath.Join(n.hostDir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
 		cf = append(cf, testcontainers.ContainerFile{
-			Reader:            bytes.NewReader(data),
+			HostFilePath:      path,
 			ContainerFilePath: containerDir + "/" + name,
 			FileMode:          0o755,
 		})

@@ -10,6 +10,9 @@ kafka_home=${KAFKA_HOME:-/opt/kafka}
 cp="$kafka_home/libs/*"
 log4j="-Dlog4j2.configurationFile=$node_dir/log4j2.properties"
 heap=${EOSKIT_BROKER_HEAP:--Xms256m -Xmx768m}
+for f in node.properties cluster.id; do
+  [ -s "$node_dir/$f" ] || { echo "eoskit start.sh: $node_dir/$f is missing or empty" >&2; exit 1; }
+done
 features=""
 if [ -s "$node_dir/features" ]; then
   for f in $(cat "$node_dir/features"); do features="$features --feature $f"; done
