@@ -340,3 +340,54 @@ func TestBrokerExampleFilePlans(t *testing.T) {
 		t.Fatalf("plan:\n%s", p)
 	}
 }
+
+func TestBrokerIncreaseReplicationFactor(t *testing.T) {
+	ctx := ctxT(t, 3*time.Minute)
+	adm, _ := brokerAdmin(t)
+	name := topicName(t, "t")
+	spec := admin.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 1, MinInsyncReplicas: 1}
+	mustApply(t, adm, spec)
+	before := describeOne(t, adm, name)
+
+	spec.ReplicationFactor, spec.MinInsyncReplicas, spec.Partitions = 3, 2, 4
+	p, err := adm.Plan(ctx, []admin.TopicSpec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := p.Topics[0]; len(tp.Reassign) != 3 || !tp.AddsPartitions() || len(tp.Configs) != 1 {
+		t.Fatalf("plan:\n%s", p)
+	}
+	t.Logf("plan:\n%s", p)
+	if err := adm.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	d := describeOne(t, adm, name)
+	if d.ReplicationFactor != 3 || d.MinInsyncReplicas != 2 || len(d.Partitions) != 4 {
+		t.Fatalf("after apply: RF %d min.insync %d partitions %d", d.ReplicationFactor, d.MinInsyncReplicas, len(d.Partitions))
+	}
+	for i, part := range d.Partitions {
+		if len(part.Replicas) != 3 || len(part.ISR) != 3 || part.UnderReplicated {
+			t.Errorf("partition %d: %+v", part.Partition, part)
+		}
+		if i < len(before.Partitions) && !contains(part.Replicas, before.Partitions[i].Replicas[0]) {
+			t.Errorf("partition %d lost its original replica %d: %v", part.Partition, before.Partitions[i].Replicas[0], part.Replicas)
+		}
+	}
+	if again, err := adm.Plan(ctx, []admin.TopicSpec{spec}); err != nil || again.HasChanges() {
+		t.Fatalf("re-plan: %v\n%s", err, again)
+	}
+	// Lowering it again is refused.
+	spec.ReplicationFactor, spec.MinInsyncReplicas = 2, 1
+	if _, err := adm.Plan(ctx, []admin.TopicSpec{spec}); !errors.Is(err, admin.ErrInvalidSpec) || !strings.Contains(err.Error(), "lowering it loses durability") {
+		t.Fatalf("lowering RF: %v", err)
+	}
+}
+
+func contains(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}

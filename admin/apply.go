@@ -9,9 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Apply executes a plan returned by Plan: it creates topics, sets the
-// config keys that differ (an incremental alter: keys the plan does not
-// name are untouched), and adds partitions. It never deletes a topic, and
+// Apply executes a plan returned by Plan: it creates topics, raises
+// replication factors by reassignment (waiting until the new replicas are in
+// sync), sets the config keys that differ (an incremental alter: keys the
+// plan does not name are untouched), and adds partitions. It never deletes a topic, and
 // deletes a config only for a plan made with PruneConfigs. Apply returns
 // once created topics and added partitions are visible in the cluster's
 // metadata, so a Plan right after it sees the new state.
@@ -60,6 +61,12 @@ func (c *Client) create(ctx context.Context, t TopicPlan) error {
 }
 
 func (c *Client) update(ctx context.Context, t TopicPlan) error {
+	// Replicas first: partitions added afterwards get the new factor.
+	if len(t.Reassign) > 0 {
+		if err := c.reassign(ctx, t); err != nil {
+			return err
+		}
+	}
 	if len(t.Configs) > 0 {
 		resp, err := c.adm.AlterTopicConfigs(ctx, alterConfigs(t.Configs), t.Topic)
 		if err != nil {

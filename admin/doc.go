@@ -15,15 +15,17 @@
 //
 //   - Plan compares specs with the cluster and returns a Plan value: topics to
 //     create, config keys to set (only those that differ), partitions to add,
-//     topics already up to date. Plan validates everything first — the specs
+//     replicas to add, topics already up to date. Plan validates everything first — the specs
 //     alone (ValidateAll), then against the cluster (live brokers, current
 //     partitions and replication factor) and, through the broker's
 //     validate-only requests, config names and values — and reports every
 //     problem at once in a *ValidationError. Plan never changes the cluster.
 //   - Apply executes a Plan. Applying the same specs twice is a no-op. Apply
 //     never deletes topics, never removes a config the spec does not mention
-//     (unless the plan was made with PruneConfigs), and never changes a
-//     replication factor (Plan refuses: that needs a partition reassignment).
+//     (unless the plan was made with PruneConfigs), and never lowers a
+//     replication factor (Plan refuses). A higher replication factor is
+//     applied by a partition reassignment that keeps the current replicas and
+//     adds new ones; Apply waits until the new replicas are in sync.
 //   - Lint and LintSpecs report exactly-once safety findings; Describe shows
 //     partitions (leader, replicas, ISR, under-replicated, under min ISR) and
 //     effective configs with their source; Delete deletes named topics only

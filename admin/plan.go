@@ -34,12 +34,17 @@ type ConfigChange struct {
 
 // TopicPlan is the plan for one topic.
 type TopicPlan struct {
-	Topic             string         `json:"topic"`
-	Action            Action         `json:"action"`
-	Partitions        int32          `json:"partitions"`        // wanted
-	CurrentPartitions int32          `json:"currentPartitions"` // 0 when the topic does not exist
-	ReplicationFactor int16          `json:"replicationFactor"`
-	Configs           []ConfigChange `json:"configs,omitempty"` // on create every config set; on update only the keys that differ
+	Topic             string `json:"topic"`
+	Action            Action `json:"action"`
+	Partitions        int32  `json:"partitions"`        // wanted
+	CurrentPartitions int32  `json:"currentPartitions"` // 0 when the topic does not exist
+	ReplicationFactor int16  `json:"replicationFactor"` // wanted
+	// CurrentReplicationFactor is the topic's replication factor, 0 when
+	// it does not exist. When it is lower than ReplicationFactor, Reassign
+	// adds replicas.
+	CurrentReplicationFactor int16                 `json:"currentReplicationFactor"`
+	Reassign                 []PartitionAssignment `json:"reassign,omitempty"`
+	Configs                  []ConfigChange        `json:"configs,omitempty"` // on create every config set; on update only the keys that differ
 }
 
 // AddsPartitions reports whether the plan adds partitions to an existing topic.
@@ -94,6 +99,12 @@ func (p Plan) String() string {
 			}
 		case ActionUpdate:
 			fmt.Fprintf(&b, "~ update %s\n", t.Topic)
+			if len(t.Reassign) > 0 {
+				fmt.Fprintf(&b, "    replication factor: %d -> %d\n", t.CurrentReplicationFactor, t.ReplicationFactor)
+				for _, r := range t.Reassign {
+					fmt.Fprintf(&b, "      partition %d replicas: %s -> %s\n", r.Partition, brokerList(r.From), brokerList(r.To))
+				}
+			}
 			if t.AddsPartitions() {
 				fmt.Fprintf(&b, "    partitions: %d -> %d\n", t.CurrentPartitions, t.Partitions)
 			}
@@ -135,9 +146,11 @@ func PruneConfigs() PlanOption { return planOptFunc(func(c *planCfg) { c.prune =
 // applies SetDefaults to copies of specs, validates them (ValidateAll), then
 // checks what needs the cluster: replication factor against the live
 // brokers, partitions against the current count (Kafka cannot remove
-// partitions), replication-factor changes (refused: they need a partition
-// reassignment), and, with the broker's validate-only requests, unknown
-// config keys and invalid values. Every problem is reported at once as a
+// partitions), a lower replication factor (refused: it loses durability),
+// and, with the broker's validate-only requests, unknown config keys and
+// invalid values. A higher replication factor is planned as a partition
+// reassignment that keeps every current replica and adds replicas on the
+// live brokers holding the fewest of the topic. Every problem is reported at once as a
 // *ValidationError (errors.Is ErrInvalidSpec); other errors mean the cluster
 // could not be asked. Plan changes nothing on the cluster.
 func (c *Client) Plan(ctx context.Context, specs []TopicSpec, opts ...PlanOption) (Plan, error) {
@@ -180,7 +193,7 @@ func (c *Client) Plan(ctx context.Context, specs []TopicSpec, opts ...PlanOption
 		exists = exists && td.Err == nil
 		var tp TopicPlan
 		if exists {
-			tp = planUpdate(&ps, s, td, current[s.Name], cfg.prune)
+			tp = planUpdate(&ps, s, td, current[s.Name], cfg.prune, brokerIDs(meta.Brokers))
 		} else {
 			tp = planCreate(&ps, s, len(meta.Brokers))
 		}
@@ -222,8 +235,7 @@ func desiredConfigs(s TopicSpec) map[string]string {
 
 func planCreate(ps *problems, s TopicSpec, live int) TopicPlan {
 	if int(s.ReplicationFactor) > live {
-		ps.add(s, "replicationFactor", fmt.Sprintf("is %d but the cluster has %d live brokers", s.ReplicationFactor, live),
-			fmt.Sprintf("set replicationFactor to at most %d, or start the missing brokers", live))
+		tooFewBrokers(ps, s, live)
 	}
 	tp := TopicPlan{Topic: s.Name, Action: ActionCreate, Partitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
 	want := desiredConfigs(s)
@@ -233,17 +245,28 @@ func planCreate(ps *problems, s TopicSpec, live int) TopicPlan {
 	return tp
 }
 
-func planUpdate(ps *problems, s TopicSpec, td kadm.TopicDetail, cur []kadm.Config, prune bool) TopicPlan {
+func tooFewBrokers(ps *problems, s TopicSpec, live int) {
+	ps.add(s, "replicationFactor", fmt.Sprintf("is %d but the cluster has %d live brokers", s.ReplicationFactor, live),
+		fmt.Sprintf("set replicationFactor to at most %d, or start the missing brokers", live))
+}
+
+func planUpdate(ps *problems, s TopicSpec, td kadm.TopicDetail, cur []kadm.Config, prune bool, live []int32) TopicPlan {
 	curParts := int32(len(td.Partitions))
 	curRF := int16(td.Partitions.NumReplicas())
-	tp := TopicPlan{Topic: s.Name, Action: ActionNone, Partitions: s.Partitions, CurrentPartitions: curParts, ReplicationFactor: curRF}
+	tp := TopicPlan{Topic: s.Name, Action: ActionNone, Partitions: s.Partitions, CurrentPartitions: curParts,
+		ReplicationFactor: s.ReplicationFactor, CurrentReplicationFactor: curRF}
 	if s.Partitions < curParts {
 		ps.add(s, "partitions", fmt.Sprintf("is %d but the topic has %d; Kafka cannot remove partitions", s.Partitions, curParts),
 			fmt.Sprintf("set partitions to %d or more, or delete and recreate the topic", curParts))
 	}
-	if s.ReplicationFactor != curRF {
-		ps.add(s, "replicationFactor", fmt.Sprintf("is %d but the topic has %d; changing it needs a partition reassignment, which eoskit does not do", s.ReplicationFactor, curRF),
+	switch {
+	case s.ReplicationFactor < curRF:
+		ps.add(s, "replicationFactor", fmt.Sprintf("is %d but the topic has %d; lowering it loses durability and needs a partition reassignment, which eoskit refuses to do", s.ReplicationFactor, curRF),
 			fmt.Sprintf("set replicationFactor to %d, or reassign with kafka-reassign-partitions.sh and then update the spec", curRF))
+	case s.ReplicationFactor > curRF && int(s.ReplicationFactor) > len(live):
+		tooFewBrokers(ps, s, len(live))
+	case s.ReplicationFactor > curRF:
+		tp.Reassign = addReplicas(td, int(s.ReplicationFactor), live)
 	}
 	values := make(map[string]kadm.Config, len(cur))
 	for _, c := range cur {
@@ -274,7 +297,7 @@ func planUpdate(ps *problems, s TopicSpec, td kadm.TopicDetail, cur []kadm.Confi
 			}
 		}
 	}
-	if len(tp.Configs) > 0 || s.Partitions > curParts {
+	if len(tp.Configs) > 0 || s.Partitions > curParts || len(tp.Reassign) > 0 {
 		tp.Action = ActionUpdate
 	}
 	return tp

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -31,11 +32,13 @@ func newFake(t *testing.T) *admin.Client {
 
 func mustApply(t *testing.T, adm *admin.Client, specs ...admin.TopicSpec) admin.Plan {
 	t.Helper()
-	p, err := adm.Plan(context.Background(), specs)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := adm.Plan(ctx, specs)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	if err := adm.Apply(context.Background(), p); err != nil {
+	if err := adm.Apply(ctx, p); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	return p
@@ -201,5 +204,42 @@ func TestLintSpecs(t *testing.T) {
 		if strings.Join(got, ",") != strings.Join(c.checks, ",") || admin.HasErrors(fs) != c.errors {
 			t.Errorf("%s: checks %v (errors %v), want %v (errors %v)", c.spec.Name, got, admin.HasErrors(fs), c.checks, c.errors)
 		}
+	}
+}
+
+// TestIncreaseReplicationFactorPlan checks the reassignment plan; kfake does
+// not move replicas, so applying it is tested on a real cluster only.
+func TestIncreaseReplicationFactorPlan(t *testing.T) {
+	adm := newFake(t)
+	ctx := context.Background()
+	spec := admin.TopicSpec{Name: "grow", Partitions: 3, ReplicationFactor: 1}
+	mustApply(t, adm, spec)
+	spec.ReplicationFactor, spec.MinInsyncReplicas = 3, 2
+	p, err := adm.Plan(ctx, []admin.TopicSpec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := p.Topics[0]
+	if tp.Action != admin.ActionUpdate || tp.CurrentReplicationFactor != 1 || tp.ReplicationFactor != 3 || len(tp.Reassign) != 3 {
+		t.Fatalf("plan:\n%s", p)
+	}
+	load := map[int32]int{}
+	for _, r := range tp.Reassign {
+		if len(r.From) != 1 || len(r.To) != 3 || r.To[0] != r.From[0] {
+			t.Fatalf("assignment %+v must keep the current replica first and add two", r)
+		}
+		for _, id := range r.To {
+			load[id]++
+		}
+	}
+	if len(load) != 3 || load[0] != 3 || load[1] != 3 || load[2] != 3 {
+		t.Errorf("replicas not spread evenly: %v", load)
+	}
+	if !strings.Contains(p.String(), "replication factor: 1 -> 3") {
+		t.Errorf("plan text:\n%s", p)
+	}
+	spec.ReplicationFactor = 4
+	if _, err := adm.Plan(ctx, []admin.TopicSpec{spec}); !errors.Is(err, admin.ErrInvalidSpec) || !strings.Contains(err.Error(), "3 live brokers") {
+		t.Errorf("RF 4 on 3 brokers: %v", err)
 	}
 }
