@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -369,7 +370,7 @@ func TestBrokerIncreaseReplicationFactor(t *testing.T) {
 		if len(part.Replicas) != 3 || len(part.ISR) != 3 || part.UnderReplicated {
 			t.Errorf("partition %d: %+v", part.Partition, part)
 		}
-		if i < len(before.Partitions) && !contains(part.Replicas, before.Partitions[i].Replicas[0]) {
+		if i < len(before.Partitions) && !slices.Contains(part.Replicas, before.Partitions[i].Replicas[0]) {
 			t.Errorf("partition %d lost its original replica %d: %v", part.Partition, before.Partitions[i].Replicas[0], part.Replicas)
 		}
 	}
@@ -381,13 +382,4 @@ func TestBrokerIncreaseReplicationFactor(t *testing.T) {
 	if _, err := adm.Plan(ctx, []admin.TopicSpec{spec}); !errors.Is(err, admin.ErrInvalidSpec) || !strings.Contains(err.Error(), "lowering it loses durability") {
 		t.Fatalf("lowering RF: %v", err)
 	}
-}
-
-func contains(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

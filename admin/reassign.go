@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func addReplicas(td kadm.TopicDetail, rf int, live []int32) []PartitionAssignmen
 		for len(to) < rf {
 			best := int32(-1)
 			for _, id := range live {
-				if contains(to, id) {
+				if slices.Contains(to, id) {
 					continue
 				}
 				if best < 0 || load[id] < load[best] {
@@ -70,15 +71,6 @@ func addReplicas(td kadm.TopicDetail, rf int, live []int32) []PartitionAssignmen
 		out = append(out, PartitionAssignment{Partition: p.Partition, From: append([]int32(nil), p.Replicas...), To: to})
 	}
 	return out
-}
-
-func contains(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // reassign starts the reassignments of t and waits until they finished:

@@ -36,6 +36,15 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+func mustRead(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "topics", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 type result struct {
 	code           int
 	stdout, stderr string
@@ -178,6 +187,14 @@ func TestTopicsFlow(t *testing.T) {
 	}
 	golden(t, "plan-create.json", []byte(r.stdout))
 
+	// Specs on stdin.
+	if r := run(t, ordersYAML, append([]string{"topics", "plan", "-f", "-", "--detailed-exitcode"}, b...)...); r.code != exitPending || r.stdout != mustRead(t, "plan-create.txt") {
+		t.Fatalf("plan -f -: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// Specs on stdin cannot be confirmed on stdin.
+	if r := runIn(t, terminal{strings.NewReader(ordersYAML)}, append([]string{"topics", "apply", "-f", "-"}, b...)...); r.code != exitUsage {
+		t.Fatalf("apply -f - without --yes: exit %d stderr %q", r.code, r.stderr)
+	}
 	// Not a terminal and no --yes: refuse, change nothing.
 	r = run(t, "", append([]string{"topics", "apply", "-f", f}, b...)...)
 	if r.code != exitUsage || !strings.Contains(r.stderr, "pass --yes") {
