@@ -61,7 +61,7 @@ same table is written as JSON and Markdown to --out.`,
 		home = integration.DefaultKafkaHome(integration.DefaultKafkaVersion)
 	}
 	f := cmd.Flags()
-	f.Int64Var(&o.records, "records", 1_000_000, "100-byte records per produce run; other cases scale from it (1 KB: /4, copy: /2, end-to-end: /10 up to 60000)")
+	f.Int64Var(&o.records, "records", 1_000_000, "100-byte records per produce run; other cases scale from it (see --list: 1 KB and eos-overhead /4, copies at the copier's settings /30, end-to-end /20 up to 10000)")
 	f.IntVar(&o.rounds, "rounds", 5, "measured rounds; each runs every side of a case once")
 	f.IntVar(&o.warmup, "warmup", 1, "warm-up rounds, run first and discarded")
 	f.StringSliceVar(&o.cases, "cases", nil, "cases to run, by name or prefix (default all; see --list)")
@@ -80,7 +80,7 @@ same table is written as JSON and Markdown to --out.`,
 func run(cmd *cobra.Command, o options) error {
 	if o.list {
 		for _, c := range harness.Catalog(o.records) {
-			fmt.Fprintf(cmd.OutOrStdout(), "%-24s %s\n", c.Name, c.Title)
+			fmt.Fprintf(cmd.OutOrStdout(), "%-24s %9d records  %s\n", c.Name, c.Records, c.Title)
 		}
 		return nil
 	}

@@ -35,7 +35,7 @@ type Case struct {
 // one-at-a-time baseline).
 type recordsLimiter interface{ maxRecords() int64 }
 
-func (endToEnd) maxRecords() int64 { return 2000 }
+func (endToEnd) maxRecords() int64 { return 1000 }
 
 func goClient(label, kind, impl string, mod func(*client.Spec)) goSide {
 	s := client.Spec{Kind: kind, Impl: impl}
@@ -57,7 +57,7 @@ func Catalog(records int64) []Case {
 		div   int64
 	}{{"100B", 100, 1}, {"1KB", 1000, 4}} {
 		cs = append(cs, Case{
-			Name: "produce-" + sz.name, Title: "idempotent produce, acks=all, " + sz.name + " records, 6 partitions",
+			Name: "produce-" + sz.name, Title: fmt.Sprintf("idempotent produce, acks=all, %d B records, 6 partitions", sz.bytes),
 			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression.",
 			Kind:     KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1),
 			Sides: []Side{
@@ -95,7 +95,7 @@ func Catalog(records int64) []Case {
 			Name: fmt.Sprintf("copy-matched-%d", n), Title: fmt.Sprintf("exactly-once copy, copier's settings matched: %d records per transaction", n),
 			Settings: fmt.Sprintf("One input partition (100 B records) to one output partition. All sides: producer batch.size 512 B (hard-coded in TransactionalMessageCopier), linger 5 ms, read_committed. "+
 				"Copier and franz-go: one transaction per poll of at most %d records; eoskit (no per-poll mode): MaxTxnRecords %d, CommitInterval 100 ms.", n, n),
-			Kind: KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+			Kind: KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1),
 			Sides: []Side{
 				goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, matched),
 				goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, matched),
@@ -111,21 +111,21 @@ func Catalog(records int64) []Case {
 	cs = append(cs, Case{
 		Name: "copy-tuned", Title: "exactly-once copy, each side tuned",
 		Settings: "Go sides: a transaction every 100 ms, batch 1 MiB. Copier: 5000 records per transaction (its batch.size is fixed at 512 B).",
-		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1),
 		Sides: append(slices.Clone(tunedEOS), copier{TxnSize: 5000}),
 	})
 	cs = append(cs, Case{
 		Name: "eos-overhead", Title: "exactly-once vs at-least-once copy, 100 ms",
 		Settings: "Baseline: franz-go at-least-once copy (produce, flush, commit offsets every 100 ms). Others: exactly-once, a transaction every 100 ms. Batch 1 MiB.",
-		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/2, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/4, 1),
 		Sides: append(slices.Clone(tunedEOS), goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned)),
 	})
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
 	cs = append(cs, Case{
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
 		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from produce call to delivery. " +
-			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 2000 records: a different load, shown for scale only.",
-		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/10, 1), 60000),
+			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 1000 records: a different load, shown for scale only.",
+		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/20, 1), 10000),
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindE2E, client.ImplEoskit, e2e),
 			goClient("franz-go", client.KindE2E, client.ImplFranz, e2e),
