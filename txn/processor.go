@@ -328,7 +328,7 @@ func (p *Processor) process(ctx context.Context, sess *kgo.GroupTransactSession,
 		queued = queued[:0]
 		err = p.batch(ctx, recs, func(from, out *kgo.Record) {
 			if p.cfg.provenance && from != nil {
-				out.Headers = append(out.Headers, kgo.RecordHeader{Key: ProvenanceHeader, Value: []byte(Source(from))})
+				out.Headers = stamp(out.Headers, from)
 			}
 			queued = append(queued, out)
 		})
@@ -399,7 +399,7 @@ func (p *Processor) deadLetter(sess *kgo.GroupTransactSession, r *kgo.Record, er
 		kgo.RecordHeader{Key: DeadLetterOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
 	)
 	if p.cfg.provenance {
-		hs = append(hs, kgo.RecordHeader{Key: ProvenanceHeader, Value: []byte(Source(r))})
+		hs = stamp(hs, r)
 	}
 	p.cfg.logger.Warn("txn: dead-lettering input record", "txn_id", p.cfg.txnID, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 	p.eachHook(func(h Hook) {
@@ -478,4 +478,16 @@ func (p *Processor) end(sess *kgo.GroupTransactSession, open bool, records int, 
 // Source returns the provenance value "<topic>/<partition>/<offset>" of r.
 func Source(r *kgo.Record) string {
 	return r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
+}
+
+// stamp sets the provenance header to from's coordinates, replacing one
+// copied from an upstream pipeline's record.
+func stamp(hs []kgo.RecordHeader, from *kgo.Record) []kgo.RecordHeader {
+	kept := hs[:0:0]
+	for _, h := range hs {
+		if h.Key != ProvenanceHeader {
+			kept = append(kept, h)
+		}
+	}
+	return append(kept, kgo.RecordHeader{Key: ProvenanceHeader, Value: []byte(Source(from))})
 }

@@ -398,25 +398,46 @@ func TestEndErrorRebuildsWithoutAbortOnSameEpoch(t *testing.T) {
 	}
 }
 
-// Provenance(false) leaves outputs without the header.
-func TestProvenanceOff(t *testing.T) {
-	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
-	c := fake(t, map[string]int32{in: 1, out: 1})
+// Provenance(false) leaves outputs without the header; with it on, a header
+// copied from an upstream pipeline is replaced, not duplicated.
+func TestProvenanceHeader(t *testing.T) {
+	in, mid, out, plain := uniq(t, "in"), uniq(t, "mid"), uniq(t, "out"), uniq(t, "plain")
+	c := fake(t, map[string]int32{in: 1, mid: 1, out: 1, plain: 1})
 	addrs := c.ListenAddrs()
 	produceValues(t, addrs, in, 0, 5)
-	p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "n", txn.Provenance(false))...)
-	if err != nil {
-		t.Fatal(err)
+	for _, pipe := range []struct {
+		from, to, group string
+		opts        []txn.Opt
+	}{
+		{in, mid, uniq(t, "g1"), nil},
+		{mid, out, uniq(t, "g2"), nil},
+		{in, plain, uniq(t, "g3"), []txn.Opt{txn.Provenance(false)}},
+	} {
+		p, err := txn.New(txn.Copy(pipe.to), procOpts(addrs, pipe.group, pipe.from, pipe.group, pipe.opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runProc(t, p)
+		waitCommitted(t, addrs, pipe.group, pipe.from)
 	}
-	runProc(t, p)
-	waitCommitted(t, addrs, group, in)
-	outs := readCommitted(t, addrs, out)
-	if len(outs) != 5 {
-		t.Fatalf("%d outputs", len(outs))
-	}
-	for _, r := range outs {
+	for _, r := range readCommitted(t, addrs, plain) {
 		if _, ok := header(r, txn.ProvenanceHeader); ok {
 			t.Fatal("provenance header present with Provenance(false)")
+		}
+	}
+	outs := readCommitted(t, addrs, out)
+	if len(outs) != 5 {
+		t.Fatalf("%d outputs of the second pipeline, want 5", len(outs))
+	}
+	for _, r := range outs {
+		n := 0
+		for _, h := range r.Headers {
+			if h.Key == txn.ProvenanceHeader {
+				n++
+			}
+		}
+		if src, _ := header(r, txn.ProvenanceHeader); n != 1 || !strings.HasPrefix(src, mid+"/0/") {
+			t.Fatalf("output headers %v: want one %s naming %s", r.Headers, txn.ProvenanceHeader, mid)
 		}
 	}
 }

@@ -1,0 +1,400 @@
+//go:build integration
+
+package txn_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/txn/verify"
+)
+
+// shared is the 3-broker cluster (transaction.version 2) of this suite;
+// copierBin the test processor (txn/internal/copier), built once.
+var (
+	shared    *integration.Shared
+	copierBin string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "eoskit-txn-copier-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	copierBin = filepath.Join(dir, "copier")
+	if out, err := exec.Command("go", "build", "-o", copierBin, "./internal/copier").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: build the copier: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	shared = integration.StartShared(integration.WithBrokers(3))
+	integration.AnnounceSuite("txn", shared.Cluster)
+	code := shared.Run(m)
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// chaos reports whether the full size was asked for (make chaos).
+func chaos() bool { return os.Getenv("EOSKIT_CHAOS") == "1" }
+
+// suiteSize returns the records per scenario and the seeds to run each
+// scenario with: 20k and one seed in CI; with EOSKIT_CHAOS=1, 100k and
+// EOSKIT_CHAOS_SEEDS seeds (default 3). EOSKIT_TXN_RECORDS overrides the
+// record count.
+func suiteSize() (int, []uint64) {
+	records, seeds := 20000, []uint64{1}
+	if chaos() {
+		records, seeds = 100000, nil
+		n, _ := strconv.Atoi(os.Getenv("EOSKIT_CHAOS_SEEDS"))
+		for i := range max(n, 3) {
+			seeds = append(seeds, uint64(i+1))
+		}
+		if n > 0 && n < 3 {
+			seeds = seeds[:n]
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("EOSKIT_TXN_RECORDS")); err == nil && n > 0 {
+		records = n
+	}
+	return records, seeds
+}
+
+// scenario is one exactly-once run: seed the input, copy it with separate
+// copier processes while faults fire at progress points, then verify.
+type scenario struct {
+	name     string
+	in, out  int32 // partitions
+	procs    int   // copiers at the start
+	order    bool  // check per-partition order
+	alo      bool  // at-least-once copier: the checks must FAIL
+	copyTime time.Duration
+	points   []float64 // fractions of committed input at which fault fires
+	fault    func(r *runState, step int) string
+}
+
+type runState struct {
+	t   *testing.T
+	c   *integration.Cluster
+	sup *supervisor
+	rng *rand.Rand
+}
+
+// result is what a scenario reports.
+type result struct {
+	records int
+	faults  []string
+	stats   string
+	report  verify.Report
+	hidden  int // aborted output records in the log, invisible to read_committed
+	wall    time.Duration
+}
+
+func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int, seed uint64) result {
+	t.Helper()
+	began := time.Now()
+	rs := &runState{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	createReplicated(t, c, in, sc.in)
+	createReplicated(t, c, out, sc.out)
+	seedInput(t, c, in, records)
+
+	copyTime := sc.copyTime
+	if chaos() {
+		copyTime *= 3
+	}
+	rate := max(1, records*int(time.Second)/int(copyTime)/max(1, min(sc.procs, int(sc.in))))
+	mode := "eos"
+	if sc.alo {
+		mode = "alo"
+	}
+	rs.sup = newSupervisor(t, func(slot int) []string {
+		return []string{"-brokers", c.BootstrapString(), "-from", in, "-to", out, "-group", group,
+			"-txn-id", fmt.Sprintf("%s-%d", group, slot), "-mode", mode, "-rate", strconv.Itoa(rate), "-v"}
+	})
+	for range sc.procs {
+		rs.sup.add()
+	}
+
+	var res result
+	res.records = records
+	adm := kadm.NewClient(client(t, c.Bootstrap()))
+	deadline := time.Now().Add(4*copyTime + 4*time.Minute)
+	next := 0
+	for {
+		done := committedFraction(adm, group, in, records)
+		for next < len(sc.points) && done >= sc.points[next] {
+			d := sc.fault(rs, next)
+			res.faults = append(res.faults, fmt.Sprintf("%.0f%%: %s", 100*done, d))
+			t.Logf("%s: fault at %.0f%% committed: %s", sc.name, 100*done, d)
+			next++
+		}
+		if done >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, exits := rs.sup.totals()
+			t.Fatalf("%s: input not fully committed by the deadline: %.1f%% (stats %+v, exits %v)", sc.name, 100*done, st, exits)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rs.sup.close()
+	st, exits := rs.sup.totals()
+	res.stats = fmt.Sprintf("txns committed %d aborted %d, session restarts %d, rebalances %d, process exits %v",
+		st.TxnsCommitted, st.TxnsAborted, st.SessionRestarts, st.Rebalances, exits)
+
+	ctx := testCtx(t, 2*time.Minute)
+	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: sc.order, Identity: true},
+		kgo.SeedBrokers(c.Bootstrap()...))
+	if err != nil {
+		t.Fatalf("%s: verify: %v", sc.name, err)
+	}
+	res.report = rep
+	res.hidden = countUncommitted(t, c, out) - rep.Counts.OutputRecords
+	res.wall = time.Since(began)
+	cn := rep.Counts
+	t.Logf("SCENARIO %s seed %d (tv%d): records %d; faults %d %v; %s; output %d, aborted records hidden %d; anomalies %d (duplicates %d, missing %d, unexplained %d, order %d, mismatched %d); wall %v",
+		sc.name, seed, c.TransactionVersion(), records, len(res.faults), res.faults, res.stats, cn.OutputRecords, res.hidden,
+		rep.Anomalies(), cn.Duplicates, cn.Missing, cn.Unexplained, cn.OrderViolations, cn.Mismatched, res.wall.Round(time.Second))
+	if len(res.faults) != len(sc.points) {
+		t.Errorf("%s: %d of %d faults injected before the copy finished", sc.name, len(res.faults), len(sc.points))
+	}
+	if sc.alo {
+		return res
+	}
+	if !rep.OK() || cn.OrderViolations != 0 || cn.InputRecords != records {
+		t.Errorf("%s: exactly-once violated (input %d of %d):\n%s", sc.name, cn.InputRecords, records, rep.String())
+	}
+	return res
+}
+
+// committedFraction returns the group's committed input offsets over records.
+func committedFraction(adm *kadm.Client, group, topic string, records int) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil && o.At > 0 {
+			sum += o.At
+		}
+	})
+	return float64(sum) / float64(records)
+}
+
+func createReplicated(t *testing.T, c *integration.Cluster, topic string, partitions int32) {
+	t.Helper()
+	minISR := "2"
+	resp, err := kadm.NewClient(client(t, c.Bootstrap())).CreateTopic(testCtx(t, 30*time.Second), partitions, 3,
+		map[string]*string{"min.insync.replicas": &minISR}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// seedInput produces records "v-<i>" with keys "k-<i>" from an idempotent
+// producer (acks=all), as Kafka's transactions test seeds its input.
+func seedInput(t *testing.T, c *integration.Cluster, topic string, n int) {
+	t.Helper()
+	cl := client(t, c.Bootstrap(), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(10000))
+	ctx := testCtx(t, 2*time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := range n {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte("k-" + strconv.Itoa(i)), Value: []byte(fmt.Sprintf("v-%07d", i))},
+			func(_ *kgo.Record, err error) {
+				defer wg.Done()
+				if err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+				}
+			})
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatalf("seed %s: %v", topic, first)
+	}
+}
+
+// countUncommitted counts the data records of topic read_uncommitted:
+// committed and aborted alike.
+func countUncommitted(t *testing.T, c *integration.Cluster, topic string) int {
+	t.Helper()
+	ctx := testCtx(t, time.Minute)
+	ends, err := kadm.NewClient(client(t, c.Bootstrap())).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	cl := client(t, c.Bootstrap(), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
+	n := 0
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: %v", topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				n++
+			}
+			if r.Offset+1 >= want[r.Partition] {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return n
+}
+
+// Faults.
+
+func (r *runState) pick() int {
+	live := r.sup.live()
+	return live[r.rng.IntN(len(live))]
+}
+
+func procHardBounce(r *runState, _ int) string {
+	id := r.pick()
+	r.sup.signal(id, syscall.SIGKILL)
+	return fmt.Sprintf("SIGKILL copier slot %d (restarted with the same transactional ID)", id)
+}
+
+func procCleanBounce(r *runState, _ int) string {
+	id := r.pick()
+	r.sup.signal(id, syscall.SIGTERM)
+	return fmt.Sprintf("SIGTERM copier slot %d (restarted)", id)
+}
+
+func brokerBounce(hard bool) func(r *runState, step int) string {
+	return func(r *runState, step int) string {
+		id := int32(step%3 + 1)
+		ctx := testCtx(r.t, 3*time.Minute)
+		var err error
+		how := "clean restart"
+		if hard {
+			how = "SIGKILL + start"
+			if err = r.c.Kill(ctx, id); err == nil {
+				err = r.c.Start(ctx, id)
+			}
+		} else {
+			err = r.c.Restart(ctx, id)
+		}
+		if err == nil {
+			err = r.c.WaitHealthy(ctx)
+		}
+		if err != nil {
+			r.t.Fatalf("bounce broker %d: %v", id, err)
+		}
+		return fmt.Sprintf("broker %d %s, cluster healthy again", id, how)
+	}
+}
+
+// pauseZombie freezes a copier past the session timeout (6 s), so the group
+// gives its partitions away, then thaws it: the zombie must not commit.
+func pauseZombie(r *runState, _ int) string {
+	id := r.pick()
+	r.sup.signal(id, syscall.SIGSTOP)
+	time.Sleep(12 * time.Second)
+	r.sup.signal(id, syscall.SIGCONT)
+	return fmt.Sprintf("SIGSTOP copier slot %d for 12s (session timeout 6s), then SIGCONT", id)
+}
+
+func joinLeave(r *runState, step int) string {
+	switch step % 4 {
+	case 0, 1, 3:
+		return fmt.Sprintf("copier slot %d joined", r.sup.add())
+	default:
+		id := r.pick()
+		r.sup.retire(id)
+		return fmt.Sprintf("copier slot %d left (SIGTERM, not restarted)", id)
+	}
+}
+
+var rounds = []float64{0.2, 0.45, 0.7}
+
+func eosScenarios() []scenario {
+	return []scenario{
+		{name: "processor-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: rounds, fault: procHardBounce},
+		{name: "processor-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: rounds, fault: procCleanBounce},
+		{name: "broker-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 40 * time.Second, points: rounds, fault: brokerBounce(true)},
+		{name: "broker-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 40 * time.Second, points: rounds, fault: brokerBounce(false)},
+		{name: "processor-hard-bounce-1to1-order", in: 1, out: 1, procs: 1, order: true, copyTime: 20 * time.Second, points: rounds, fault: procHardBounce},
+		{name: "zombie-sigstop-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: []float64{0.2}, fault: pauseZombie},
+		{name: "join-leave-9to9", in: 9, out: 9, procs: 1, copyTime: 20 * time.Second, points: []float64{0.1, 0.25, 0.45, 0.65}, fault: joinLeave},
+	}
+}
+
+// TestExactlyOnce runs every scenario on the shared 3-broker cluster
+// (transaction.version 2).
+func TestExactlyOnce(t *testing.T) {
+	records, seeds := suiteSize()
+	for _, sc := range eosScenarios() {
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("%s/seed-%d", sc.name, seed), func(t *testing.T) {
+				runScenario(t, shared.Cluster, sc, records, seed)
+			})
+		}
+	}
+}
+
+// TestExactlyOnceTransactionV1 runs the processor and broker hard bounces on
+// a second 3-broker cluster formatted with transaction.version 1.
+func TestExactlyOnceTransactionV1(t *testing.T) {
+	c := integration.Start(t, integration.WithBrokers(3), integration.WithTransactionVersion(1))
+	if c.TransactionVersion() != 1 {
+		t.Fatalf("transaction.version %d", c.TransactionVersion())
+	}
+	records, seeds := suiteSize()
+	all := eosScenarios()
+	for _, sc := range []scenario{all[0], all[2], all[5]} {
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("%s/seed-%d", sc.name, seed), func(t *testing.T) {
+				runScenario(t, c, sc, records, seed)
+			})
+		}
+	}
+}
+
+// TestAtLeastOnceFailsTheChecks proves the checks can fail: a copier that
+// commits offsets outside any transaction, SIGKILLed between producing and
+// committing, leaves duplicates that the verifier reports.
+func TestAtLeastOnceFailsTheChecks(t *testing.T) {
+	records, _ := suiteSize()
+	sc := scenario{name: "at-least-once-hard-bounce", in: 2, out: 3, procs: 2, alo: true, copyTime: 15 * time.Second,
+		points: rounds, fault: procHardBounce}
+	res := runScenario(t, shared.Cluster, sc, records, 1)
+	if res.report.Counts.Duplicates == 0 || res.report.OK() {
+		t.Fatalf("the at-least-once pipeline passed the checks (duplicates %d): the checks cannot fail\n%s",
+			res.report.Counts.Duplicates, res.report.String())
+	}
+	if res.report.Counts.Missing != 0 {
+		t.Errorf("at-least-once lost records: %d missing", res.report.Counts.Missing)
+	}
+}
+
