@@ -397,4 +397,3 @@ func TestAtLeastOnceFailsTheChecks(t *testing.T) {
 		t.Errorf("at-least-once lost records: %d missing", res.report.Counts.Missing)
 	}
 }
-

@@ -407,7 +407,7 @@ func TestProvenanceHeader(t *testing.T) {
 	produceValues(t, addrs, in, 0, 5)
 	for _, pipe := range []struct {
 		from, to, group string
-		opts        []txn.Opt
+		opts            []txn.Opt
 	}{
 		{in, mid, uniq(t, "g1"), nil},
 		{mid, out, uniq(t, "g2"), nil},
