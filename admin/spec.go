@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -102,6 +103,9 @@ func validateOne(ps *problems, s TopicSpec) {
 	case len(s.Name) > 249 || s.Name == "." || s.Name == ".." || !topicName.MatchString(s.Name):
 		ps.add(s, "name", fmt.Sprintf("%q is not a legal Kafka topic name", s.Name),
 			"use at most 249 characters from a-z A-Z 0-9 . _ -")
+	case strings.HasPrefix(s.Name, "__"):
+		ps.add(s, "name", fmt.Sprintf("%q is reserved for Kafka's internal topics", s.Name),
+			"choose a name that does not start with __; internal topics are managed by the brokers")
 	}
 	if s.Partitions < 1 {
 		ps.add(s, "partitions", fmt.Sprintf("is %d", s.Partitions), "set partitions to 1 or more")

@@ -115,6 +115,7 @@ func TestValidate(t *testing.T) {
 		{"bad name", mod(func(s *admin.TopicSpec) { s.Name = "a/b" }), "name", "a-z"},
 		{"dot name", mod(func(s *admin.TopicSpec) { s.Name = ".." }), "name", "a-z"},
 		{"long name", mod(func(s *admin.TopicSpec) { s.Name = strings.Repeat("x", 250) }), "name", "249"},
+		{"internal name", mod(func(s *admin.TopicSpec) { s.Name = "__consumer_offsets" }), "name", "does not start with __"},
 		{"zero partitions", mod(func(s *admin.TopicSpec) { s.Partitions = 0 }), "partitions", "1 or more"},
 		{"negative partitions", mod(func(s *admin.TopicSpec) { s.Partitions = -2 }), "partitions", "1 or more"},
 		{"zero rf", mod(func(s *admin.TopicSpec) { s.ReplicationFactor = 0 }), "replicationFactor", "1 or more"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -60,7 +61,7 @@ func (f *topicsFlags) json() bool { return f.out.format == "json" }
 
 // connect validates the flags, bounds ctx by --timeout and returns an admin
 // client; call done when finished.
-func (f *topicsFlags) connect(ctx context.Context) (adm *admin.Client, _ context.Context, done func(), _ error) {
+func (f *topicsFlags) connect(ctx context.Context, opts ...admin.Opt) (adm *admin.Client, _ context.Context, done func(), _ error) {
 	if err := f.out.validate(); err != nil {
 		return nil, ctx, nil, err
 	}
@@ -73,7 +74,19 @@ func (f *topicsFlags) connect(ctx context.Context) (adm *admin.Client, _ context
 		return nil, ctx, nil, usageErr(fmt.Errorf("connection settings: %w", err))
 	}
 	ctx, cancel := f.cluster.withTimeout(ctx)
-	return admin.New(cl), ctx, func() { cancel(); cl.Close() }, nil
+	return admin.New(cl, opts...), ctx, func() { cancel(); cl.Close() }, nil
+}
+
+// progressLogger logs what apply and delete change to stderr, without
+// timestamps.
+func progressLogger(e *env) admin.Opt {
+	h := slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})
+	return admin.WithLogger(slog.New(h))
 }
 
 // loadSpecs reads -f: a file, or stdin for "-".

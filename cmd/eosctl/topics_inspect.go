@@ -139,7 +139,7 @@ func newTopicsDeleteCmd(e *env) *cobra.Command {
 			if !yes {
 				return usageErr(fmt.Errorf("delete: deleting %v loses all their records: pass --yes to confirm", topics))
 			}
-			adm, ctx, done, err := f.connect(cmd.Context())
+			adm, ctx, done, err := f.connect(cmd.Context(), progressLogger(e))
 			if err != nil {
 				return err
 			}

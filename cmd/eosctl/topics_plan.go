@@ -78,7 +78,7 @@ mention are left alone unless --prune-configs is given.`,
 			if err := confirmApply(e, f.yes, f.file == "-"); err != nil {
 				return err
 			}
-			adm, ctx, done, err := f.connect(cmd.Context())
+			adm, ctx, done, err := f.connect(cmd.Context(), progressLogger(e))
 			if err != nil {
 				return err
 			}
