@@ -62,19 +62,29 @@ func (f *topicsFlags) json() bool { return f.out.format == "json" }
 // connect validates the flags, bounds ctx by --timeout and returns an admin
 // client; call done when finished.
 func (f *topicsFlags) connect(ctx context.Context, opts ...admin.Opt) (adm *admin.Client, _ context.Context, done func(), _ error) {
-	if err := f.out.validate(); err != nil {
+	adm, closeClient, err := f.client(opts...)
+	if err != nil {
 		return nil, ctx, nil, err
+	}
+	ctx, cancel := f.cluster.withTimeout(ctx)
+	return adm, ctx, func() { cancel(); closeClient() }, nil
+}
+
+// client validates the flags and returns an admin client without a
+// deadline; call done when finished.
+func (f *topicsFlags) client(opts ...admin.Opt) (adm *admin.Client, done func(), _ error) {
+	if err := f.out.validate(); err != nil {
+		return nil, nil, err
 	}
 	cfg, err := f.cluster.config()
 	if err != nil {
-		return nil, ctx, nil, err
+		return nil, nil, err
 	}
 	cl, err := kgo.NewClient(cfg.Opts()...)
 	if err != nil {
-		return nil, ctx, nil, usageErr(fmt.Errorf("connection settings: %w", err))
+		return nil, nil, usageErr(fmt.Errorf("connection settings: %w", err))
 	}
-	ctx, cancel := f.cluster.withTimeout(ctx)
-	return admin.New(cl, opts...), ctx, func() { cancel(); cl.Close() }, nil
+	return admin.New(cl, opts...), cl.Close, nil
 }
 
 // progressLogger logs what apply and delete change to stderr, without

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,7 +35,12 @@ func newTopicsPlanCmd(e *env) *cobra.Command {
   eosctl topics plan -f topics.yaml --detailed-exitcode --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := runPlan(cmd, e, &f)
+			adm, done, err := f.client()
+			if err != nil {
+				return err
+			}
+			defer done()
+			p, err := runPlan(cmd.Context(), e, &f, adm)
 			if err != nil {
 				return err
 			}
@@ -65,7 +71,12 @@ mention are left alone unless --prune-configs is given.`,
   eosctl topics apply -f topics.yaml --yes --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := runPlan(cmd, e, &f)
+			adm, done, err := f.client(progressLogger(e))
+			if err != nil {
+				return err
+			}
+			defer done()
+			p, err := runPlan(cmd.Context(), e, &f, adm)
 			if err != nil {
 				return err
 			}
@@ -78,11 +89,9 @@ mention are left alone unless --prune-configs is given.`,
 			if err := confirmApply(e, f.yes, f.file == "-"); err != nil {
 				return err
 			}
-			adm, ctx, done, err := f.connect(cmd.Context(), progressLogger(e))
-			if err != nil {
-				return err
-			}
-			defer done()
+			// --timeout bounds planning and applying; time at the prompt is not counted.
+			ctx, cancel := f.cluster.withTimeout(cmd.Context())
+			defer cancel()
 			if err := adm.Apply(ctx, p); err != nil {
 				return withCode(exitFailed, fmt.Errorf("apply: %w", err))
 			}
@@ -99,21 +108,15 @@ mention are left alone unless --prune-configs is given.`,
 	return cmd
 }
 
-// runPlan loads -f and plans it; invalid specs are written to stdout as
-// JSON with --output json, and exit 2.
-func runPlan(cmd *cobra.Command, e *env, f *planFlags) (admin.Plan, error) {
-	if err := f.out.validate(); err != nil {
-		return admin.Plan{}, err
-	}
+// runPlan loads -f and plans it within --timeout; invalid specs are written
+// to stdout as JSON with --output json, and exit 2.
+func runPlan(ctx context.Context, e *env, f *planFlags, adm *admin.Client) (admin.Plan, error) {
 	specs, err := loadSpecs(e, f.file)
 	if err != nil {
 		return admin.Plan{}, err
 	}
-	adm, ctx, done, err := f.connect(cmd.Context())
-	if err != nil {
-		return admin.Plan{}, err
-	}
-	defer done()
+	ctx, cancel := f.cluster.withTimeout(ctx)
+	defer cancel()
 	var opts []admin.PlanOption
 	if f.prune {
 		opts = append(opts, admin.PruneConfigs())
