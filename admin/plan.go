@@ -162,6 +162,9 @@ func (c *Client) Plan(ctx context.Context, specs []TopicSpec, opts ...PlanOption
 	if err := ValidateAll(specs); err != nil {
 		return Plan{}, err
 	}
+	if len(specs) == 0 {
+		return Plan{Topics: []TopicPlan{}}, nil
+	}
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name
