@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ type Result struct {
 	CommitP99 float64 `json:"commit_p99_ms,omitempty"`
 	E2EP50    float64 `json:"e2e_p50_ms,omitempty"`
 	E2EP99    float64 `json:"e2e_p99_ms,omitempty"`
-	Aborted   int64   `json:"aborted,omitempty"` // transactions aborted
+	Aborted   int64   `json:"aborted,omitempty"`        // transactions aborted
+	PeakRSS   float64 `json:"peak_rss_bytes,omitempty"` // VmHWM of the client process at the end
 	Error     string  `json:"error,omitempty"`
 }
 
@@ -76,6 +78,7 @@ func Run(ctx context.Context, s Spec, w io.Writer) error {
 	if err != nil {
 		res.Error = err.Error()
 	}
+	res.PeakRSS = PeakRSS("/proc/self/status")
 	b, merr := json.Marshal(res)
 	if merr != nil {
 		return merr
@@ -103,6 +106,24 @@ func run(ctx context.Context, s Spec) (Result, error) {
 		return e2e(ctx, s)
 	}
 	return Result{}, fmt.Errorf("unknown workload kind %q", s.Kind)
+}
+
+// PeakRSS reads VmHWM, a process's peak resident set, in bytes from a
+// /proc/<pid>/status file; 0 when it cannot.
+func PeakRSS(statusFile string) float64 {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }
 
 // ParseResult finds the Result line in a client's output.

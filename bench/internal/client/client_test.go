@@ -41,3 +41,12 @@ func TestParseResult(t *testing.T) {
 		t.Fatal("ParseResult found a result in output without one")
 	}
 }
+
+func TestPeakRSS(t *testing.T) {
+	if got := client.PeakRSS("/proc/self/status"); got < 1<<20 {
+		t.Fatalf("PeakRSS(self) = %v bytes, want at least 1 MiB", got)
+	}
+	if got := client.PeakRSS("/nonexistent"); got != 0 {
+		t.Fatalf("PeakRSS(missing file) = %v, want 0", got)
+	}
+}

@@ -70,7 +70,9 @@ func copyEOS(ctx context.Context, s Spec) (Result, error) {
 				n++
 				sess.Produce(ctx, copyRecord(r, s.OutTopic), a.done)
 			})
-			if open && (s.TxnRecords > 0 || time.Since(began) >= interval || done+n >= s.Records) {
+			// Like eoskit's processor, never end early because the input
+			// is known to be drained: a copier cannot know that.
+			if open && (s.TxnRecords > 0 || time.Since(began) >= interval) {
 				break
 			}
 		}
@@ -108,12 +110,12 @@ func copyALO(ctx context.Context, s Spec) (Result, error) {
 	interval := time.Duration(max(s.TxnIntervalMs, 1)) * time.Millisecond
 	var (
 		a       acks
-		n       int64
+		n, done int64 // polled; flushed and committed
 		start   time.Time
 		last    = time.Now()
 		commits []float64
 	)
-	for n < s.Records {
+	for done < s.Records {
 		pctx, cancel := context.WithDeadline(ctx, last.Add(interval))
 		fs := cl.PollRecords(pctx, 0)
 		cancel()
@@ -127,7 +129,7 @@ func copyALO(ctx context.Context, s Spec) (Result, error) {
 			n++
 			cl.Produce(ctx, copyRecord(r, s.OutTopic), a.done)
 		})
-		if time.Since(last) >= interval || n >= s.Records {
+		if time.Since(last) >= interval {
 			c := time.Now()
 			if err := cl.Flush(ctx); err != nil {
 				return Result{Records: n}, err
@@ -136,7 +138,7 @@ func copyALO(ctx context.Context, s Spec) (Result, error) {
 				return Result{Records: n}, fmt.Errorf("commit offsets: %w", err)
 			}
 			commits = append(commits, ms(time.Since(c)))
-			last = time.Now()
+			last, done = time.Now(), n
 		}
 	}
 	return Result{

@@ -206,26 +206,37 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 		fmt.Fprintf(progress, "eosbench: %s FAILED: %v\n", c.Name, err)
 		return rc
 	}
-	var input string
+	// Consume and copy cases read a filled input; their tare runs read a
+	// one-record input, so the tare is start-up cost, not a first poll.
+	var input, tareInput string
 	if c.Kind == KindConsume || c.Kind == KindCopy {
-		input = e.name("in")
+		input, tareInput = e.name("in"), e.name("tare-in")
 		fmt.Fprintf(progress, "eosbench: %s: writing %d input records\n", c.Name, c.Records)
-		if err := createTopic(ctx, e, input, c.Partitions); err != nil {
-			return fail(err)
-		}
-		defer deleteTopic(e, input)
-		if err := fill(ctx, e, input, c.Records, c.RecordSize); err != nil {
-			return fail(err)
-		}
-		if err := readBack(ctx, e, input, c.Records, true); err != nil {
-			return fail(fmt.Errorf("input: %w", err))
+		for _, in := range []struct {
+			topic string
+			n     int64
+		}{{input, c.Records}, {tareInput, 1}} {
+			if err := createTopic(ctx, e, in.topic, c.Partitions); err != nil {
+				return fail(err)
+			}
+			defer deleteTopic(e, in.topic)
+			if err := fill(ctx, e, in.topic, in.n, c.RecordSize); err != nil {
+				return fail(err)
+			}
+			if err := readBack(ctx, e, in.topic, in.n, true); err != nil {
+				return fail(fmt.Errorf("input: %w", err))
+			}
 		}
 	}
 	one := func(round string, s Side, records int64, gate bool) (Measurement, error) {
 		if l, ok := s.(recordsLimiter); ok {
 			records = min(records, l.maxRecords())
 		}
-		w, cleanup, err := newWork(ctx, e, c, input, records)
+		in := input
+		if !gate {
+			in = tareInput
+		}
+		w, cleanup, err := newWork(ctx, e, c, in, records)
 		if err != nil {
 			return Measurement{}, err
 		}

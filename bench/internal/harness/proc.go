@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/eoskit/eoskit/bench/internal/client"
 )
 
 // procResult is what one client process did and cost.
@@ -38,11 +40,13 @@ func (r *procResult) stdoutText() string {
 	return b.String()
 }
 
-// runProcess runs cmd to completion and measures it. CPU time and peak RSS
-// come from the kernel's accounting of the waited-for child (wait4 rusage:
-// the same utime+stime as /proc/<pid>/stat, and the VmHWM high-water mark),
-// so the harness's own work is never counted. A non-zero exit is an error
-// that quotes the end of stderr.
+// runProcess runs cmd to completion and measures it. CPU time comes from
+// the kernel's accounting of the waited-for child (wait4 rusage: the same
+// utime+stime as /proc/<pid>/stat), so the harness's own work is never
+// counted. Peak RSS is the child's VmHWM, sampled from /proc/<pid>/status
+// while it runs: rusage's ru_maxrss is no good here, as Go starts children
+// with vfork and exec records the parent's (the harness's) high-water mark
+// into the child's. A non-zero exit is an error that quotes the end of stderr.
 func runProcess(ctx context.Context, cmd *exec.Cmd) (*procResult, error) {
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -55,6 +59,7 @@ func runProcess(ctx context.Context, cmd *exec.Cmd) (*procResult, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	hwm := watchHWM(cmd.Process.Pid)
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -64,9 +69,9 @@ func runProcess(ctx context.Context, cmd *exec.Cmd) (*procResult, error) {
 	werr := cmd.Wait()
 	res.exited = time.Now()
 	res.stderr = stderr.String()
+	res.maxRSS = hwm()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.cpu = tv(ru.Utime) + tv(ru.Stime)
-		res.maxRSS = float64(ru.Maxrss) * 1024 // kilobytes on Linux
 	}
 	if werr != nil {
 		if ctx.Err() != nil {
@@ -107,4 +112,43 @@ func lastLines(s string, n int) string {
 		all = all[len(all)-n:]
 	}
 	return strings.Join(all, "\n")
+}
+
+// watchHWM samples a process's VmHWM every 20 ms until the returned
+// function is called, which stops sampling and returns the largest value
+// seen, in bytes.
+func watchHWM(pid int) func() float64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var (
+		mu   sync.Mutex
+		peak float64
+	)
+	sample := func() {
+		v := client.PeakRSS(path)
+		mu.Lock()
+		peak = max(peak, v)
+		mu.Unlock()
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }

@@ -75,7 +75,7 @@ func (g goSide) Run(ctx context.Context, e *Env, w Work) (Measurement, error) {
 		return Measurement{}, fmt.Errorf("client: %s", r.Error)
 	}
 	m := unmeasured()
-	m.Records, m.CPU, m.RSS = r.Records, pr.cpu, pr.maxRSS
+	m.Records, m.CPU, m.RSS = r.Records, pr.cpu, max(pr.maxRSS, r.PeakRSS)
 	if r.Seconds > 0 {
 		m.RecPerSec = float64(r.Records) / r.Seconds
 	}
