@@ -50,3 +50,9 @@ func TestPeakRSS(t *testing.T) {
 		t.Fatalf("PeakRSS(missing file) = %v, want 0", got)
 	}
 }
+
+func BenchmarkPayload(b *testing.B) {
+	for i := range b.N {
+		client.Payload(int64(i), 100)
+	}
+}
