@@ -25,6 +25,19 @@ for entry in "${required[@]}"; do
     fi
   done
 done
+# Real-broker tests outside a suite (each starts its own cluster): they must have passed.
+required_tests=(
+  "containers:TestTopicsCLIOnBroker"
+  "containers:TestEOSCLIOnBroker"
+)
+for entry in "${required_tests[@]}"; do
+  backend=${entry%%:*}
+  name=${entry#*:}
+  if ! grep -q -- "^--- PASS: $name " "$dir/$backend.log" 2>/dev/null; then
+    echo "check-suites: real-broker test $name did not pass on backend $backend" >&2
+    status=1
+  fi
+done
 for log in "$dir"/*.log; do
   if grep -n -- "--- SKIP" "$log" >&2; then
     echo "check-suites: skipped tests in $log: a real-broker suite must fail, not skip" >&2
