@@ -2,12 +2,14 @@ package consumer
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/eoskit/eoskit/internal/conn"
 )
@@ -46,6 +48,8 @@ type CommitHook interface {
 type config struct {
 	brokers  []string
 	clientID string
+	tls      *tls.Config
+	sasl     sasl.Mechanism
 	group    string
 	topics   []string
 	start    *kgo.Offset
@@ -87,6 +91,19 @@ func defaultConfig() config {
 
 // WithBrokers sets the seed brokers (host:port). Required.
 func WithBrokers(brokers ...string) Opt { return opt(func(c *config) { c.brokers = brokers }) }
+
+// WithTLS encrypts connections with cfg (conn.LoadTLS-style: system roots
+// or a CA, and a client certificate for mTLS). Default: plaintext.
+func WithTLS(cfg *tls.Config) Opt { return opt(func(c *config) { c.tls = cfg }) }
+
+// WithSASL authenticates with m: franz-go's plain, scram or oauth
+// mechanisms. Default: no authentication.
+func WithSASL(m sasl.Mechanism) Opt { return opt(func(c *config) { c.sasl = m }) }
+
+// conn is the shared connection config of c.
+func (c *config) conn() conn.Config {
+	return conn.Config{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
+}
 
 // WithClientID sets the client ID. Default "eoskit".
 func WithClientID(id string) Opt { return opt(func(c *config) { c.clientID = id }) }
@@ -164,7 +181,7 @@ func WithKgoOpts(opts ...kgo.Opt) Opt {
 
 func (c *config) validate() error {
 	var problems []string
-	if err := (conn.Config{Brokers: c.brokers, ClientID: c.clientID}).Validate(); err != nil {
+	if err := c.conn().Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.group == "" {
@@ -198,7 +215,7 @@ func (c *config) validate() error {
 }
 
 func (c *config) connOpts() []kgo.Opt {
-	return conn.Config{Brokers: c.brokers, ClientID: c.clientID}.Opts()
+	return c.conn().Opts()
 }
 
 func (c *config) onHandle(r *kgo.Record, err error, took time.Duration) {

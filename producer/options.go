@@ -1,11 +1,13 @@
 package producer
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/eoskit/eoskit/internal/conn"
 )
@@ -36,6 +38,8 @@ type TxnHook interface {
 type config struct {
 	brokers  []string
 	clientID string
+	tls      *tls.Config
+	sasl     sasl.Mechanism
 	logger   *slog.Logger
 	hooks    []any
 
@@ -72,6 +76,19 @@ func defaultConfig() config {
 
 // WithBrokers sets the seed brokers (host:port). Required.
 func WithBrokers(brokers ...string) Opt { return opt(func(c *config) { c.brokers = brokers }) }
+
+// WithTLS encrypts connections with cfg (conn.LoadTLS-style: system roots
+// or a CA, and a client certificate for mTLS). Default: plaintext.
+func WithTLS(cfg *tls.Config) Opt { return opt(func(c *config) { c.tls = cfg }) }
+
+// WithSASL authenticates with m: franz-go's plain, scram or oauth
+// mechanisms. Default: no authentication.
+func WithSASL(m sasl.Mechanism) Opt { return opt(func(c *config) { c.sasl = m }) }
+
+// conn is the shared connection config of c.
+func (c *config) conn() conn.Config {
+	return conn.Config{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
+}
 
 // WithClientID sets the client ID brokers log and quota by. Default "eoskit".
 func WithClientID(id string) Opt { return opt(func(c *config) { c.clientID = id }) }
@@ -131,7 +148,7 @@ func UnsafeAllowProduceCancellation() Opt {
 }
 
 func (c *config) validate(transactional bool) error {
-	if err := (conn.Config{Brokers: c.brokers, ClientID: c.clientID}).Validate(); err != nil {
+	if err := c.conn().Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	if c.logger == nil {
@@ -163,7 +180,7 @@ func (c *config) validate(transactional bool) error {
 // kgoOpts builds the franz-go options: connection, safe defaults, tuning,
 // then the caller's pass-through, then what must not be overridden.
 func (c *config) kgoOptions(txnID string) []kgo.Opt {
-	opts := conn.Config{Brokers: c.brokers, ClientID: c.clientID}.Opts()
+	opts := c.conn().Opts()
 	opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
 	if c.unsafeAcks != nil {
 		opts = append(opts, kgo.RequiredAcks(*c.unsafeAcks))

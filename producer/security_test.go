@@ -1,0 +1,70 @@
+package producer_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/eoskit/eoskit/producer"
+)
+
+// selfSigned returns a server config for 127.0.0.1 and a client config
+// trusting it.
+func selfSigned(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfake"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// TestWithTLSAndSASL: WithTLS and WithSASL reach the client; a wrong
+// password fails (kfake drops the connection; the real-broker suite in
+// integration/securitytest asserts SASL_AUTHENTICATION_FAILED).
+func TestWithTLSAndSASL(t *testing.T) {
+	server, client := selfSigned(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"), kfake.TLS(server),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "eos", "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	produce := func(pass string) error {
+		p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTLS(client),
+			producer.WithSASL(scram.Auth{User: "eos", Pass: pass}.AsSha512Mechanism()), producer.WithRecordRetries(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = p.Close(ctxT(t)) }()
+		return p.Produce(ctxT(t), &kgo.Record{Topic: "t", Value: []byte("v")})
+	}
+	if err := produce("secret"); err != nil {
+		t.Fatalf("produce over TLS with SCRAM-SHA-512: %v", err)
+	}
+	if err := produce("wrong"); err == nil {
+		t.Fatal("wrong password: produce succeeded")
+	}
+}
