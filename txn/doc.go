@@ -45,7 +45,8 @@
 // # Errors
 //
 // Run returns nil after a shutdown, or an error matching ErrFenced,
-// ErrOffsetReset or ErrHandler (errors.Is; a *HandlerError with errors.As).
+// ErrOffsetReset, ErrHandler (errors.Is; a *HandlerError with errors.As) or
+// ErrInvalidOption (franz-go rejected the options passed with KgoOpts).
 // Everything else is retried inside Run by rebuilding the session.
 //
 // Exactly-once covers Kafka outputs and input offsets only: side effects

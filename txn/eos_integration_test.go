@@ -40,12 +40,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: build the copier: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	shared = integration.StartShared(integration.WithBrokers(3))
+	shared = integration.StartShared(integration.WithBrokers(3), fastGroups)
 	integration.AnnounceSuite("txn", shared.Cluster)
 	code := shared.Run(m)
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// fastGroups lets copiers use a 3 s session timeout, so a killed member's
+// partitions move sooner (the broker's minimum is 6 s by default).
+var fastGroups = integration.WithBrokerConfig("group.min.session.timeout.ms", "1000")
 
 // chaos reports whether the full size was asked for (make chaos).
 func chaos() bool { return os.Getenv("EOSKIT_CHAOS") == "1" }
@@ -122,7 +126,7 @@ func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int,
 	}
 	rs.sup = newSupervisor(t, func(slot int) []string {
 		return []string{"-brokers", c.BootstrapString(), "-from", in, "-to", out, "-group", group,
-			"-txn-id", fmt.Sprintf("%s-%d", group, slot), "-mode", mode, "-rate", strconv.Itoa(rate), "-v"}
+			"-txn-id", fmt.Sprintf("%s-%d", group, slot), "-mode", mode, "-rate", strconv.Itoa(rate), "-session-timeout", "3s", "-v"}
 	})
 	for range sc.procs {
 		rs.sup.add()
@@ -315,14 +319,21 @@ func brokerBounce(hard bool) func(r *runState, step int) string {
 	}
 }
 
-// pauseZombie freezes a copier past the session timeout (6 s), so the group
-// gives its partitions away, then thaws it: the zombie must not commit.
-func pauseZombie(r *runState, _ int) string {
+// pauseZombie freezes a copier past the session timeout (3 s), so the group
+// gives its partitions away, then thaws it: the zombie must not commit. The
+// first pause (8 s) ends before the zombie's transaction times out (10 s),
+// so only the group generation fences it; later ones (14 s) outlast it, so
+// the coordinator has aborted and bumped the epoch.
+func pauseZombie(r *runState, step int) string {
 	id := r.pick()
+	pause := 8 * time.Second
+	if step > 0 {
+		pause = 14 * time.Second
+	}
 	r.sup.signal(id, syscall.SIGSTOP)
-	time.Sleep(12 * time.Second)
+	time.Sleep(pause)
 	r.sup.signal(id, syscall.SIGCONT)
-	return fmt.Sprintf("SIGSTOP copier slot %d for 12s (session timeout 6s), then SIGCONT", id)
+	return fmt.Sprintf("SIGSTOP copier slot %d for %v (session timeout 3s, transaction timeout 10s), then SIGCONT", id, pause)
 }
 
 func joinLeave(r *runState, step int) string {
@@ -340,13 +351,13 @@ var rounds = []float64{0.2, 0.45, 0.7}
 
 func eosScenarios() []scenario {
 	return []scenario{
-		{name: "processor-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: rounds, fault: procHardBounce},
-		{name: "processor-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: rounds, fault: procCleanBounce},
-		{name: "broker-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 40 * time.Second, points: rounds, fault: brokerBounce(true)},
-		{name: "broker-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 40 * time.Second, points: rounds, fault: brokerBounce(false)},
-		{name: "processor-hard-bounce-1to1-order", in: 1, out: 1, procs: 1, order: true, copyTime: 20 * time.Second, points: rounds, fault: procHardBounce},
-		{name: "zombie-sigstop-2to3", in: 2, out: 3, procs: 2, copyTime: 20 * time.Second, points: []float64{0.2}, fault: pauseZombie},
-		{name: "join-leave-9to9", in: 9, out: 9, procs: 1, copyTime: 20 * time.Second, points: []float64{0.1, 0.25, 0.45, 0.65}, fault: joinLeave},
+		{name: "processor-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 12 * time.Second, points: rounds, fault: procHardBounce},
+		{name: "processor-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 12 * time.Second, points: rounds, fault: procCleanBounce},
+		{name: "broker-hard-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 30 * time.Second, points: rounds, fault: brokerBounce(true)},
+		{name: "broker-clean-bounce-2to3", in: 2, out: 3, procs: 2, copyTime: 30 * time.Second, points: rounds, fault: brokerBounce(false)},
+		{name: "processor-hard-bounce-1to1-order", in: 1, out: 1, procs: 1, order: true, copyTime: 12 * time.Second, points: rounds, fault: procHardBounce},
+		{name: "zombie-sigstop-2to3", in: 2, out: 3, procs: 2, copyTime: 12 * time.Second, points: []float64{0.2, 0.5}, fault: pauseZombie},
+		{name: "join-leave-9to9", in: 9, out: 9, procs: 1, copyTime: 12 * time.Second, points: []float64{0.1, 0.25, 0.45, 0.65}, fault: joinLeave},
 	}
 }
 
@@ -366,7 +377,7 @@ func TestExactlyOnce(t *testing.T) {
 // TestExactlyOnceTransactionV1 runs the processor and broker hard bounces on
 // a second 3-broker cluster formatted with transaction.version 1.
 func TestExactlyOnceTransactionV1(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(3), integration.WithTransactionVersion(1))
+	c := integration.Start(t, integration.WithBrokers(3), integration.WithTransactionVersion(1), fastGroups)
 	if c.TransactionVersion() != 1 {
 		t.Fatalf("transaction.version %d", c.TransactionVersion())
 	}
@@ -386,7 +397,7 @@ func TestExactlyOnceTransactionV1(t *testing.T) {
 // committing, leaves duplicates that the verifier reports.
 func TestAtLeastOnceFailsTheChecks(t *testing.T) {
 	records, _ := suiteSize()
-	sc := scenario{name: "at-least-once-hard-bounce", in: 2, out: 3, procs: 2, alo: true, copyTime: 15 * time.Second,
+	sc := scenario{name: "at-least-once-hard-bounce", in: 2, out: 3, procs: 2, alo: true, copyTime: 10 * time.Second,
 		points: rounds, fault: procHardBounce}
 	res := runScenario(t, shared.Cluster, sc, records, 1)
 	if res.report.Counts.Duplicates == 0 || res.report.OK() {

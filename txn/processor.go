@@ -130,6 +130,7 @@ func (p *Processor) TransactionalID() string { return p.cfg.txnID }
 // returns nil.
 //
 // Errors: ErrFenced (another instance took the transactional ID: stop),
+// ErrInvalidOption (franz-go rejected the options, e.g. from KgoOpts),
 // ErrOffsetReset (a committed offset is out of range: an operator must
 // decide), *HandlerError (poison record, no dead-letter topic). Any other
 // failure (End errors, unknown commit outcome, lost coordinator, broker
@@ -170,7 +171,8 @@ func (p *Processor) Run(ctx context.Context) error {
 }
 
 func isFatal(err error) bool {
-	return errors.Is(err, ErrFenced) || errors.Is(err, ErrOffsetReset) || errors.Is(err, ErrHandler)
+	return errors.Is(err, ErrFenced) || errors.Is(err, ErrOffsetReset) || errors.Is(err, ErrHandler) ||
+		errors.Is(err, ErrInvalidOption)
 }
 
 func (p *Processor) sessionOpts() []kgo.Opt {

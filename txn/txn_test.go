@@ -493,3 +493,17 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 		t.Fatalf("hooks saw %d committed records and %d assignments", recs, hr.assigned)
 	}
 }
+
+// Options franz-go rejects stop Run at once instead of being retried.
+func TestRunRejectsInvalidKgoOpts(t *testing.T) {
+	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	c := fake(t, map[string]int32{in: 1, out: 1})
+	p, err := txn.New(txn.Copy(out), procOpts(c.ListenAddrs(), group, in, "k",
+		txn.KgoOpts(kgo.MaxProduceRequestsInflightPerBroker(5)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runProc(t, p).wait(t, 30*time.Second); !errors.Is(err, txn.ErrInvalidOption) {
+		t.Fatalf("Run returned %v, want ErrInvalidOption", err)
+	}
+}

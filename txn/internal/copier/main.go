@@ -73,7 +73,7 @@ func run() int {
 		txn.Brokers(seeds...), txn.Group(*group), txn.Topics(*from), txn.TransactionalID(*txnID),
 		txn.MaxTxnRecords(*maxRecords), txn.CommitInterval(*interval), txn.TransactionTimeout(*txnTimeout),
 		txn.SessionTimeout(*sessTimeout), txn.Logger(log),
-		txn.KgoOpts(kgo.ProducerBatchMaxBytes(16<<10), kgo.MaxProduceRequestsInflightPerBroker(5)),
+		txn.KgoOpts(kgo.ProducerBatchMaxBytes(16<<10)),
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -115,7 +115,9 @@ func atLeastOnce(ctx context.Context, log *slog.Logger, seeds []string, from, to
 	defer func() { fmt.Printf("{\"RecordsIn\":%d,\"RecordsOut\":%d,\"Commits\":%d}\n", in, out, commits) }()
 	last := time.Now()
 	for {
-		fs := cl.PollRecords(ctx, 300)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollRecords(pctx, 300)
+		cancel()
 		if ctx.Err() != nil {
 			return 0
 		}
@@ -124,6 +126,9 @@ func atLeastOnce(ctx context.Context, log *slog.Logger, seeds []string, from, to
 			outs = append(outs, &kgo.Record{Topic: to, Key: r.Key, Value: r.Value,
 				Headers: []kgo.RecordHeader{{Key: txn.ProvenanceHeader, Value: []byte(txn.Source(r))}}})
 		})
+		if len(outs) == 0 && time.Since(last) <= time.Second {
+			continue
+		}
 		if err := cl.ProduceSync(ctx, outs...).FirstErr(); err != nil {
 			log.Warn("alo: produce", "err", err)
 			return 1
