@@ -38,6 +38,7 @@ type options struct {
 	outDir      string
 	name        string
 	list        bool
+	profileDir  string
 }
 
 // NewCommand returns the eosbench root command.
@@ -73,6 +74,7 @@ same table is written as JSON and Markdown to --out.`,
 	f.StringVar(&o.outDir, "out", "bench/results", "folder for NAME.json and NAME.md (empty: write nothing)")
 	f.StringVar(&o.name, "name", "latest", "base name of the result files")
 	f.BoolVar(&o.list, "list", false, "list the cases and exit")
+	f.StringVar(&o.profileDir, "profile-dir", "", "write a pprof CPU profile of every measured Go client run to this folder (go tool pprof FILE)")
 	cmd.AddCommand(newClientCommand())
 	return cmd
 }
@@ -87,6 +89,11 @@ func run(cmd *cobra.Command, o options) error {
 	if o.rounds < 1 || o.warmup < 0 || o.records < 1 || len(o.txnVersions) == 0 {
 		return fmt.Errorf("--rounds and --records must be at least 1, --warmup at least 0, --txn-versions not empty")
 	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find this program to start its client command: %w", err)
@@ -97,7 +104,7 @@ func run(cmd *cobra.Command, o options) error {
 		TxnVersions: o.txnVersions, Tare: o.tare, RunTimeout: o.runTimeout,
 		Java:    harness.Java{Home: o.kafkaHome, HeapFlags: o.heap},
 		Backend: integration.BackendProcesses, Self: self,
-		Progress: cmd.ErrOrStderr(),
+		Progress: cmd.ErrOrStderr(), ProfileDir: o.profileDir,
 	})
 	if rep == nil {
 		return err

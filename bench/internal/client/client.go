@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,8 @@ type Spec struct {
 	TxnIntervalMs int `json:"txn_interval_ms,omitempty"`
 	// Rate is the fixed produce rate of the e2e workload, records/s.
 	Rate int `json:"rate,omitempty"`
+	// CPUProfile, when set, is a file for a pprof CPU profile of the run.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // Result is what a client reports on its last stdout line, after ResultPrefix.
@@ -74,6 +77,17 @@ const ResultPrefix = "eosbench-result: "
 // Run runs a workload and writes its Result line to w. It returns the
 // workload's error too, so the process can exit non-zero.
 func Run(ctx context.Context, s Spec, w io.Writer) error {
+	if s.CPUProfile != "" {
+		f, err := os.Create(s.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := run(ctx, s)
 	if err != nil {
 		res.Error = err.Error()
@@ -183,23 +197,31 @@ func hexField(v []byte, at int) (int64, bool) {
 }
 
 // producerOpts are the kgo producer options shared by both implementations,
-// matched to the Java producer's defaults unless the spec overrides them.
+// matched to the Java producer's defaults unless the spec overrides them:
+// linger, batch size, and no compression (franz-go's default is snappy).
 func producerOpts(s Spec) []kgo.Opt {
 	linger := 5 * time.Millisecond // Java's linger.ms default since Kafka 4.0
 	if s.LingerMs > 0 {
 		linger = time.Duration(s.LingerMs) * time.Millisecond
 	}
-	batch := int32(16384) // Java's batch.size default
-	if s.BatchBytes > 0 {
-		batch = s.BatchBytes
-	}
 	return []kgo.Opt{
 		kgo.ProducerLinger(linger),
-		kgo.ProducerBatchMaxBytes(batch),
-		// Java's default partitioner for keyless records: sticky, switching
-		// after batch.size bytes, adaptive to slow brokers.
-		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(int(batch), true, true, nil)),
+		kgo.ProducerBatchMaxBytes(batchBytes(s)),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	}
+}
+
+func batchBytes(s Spec) int32 {
+	if s.BatchBytes > 0 {
+		return s.BatchBytes
+	}
+	return 16384 // Java's batch.size default
+}
+
+// stickyPartitioner is Java's default partitioner for keyless records:
+// sticky, switching after batch.size bytes, adaptive to slow brokers.
+func stickyPartitioner(s Spec) kgo.Opt {
+	return kgo.RecordPartitioner(kgo.UniformBytesPartitioner(int(batchBytes(s)), true, true, nil))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -27,7 +27,7 @@ func copyEOS(ctx context.Context, s Spec) (Result, error) {
 		return copyEoskit(ctx, s)
 	}
 	opts := append(consumeOpts(s), kgo.TransactionalID(s.TxnID), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	opts = append(opts, producerOpts(s)[:2]...) // linger and batch size
+	opts = append(opts, producerOpts(s)...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return Result{}, err
@@ -101,7 +101,7 @@ func copyALO(ctx context.Context, s Spec) (Result, error) {
 		return Result{}, errors.New("the at-least-once copy has only a franz-go implementation")
 	}
 	opts := append(consumeOpts(s), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	opts = append(opts, producerOpts(s)[:2]...)
+	opts = append(opts, producerOpts(s)...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return Result{}, err
@@ -183,7 +183,7 @@ func copyEoskit(ctx context.Context, s Spec) (Result, error) {
 	opts := []txn.Opt{
 		txn.Brokers(s.Brokers...), txn.Group(s.Group), txn.Topics(s.Topic),
 		txn.TransactionalID(s.TxnID), txn.Provenance(false), txn.Hooks(h),
-		txn.KgoOpts(append(producerOpts(s)[:2], kgo.RecordPartitioner(kgo.ManualPartitioner()))...),
+		txn.KgoOpts(append(producerOpts(s), kgo.RecordPartitioner(kgo.ManualPartitioner()))...),
 	}
 	if s.TxnRecords > 0 {
 		opts = append(opts, txn.MaxTxnRecords(s.TxnRecords))

@@ -40,7 +40,7 @@ func produce(ctx context.Context, s Spec) (Result, error) {
 	)
 	switch s.Impl {
 	case ImplFranz:
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.DefaultProduceTopic(s.Topic)}, producerOpts(s)...)...)
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.DefaultProduceTopic(s.Topic), stickyPartitioner(s)}, producerOpts(s)...)...)
 		if err != nil {
 			return Result{}, err
 		}
@@ -48,7 +48,7 @@ func produce(ctx context.Context, s Spec) (Result, error) {
 		flush = func() error { return cl.Flush(ctx) }
 		close = cl.Close
 	case ImplEoskit:
-		p, err := producer.New(producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(producerOpts(s)...))
+		p, err := producer.New(producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(append(producerOpts(s), stickyPartitioner(s))...))
 		if err != nil {
 			return Result{}, err
 		}
@@ -113,7 +113,7 @@ func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
 	}
 	switch s.Impl {
 	case ImplFranz:
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.TransactionalID(s.TxnID)}, producerOpts(s)...)...)
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.TransactionalID(s.TxnID), stickyPartitioner(s)}, producerOpts(s)...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +123,7 @@ func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
 		}
 		return &franzTxn{ctx: ctx, cl: cl}, nil
 	default:
-		p, err := producer.NewTransactional(ctx, s.TxnID, producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(producerOpts(s)...))
+		p, err := producer.NewTransactional(ctx, s.TxnID, producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(append(producerOpts(s), stickyPartitioner(s))...))
 		if err != nil {
 			return nil, err
 		}

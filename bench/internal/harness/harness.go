@@ -42,6 +42,9 @@ type Config struct {
 	Cluster *integration.Cluster
 	// Catalog, when set, replaces Catalog(Records).
 	Catalog []Case
+	// ProfileDir, when set, receives a pprof CPU profile of every measured
+	// Go client run, named case_side_round.pprof.
+	ProfileDir string
 }
 
 // Env is what sides need to run: the cluster and the tools.
@@ -52,8 +55,10 @@ type Env struct {
 	Self     string
 	SelfArgs []string
 	WorkDir  string
-	runID    string
-	seq      atomic.Int64
+	// ProfileDir: see Config.ProfileDir.
+	ProfileDir string
+	runID      string
+	seq        atomic.Int64
 }
 
 func (e *Env) name(kind string) string {
@@ -143,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		}
 		env := &Env{
 			Brokers: cl.Bootstrap(), Admin: kadm.NewClient(kc), Java: cfg.Java,
-			Self: cfg.Self, SelfArgs: cfg.SelfArgs, WorkDir: work,
+			Self: cfg.Self, SelfArgs: cfg.SelfArgs, WorkDir: work, ProfileDir: cfg.ProfileDir,
 			runID: fmt.Sprintf("%d", time.Now().Unix()%100000),
 		}
 		for _, c := range todo {
@@ -240,6 +245,9 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 		if err != nil {
 			return Measurement{}, err
 		}
+		if gate {
+			w.Profile = fileName(c.Name + "_" + s.Label() + "_" + round)
+		}
 		defer cleanup()
 		rctx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
 		defer cancel()
@@ -284,6 +292,16 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 	}
 	rc.Figures = figures(rc.Sides, ms, tare)
 	return rc
+}
+
+// fileName keeps letters, digits, '-' and '_' of s, and turns the rest into '-'.
+func fileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 // figures turns measurements[side][round] into report figures; figures no
@@ -399,12 +417,32 @@ func createTopic(ctx context.Context, e *Env, topic string, partitions int32) er
 				}
 			}
 			if last == nil {
+				last = partitionsServe(ctx, e, topic)
+			}
+			if last == nil {
 				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("topic %s is not ready after 30 s: %w", topic, last)
+}
+
+// partitionsServe checks that every partition's leader answers for it: a
+// leader in the metadata may not have created the log yet, and a client
+// told NOT_LEADER_OR_FOLLOWER waits out franz-go's 5 s metadata minimum age.
+func partitionsServe(ctx context.Context, e *Env, topic string) error {
+	offs, err := e.Admin.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return err
+	}
+	var perr error
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && perr == nil {
+			perr = fmt.Errorf("partition %d: %w", o.Partition, o.Err)
+		}
+	})
+	return perr
 }
 
 func deleteTopic(e *Env, topic string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/eoskit/eoskit/bench/internal/client"
 )
@@ -17,6 +18,7 @@ type Work struct {
 	Group    string
 	TxnID    string
 	Records  int64
+	Profile  string // base name for a CPU profile of this run, if profiles are asked for
 }
 
 // Measurement is what one run of one side measured. NaN: not measured.
@@ -58,6 +60,9 @@ func (g goSide) SeqPayload() bool { return true }
 func (g goSide) Run(ctx context.Context, e *Env, w Work) (Measurement, error) {
 	s := g.spec
 	s.Brokers, s.Topic, s.OutTopic, s.Group, s.TxnID, s.Records = e.Brokers, w.Topic, w.OutTopic, w.Group, w.TxnID, w.Records
+	if e.ProfileDir != "" && w.Profile != "" {
+		s.CPUProfile = filepath.Join(e.ProfileDir, w.Profile+".pprof")
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return Measurement{}, err
