@@ -125,7 +125,7 @@ func Catalog(records int64) []Case {
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
 		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from produce call to delivery. " +
 			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 1000 records: a different load, shown for scale only.",
-		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/20, 1), 10000),
+		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/40, 1), 10000),
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindE2E, client.ImplEoskit, e2e),
 			goClient("franz-go", client.KindE2E, client.ImplFranz, e2e),
