@@ -88,6 +88,7 @@ func newRootCmd(e *env) *cobra.Command {
 	root.AddCommand(
 		newDevCmd(e),
 		newTopicsCmd(e),
+		newACLsCmd(e),
 		newCopyCmd(e),
 		newVerifyCmd(e),
 		newDemoCmd(e),
