@@ -159,10 +159,13 @@ func ParseResult(out string) (Result, error) {
 // ASCII so tools that copy values as strings (TransactionalMessageCopier)
 // keep it intact. It is cheap (one allocation, no formatting) so that the
 // clients' CPU figures measure the Kafka client, not the payload.
-func Payload(seq int64, size int) []byte {
+func Payload(seq int64, size int) []byte { return PayloadAt(seq, size, time.Now()) }
+
+// PayloadAt is Payload with the time given.
+func PayloadAt(seq int64, size int, at time.Time) []byte {
 	b := make([]byte, max(size, 32))
 	putHex(b[:16], uint64(seq))
-	putHex(b[16:32], uint64(time.Now().UnixNano()))
+	putHex(b[16:32], uint64(at.UnixNano()))
 	for n := 32; n < len(b); n += copy(b[n:], filler) {
 	}
 	return b

@@ -123,7 +123,7 @@ func Catalog(records int64) []Case {
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
 	cs = append(cs, Case{
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
-		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from produce call to delivery. " +
+		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from the time each record is due on the fixed schedule to its delivery. " +
 			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 1000 records: a different load, shown for scale only.",
 		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/40, 1), 10000),
 		Sides: []Side{
