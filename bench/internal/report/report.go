@@ -61,7 +61,8 @@ type Figure struct {
 }
 
 // SideValue is one side's samples of a figure and, for every side but the
-// baseline, the summary of its per-round ratio to the baseline.
+// baseline, the summary of its per-round ratio to the baseline (nil when the
+// baseline did not measure the figure).
 type SideValue struct {
 	Side    string         `json:"side"`
 	Value   stats.Summary  `json:"value"`
@@ -80,8 +81,7 @@ func NewFigure(name, unit string, sides []string, samples [][]float64) Figure {
 		if !v.Value.Valid() {
 			continue
 		}
-		if i < len(samples)-1 {
-			r := stats.Summarize(stats.Ratios(xs, base))
+		if r := stats.Summarize(stats.Ratios(xs, base)); i < len(samples)-1 && r.Valid() {
 			v.Ratio = &r
 		}
 		f.Sides = append(f.Sides, v)
