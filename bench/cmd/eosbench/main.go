@@ -21,6 +21,9 @@ func main() {
 	if err != nil {
 		var ex cli.ExitError
 		if errors.As(err, &ex) {
+			if ex.Err != nil {
+				fmt.Fprintln(os.Stderr, "eosbench:", ex.Err)
+			}
 			os.Exit(ex.Code)
 		}
 		fmt.Fprintln(os.Stderr, "eosbench:", err)

@@ -20,10 +20,21 @@ import (
 	"github.com/eoskit/eoskit/integration"
 )
 
-// ExitError carries a process exit code: 1 when a case failed its gate.
-type ExitError struct{ Code int }
+// ExitError carries a process exit code: 1 when a case failed its gate
+// (the report says why), 2 for invalid flags (Err says why).
+type ExitError struct {
+	Code int
+	Err  error
+}
 
-func (e ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }
+func (e ExitError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return "exit status " + strconv.Itoa(e.Code)
+}
+
+func (e ExitError) Unwrap() error { return e.Err }
 
 type options struct {
 	records     int64
@@ -87,7 +98,15 @@ func run(cmd *cobra.Command, o options) error {
 		return nil
 	}
 	if o.rounds < 1 || o.warmup < 0 || o.records < 1 || len(o.txnVersions) == 0 {
-		return fmt.Errorf("--rounds and --records must be at least 1, --warmup at least 0, --txn-versions not empty")
+		return ExitError{Code: 2, Err: fmt.Errorf("--rounds and --records must be at least 1, --warmup at least 0, --txn-versions not empty")}
+	}
+	for _, v := range o.txnVersions {
+		if v != 1 && v != 2 {
+			return ExitError{Code: 2, Err: fmt.Errorf("--txn-versions %d: use 1 and/or 2", v)}
+		}
+	}
+	if len(harness.Selected(harness.Catalog(o.records), o.cases)) == 0 {
+		return ExitError{Code: 2, Err: fmt.Errorf("--cases %v selects no case: see --list", o.cases)}
 	}
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {

@@ -259,8 +259,12 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 		if err != nil {
 			return m, fmt.Errorf("%s, %s: %w", s.Label(), round, err)
 		}
-		fmt.Fprintf(progress, "eosbench: %s %s %-40s %8d records %10.0f rec/s %6.2f CPU-s %6.0f MiB (%s)\n",
-			c.Name, round, s.Label(), m.Records, m.RecPerSec, m.CPU, m.RSS/(1<<20), time.Since(began).Round(time.Millisecond))
+		rate := "-"
+		if !math.IsNaN(m.RecPerSec) {
+			rate = fmt.Sprintf("%.0f", m.RecPerSec)
+		}
+		fmt.Fprintf(progress, "eosbench: %s %s %-40s %8d records %10s rec/s %6.2f CPU-s %6.0f MiB (%s)\n",
+			c.Name, round, s.Label(), m.Records, rate, m.CPU, m.RSS/(1<<20), time.Since(began).Round(time.Millisecond))
 		return m, nil
 	}
 	for i := range cfg.Warmup {
