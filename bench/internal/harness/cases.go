@@ -29,6 +29,9 @@ type Case struct {
 	RecordSize    int
 	Records       int64
 	Sides         []Side
+	// Reference is the label of a side the others are also divided by (raw
+	// franz-go, to show eoskit's own overhead), or empty.
+	Reference string
 }
 
 // recordsLimiter is a side that runs fewer records than the case (a slow
@@ -59,7 +62,7 @@ func Catalog(records int64) []Case {
 		cs = append(cs, Case{
 			Name: "produce-" + sz.name, Title: fmt.Sprintf("idempotent produce, acks=all, %d B records, 6 partitions", sz.bytes),
 			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression.",
-			Kind:     KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1),
+			Kind:     KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1), Reference: "franz-go",
 			Sides: []Side{
 				goClient("eoskit producer", client.KindProduce, client.ImplEoskit, size(sz.bytes)),
 				goClient("franz-go", client.KindProduce, client.ImplFranz, size(sz.bytes)),
@@ -82,7 +85,7 @@ func Catalog(records int64) []Case {
 		Name: "consume-read-committed", Title: "read_committed group consume, 100 B records, 6 partitions",
 		Settings: "Input written in transactions of 10000 records. Throughput from before the group join to the last record (ConsumerPerformance's nMsg.sec). " +
 			"eoskit: consumer.Run with a handler that counts (per-partition goroutines, commits of handled offsets).",
-		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: r,
+		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: r, Reference: "franz-go",
 		Sides: []Side{
 			goClient("eoskit consumer", client.KindConsume, client.ImplEoskit, nil),
 			goClient("franz-go", client.KindConsume, client.ImplFranz, nil),
@@ -95,7 +98,7 @@ func Catalog(records int64) []Case {
 			Name: fmt.Sprintf("copy-matched-%d", n), Title: fmt.Sprintf("exactly-once copy, copier's settings matched: %d records per transaction", n),
 			Settings: fmt.Sprintf("One input partition (100 B records) to one output partition. All sides: producer batch.size 512 B (hard-coded in TransactionalMessageCopier), linger 5 ms, read_committed. "+
 				"Copier and franz-go: one transaction per poll of at most %d records; eoskit (no per-poll mode): MaxTxnRecords %d, CommitInterval 100 ms.", n, n),
-			Kind: KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1),
+			Kind: KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1), Reference: "franz-go GroupTransactSession",
 			Sides: []Side{
 				goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, matched),
 				goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, matched),
@@ -111,13 +114,13 @@ func Catalog(records int64) []Case {
 	cs = append(cs, Case{
 		Name: "copy-tuned", Title: "exactly-once copy, each side tuned",
 		Settings: "Go sides: a transaction every 100 ms, batch 1 MiB. Copier: 5000 records per transaction (its batch.size is fixed at 512 B).",
-		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/30, 1), Reference: "franz-go GroupTransactSession",
 		Sides: append(slices.Clone(tunedEOS), copier{TxnSize: 5000}),
 	})
 	cs = append(cs, Case{
 		Name: "eos-overhead", Title: "exactly-once vs at-least-once copy, 100 ms",
 		Settings: "Baseline: franz-go at-least-once copy (produce, flush, commit offsets every 100 ms). Others: exactly-once, a transaction every 100 ms. Batch 1 MiB.",
-		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/4, 1),
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/4, 1), Reference: "franz-go GroupTransactSession",
 		Sides: append(slices.Clone(tunedEOS), goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned)),
 	})
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
@@ -125,7 +128,7 @@ func Catalog(records int64) []Case {
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
 		Settings: "Go sides: transactional producer committing every 100 ms at a fixed 2000 records/s, read_committed consumer in the same process; latency from the time each record is due on the fixed schedule to its delivery. " +
 			"Baseline: EndToEndLatency sends one record at a time (acks=all, not transactional) and waits for it, read_committed, at most 1000 records: a different load, shown for scale only.",
-		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/40, 1), 10000),
+		Kind: KindE2E, Transactional: true, Partitions: 1, RecordSize: 100, Records: min(max(r/40, 1), 10000), Reference: "franz-go",
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindE2E, client.ImplEoskit, e2e),
 			goClient("franz-go", client.KindE2E, client.ImplFranz, e2e),

@@ -16,7 +16,7 @@ func TestFigures(t *testing.T) {
 		{m(1_000_000, 200, 2.5, 10<<20, 50), m(1_000_000, 300, 3.5, 20<<20, 70)},      // Go side
 		{m(1_000_000, 100, 11.5, 100<<20, nan), m(1_000_000, 100, 9.5, 100<<20, nan)}, // baseline
 	}
-	figs := figures([]string{"go", "java"}, ms, []float64{0.5, 1.5})
+	figs := figures([]string{"go", "java"}, "", ms, []float64{0.5, 1.5})
 	got := map[string][]float64{}
 	for _, f := range figs {
 		for _, v := range f.Sides {

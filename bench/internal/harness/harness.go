@@ -202,7 +202,7 @@ func loadavg() string {
 // runCase runs one case: set-up, warm-up rounds, tare runs, measured rounds.
 // The first failure ends the case and is all it reports.
 func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer) report.Case {
-	rc := report.Case{Name: c.Name, Title: c.Title, Settings: c.Settings}
+	rc := report.Case{Name: c.Name, Title: c.Title, Settings: c.Settings, Reference: c.Reference}
 	for _, s := range c.Sides {
 		rc.Sides = append(rc.Sides, s.Label())
 	}
@@ -294,7 +294,7 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 			ms[i] = append(ms[i], m)
 		}
 	}
-	rc.Figures = figures(rc.Sides, ms, tare)
+	rc.Figures = figures(rc.Sides, c.Reference, ms, tare)
 	return rc
 }
 
@@ -310,7 +310,7 @@ func fileName(s string) string {
 
 // figures turns measurements[side][round] into report figures; figures no
 // side measured are left out.
-func figures(sides []string, ms [][]Measurement, tare []float64) []report.Figure {
+func figures(sides []string, reference string, ms [][]Measurement, tare []float64) []report.Figure {
 	defs := []struct {
 		name, unit string
 		get        func(m Measurement, side int) float64
@@ -336,7 +336,7 @@ func figures(sides []string, ms [][]Measurement, tare []float64) []report.Figure
 				samples[i] = append(samples[i], d.get(m, i))
 			}
 		}
-		if f := report.NewFigure(d.name, d.unit, sides, samples); len(f.Sides) > 0 {
+		if f := report.NewFigure(d.name, d.unit, sides, samples, reference); len(f.Sides) > 0 {
 			out = append(out, f)
 		}
 	}

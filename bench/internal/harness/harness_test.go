@@ -51,6 +51,9 @@ func TestCatalog(t *testing.T) {
 		if !slices.Contains([]string{harness.KindProduce, harness.KindConsume, harness.KindCopy, harness.KindE2E}, c.Kind) {
 			t.Errorf("%s: unknown kind %q", c.Name, c.Kind)
 		}
+		if c.Reference != "" && !slices.ContainsFunc(c.Sides, func(s harness.Side) bool { return s.Label() == c.Reference }) {
+			t.Errorf("%s: reference %q is not one of its sides", c.Name, c.Reference)
+		}
 		if c.Records < 1 || c.Partitions < 1 {
 			t.Errorf("%s: %d records, %d partitions", c.Name, c.Records, c.Partitions)
 		}

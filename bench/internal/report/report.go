@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -40,8 +41,9 @@ type Case struct {
 	Title              string   `json:"title"`
 	TransactionVersion int      `json:"transaction_version,omitempty"`
 	Settings           string   `json:"settings,omitempty"`
-	Sides              []string `json:"sides"`             // labels; the last is the baseline
-	Failure            string   `json:"failure,omitempty"` // a gate or a run failed: no figures
+	Sides              []string `json:"sides"`               // labels; the last is the baseline
+	Reference          string   `json:"reference,omitempty"` // a second side the others are divided by (raw franz-go)
+	Failure            string   `json:"failure,omitempty"`   // a gate or a run failed: no figures
 	Figures            []Figure `json:"figures,omitempty"`
 }
 
@@ -64,25 +66,38 @@ type Figure struct {
 // baseline, the summary of its per-round ratio to the baseline (nil when the
 // baseline did not measure the figure).
 type SideValue struct {
-	Side    string         `json:"side"`
-	Value   stats.Summary  `json:"value"`
-	Ratio   *stats.Summary `json:"ratio_to_baseline,omitempty"`
-	Samples Samples        `json:"samples"`
+	Side  string         `json:"side"`
+	Value stats.Summary  `json:"value"`
+	Ratio *stats.Summary `json:"ratio_to_baseline,omitempty"`
+	// RatioToReference is the same against the case's Reference side.
+	RatioToReference *stats.Summary `json:"ratio_to_reference,omitempty"`
+	Samples          Samples        `json:"samples"`
 }
 
 // NewFigure summarises samples[i][r]: side i (the last is the baseline) in
-// round r. Sides with no sample at all are left out; a figure no side
-// measured is returned with no sides.
-func NewFigure(name, unit string, sides []string, samples [][]float64) Figure {
+// round r. reference names a side the others (but the baseline) are also
+// divided by, or is empty. Sides with no sample at all are left out; a figure
+// no side measured is returned with no sides.
+func NewFigure(name, unit string, sides []string, samples [][]float64, reference string) Figure {
 	f := Figure{Name: name, Unit: unit}
 	base := samples[len(samples)-1]
+	ref := slices.Index(sides, reference)
+	ratio := func(xs, to []float64) *stats.Summary {
+		if r := stats.Summarize(stats.Ratios(xs, to)); r.Valid() {
+			return &r
+		}
+		return nil
+	}
 	for i, xs := range samples {
 		v := SideValue{Side: sides[i], Value: stats.Summarize(xs), Samples: xs}
 		if !v.Value.Valid() {
 			continue
 		}
-		if r := stats.Summarize(stats.Ratios(xs, base)); i < len(samples)-1 && r.Valid() {
-			v.Ratio = &r
+		if i < len(samples)-1 {
+			v.Ratio = ratio(xs, base)
+			if ref >= 0 && i != ref {
+				v.RatioToReference = ratio(xs, samples[ref])
+			}
 		}
 		f.Sides = append(f.Sides, v)
 	}
@@ -154,17 +169,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "case\tfigure\tside\tmedian (min-max)\tratio to baseline")
+	fmt.Fprintln(tw, "case\tfigure\tside\tmedian (min-max)\tratio to baseline\tratio to reference")
 	for _, c := range r.Cases {
 		name := c.Name
 		if c.Failure != "" {
-			fmt.Fprintf(tw, "%s\tFAILED (below)\t\t\t\n", name)
+			fmt.Fprintf(tw, "%s\tFAILED (below)\t\t\t\t\n", name)
 			continue
 		}
 		for _, f := range c.Figures {
 			label := f.label()
 			for _, v := range f.Sides {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, label, sideLabel(c, v.Side), cell(v.Value, fmtNum), ratioCell(v.Ratio))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, label, sideLabel(c, v.Side), cell(v.Value, fmtNum), ratioCell(v.Ratio), ratioCell(v.RatioToReference))
 				name, label = "", ""
 			}
 		}
@@ -209,12 +224,21 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(w, "**FAILED:** %s\n\n", oneLine(c.Failure))
 			continue
 		}
-		fmt.Fprintln(w, "| figure | side | median (min–max) | ratio to baseline |")
-		fmt.Fprintln(w, "|---|---|---:|---:|")
+		if c.Reference != "" {
+			fmt.Fprintln(w, "| figure | side | median (min–max) | ratio to baseline | ratio to reference |")
+			fmt.Fprintln(w, "|---|---|---:|---:|---:|")
+		} else {
+			fmt.Fprintln(w, "| figure | side | median (min–max) | ratio to baseline |")
+			fmt.Fprintln(w, "|---|---|---:|---:|")
+		}
 		for _, f := range c.Figures {
 			label := f.label()
 			for _, v := range f.Sides {
-				fmt.Fprintf(w, "| %s | %s | %s | %s |\n", label, sideLabel(c, v.Side), cell(v.Value, fmtNum), ratioCell(v.Ratio))
+				fmt.Fprintf(w, "| %s | %s | %s | %s |", label, sideLabel(c, v.Side), cell(v.Value, fmtNum), ratioCell(v.Ratio))
+				if c.Reference != "" {
+					fmt.Fprintf(w, " %s |", ratioCell(v.RatioToReference))
+				}
+				fmt.Fprintln(w)
 				label = ""
 			}
 		}
@@ -224,8 +248,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 }
 
 func sideLabel(c Case, side string) string {
-	if side == c.Baseline() {
+	switch side {
+	case c.Baseline():
 		return side + " [baseline]"
+	case c.Reference:
+		return side + " [reference]"
 	}
 	return side
 }

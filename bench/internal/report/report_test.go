@@ -24,13 +24,13 @@ func sample() *report.Report {
 		Notes: []string{"shared machine"},
 		Cases: []report.Case{
 			{
-				Name: "produce-100B", Title: "idempotent produce", Sides: sides, TransactionVersion: 2,
+				Name: "produce-100B", Title: "idempotent produce", Sides: sides, Reference: "franz-go", TransactionVersion: 2,
 				Settings: "acks=all, 6 partitions",
 				Figures: []report.Figure{
 					report.NewFigure("throughput", "records/s", sides, [][]float64{
-						{300000, 310000, 290000}, {330000, 300000, 310000}, {200000, 150000, 250000}}),
-					report.NewFigure("commit p99", "ms", sides, [][]float64{{12.5, 13, 11}, {nan, nan, nan}, {nan, nan, nan}}),
-					report.NewFigure("client CPU", "s per M records", sides, [][]float64{{0.5, 0.25, 0.75}, {0.5, 0.5, 0.5}, {1, 1, 1}}),
+						{300000, 310000, 290000}, {330000, 300000, 310000}, {200000, 150000, 250000}}, "franz-go"),
+					report.NewFigure("commit p99", "ms", sides, [][]float64{{12.5, 13, 11}, {nan, nan, nan}, {nan, nan, nan}}, "franz-go"),
+					report.NewFigure("client CPU", "s per M records", sides, [][]float64{{0.5, 0.25, 0.75}, {0.5, 0.5, 0.5}, {1, 1, 1}}, "franz-go"),
 				},
 			},
 			{Name: "copy-matched", Title: "exactly-once copy", Sides: []string{"franz-go", "TransactionalMessageCopier"},
@@ -73,7 +73,7 @@ func TestWriteMarkdown(t *testing.T) {
 }
 
 func TestNewFigure(t *testing.T) {
-	f := report.NewFigure("x", "", []string{"a", "b", "base"}, [][]float64{{3, 2, 1}, {math.NaN(), math.NaN(), math.NaN()}, {1, 2, 4}})
+	f := report.NewFigure("x", "", []string{"a", "b", "base"}, [][]float64{{3, 2, 1}, {math.NaN(), math.NaN(), math.NaN()}, {1, 2, 4}}, "")
 	if len(f.Sides) != 2 || f.Sides[0].Side != "a" || f.Sides[1].Side != "base" {
 		t.Fatalf("sides = %+v, want a and base (b measured nothing)", f.Sides)
 	}
@@ -83,6 +83,15 @@ func TestNewFigure(t *testing.T) {
 	}
 	if f.Sides[1].Ratio != nil {
 		t.Fatalf("the baseline has a ratio: %+v", f.Sides[1].Ratio)
+	}
+	if f.Sides[0].RatioToReference != nil {
+		t.Fatalf("no reference given, but a ratio to it: %+v", f.Sides[0].RatioToReference)
+	}
+
+	g := report.NewFigure("y", "", []string{"eoskit", "franz-go", "java"}, [][]float64{{1.1, 2.2}, {1, 2}, {4, 4}}, "franz-go")
+	rr := g.Sides[0].RatioToReference
+	if rr == nil || math.Abs(rr.Median-1.1) > 1e-9 || g.Sides[1].RatioToReference != nil || g.Sides[2].RatioToReference != nil {
+		t.Fatalf("ratios to the reference: %+v", g.Sides)
 	}
 }
 
