@@ -74,7 +74,7 @@ func Catalog(records int64) []Case {
 	cs = append(cs, Case{
 		Name: "txn-produce-100B", Title: "transactional produce, 100 ms transactions, 100 B records, 6 partitions",
 		Settings: "Same producer settings as produce-100B; a commit every 100 ms (ProducerPerformance --transaction-duration-ms 100). Commit latency includes the flush.",
-		Kind:     KindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r,
+		Kind:     KindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r, Reference: "franz-go",
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindTxnProduce, client.ImplEoskit, txn100),
 			goClient("franz-go", client.KindTxnProduce, client.ImplFranz, txn100),

@@ -51,6 +51,9 @@ func TestCatalog(t *testing.T) {
 		if !slices.Contains([]string{harness.KindProduce, harness.KindConsume, harness.KindCopy, harness.KindE2E}, c.Kind) {
 			t.Errorf("%s: unknown kind %q", c.Name, c.Kind)
 		}
+		if c.Reference == "" {
+			t.Errorf("%s has no reference side: every case compares eoskit with raw franz-go", c.Name)
+		}
 		if c.Reference != "" && !slices.ContainsFunc(c.Sides, func(s harness.Side) bool { return s.Label() == c.Reference }) {
 			t.Errorf("%s: reference %q is not one of its sides", c.Name, c.Reference)
 		}
