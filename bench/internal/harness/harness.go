@@ -85,8 +85,9 @@ func Selected(cases []Case, names []string) []Case {
 }
 
 // Run starts a broker per transaction.version, runs the selected cases and
-// returns the report. A case whose gate fails is reported as failed; Run
-// returns an error only when the benchmark itself cannot run.
+// returns the report. A case whose gate fails is reported as failed. Run
+// returns an error when the benchmark cannot run (nil report), or, with the
+// report of what did run, when a cluster did not start or ctx ended.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	progress := cfg.Progress
 	if progress == nil {
@@ -127,6 +128,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 			return nil, err
 		}
 	}
+	var runErr error // a cluster that did not start; the other versions still run
 	for i, tv := range cfg.TxnVersions {
 		var todo []Case
 		for _, c := range cases {
@@ -139,12 +141,14 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		}
 		cl, closeCluster, err := cluster(ctx, cfg, tv, progress)
 		if err != nil {
-			return nil, err
+			runErr = errors.Join(runErr, fmt.Errorf("transaction.version %d: %w", tv, err))
+			continue
 		}
 		kc, err := cl.NewClient()
 		if err != nil {
 			closeCluster()
-			return nil, err
+			runErr = errors.Join(runErr, err)
+			continue
 		}
 		env := &Env{
 			Brokers: cl.Bootstrap(), Admin: kadm.NewClient(kc), Java: cfg.Java,
@@ -166,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		closeCluster()
 	}
 	rep.Finished, rep.LoadAfter = time.Now().UTC(), loadavg()
-	return rep, ctx.Err()
+	return rep, errors.Join(runErr, ctx.Err())
 }
 
 // cluster returns the configured cluster, or starts a 1-node one.
