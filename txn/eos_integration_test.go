@@ -5,12 +5,12 @@ package txn_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -109,7 +109,9 @@ type result struct {
 func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int, seed uint64) result {
 	t.Helper()
 	began := time.Now()
-	rs := &runState{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	h := fnv.New64a()
+	h.Write([]byte(sc.name))
+	rs := &runState{t: t, c: c, rng: rand.New(rand.NewPCG(seed, h.Sum64()))}
 	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
 	createReplicated(t, c, in, sc.in)
 	createReplicated(t, c, out, sc.out)
@@ -218,62 +220,18 @@ func createReplicated(t *testing.T, c *integration.Cluster, topic string, partit
 // producer (acks=all), as Kafka's transactions test seeds its input.
 func seedInput(t *testing.T, c *integration.Cluster, topic string, n int) {
 	t.Helper()
-	cl := client(t, c.Bootstrap(), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(10000))
-	ctx := testCtx(t, 2*time.Minute)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for i := range n {
-		wg.Add(1)
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte("k-" + strconv.Itoa(i)), Value: []byte(fmt.Sprintf("v-%07d", i))},
-			func(_ *kgo.Record, err error) {
-				defer wg.Done()
-				if err != nil {
-					mu.Lock()
-					first = err
-					mu.Unlock()
-				}
-			})
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte("k-" + strconv.Itoa(i)), Value: []byte(fmt.Sprintf("v-%07d", i))}
 	}
-	wg.Wait()
-	if first != nil {
-		t.Fatalf("seed %s: %v", topic, first)
-	}
+	produceAll(t, client(t, c.Bootstrap(), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(10000)), recs)
 }
 
 // countUncommitted counts the data records of topic read_uncommitted:
 // committed and aborted alike.
 func countUncommitted(t *testing.T, c *integration.Cluster, topic string) int {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
-	ends, err := kadm.NewClient(client(t, c.Bootstrap())).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	cl := client(t, c.Bootstrap(), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	n := 0
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %s: %v", topic, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				n++
-			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return n
+	return len(readTopic(t, c.Bootstrap(), topic, kgo.ReadUncommitted()))
 }
 
 // Faults.

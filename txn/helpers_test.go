@@ -53,31 +53,47 @@ func client(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
 // produceValues produces n records "v-<from+i>" (key = value) and waits.
 func produceValues(t *testing.T, addrs []string, topic string, from, n int) {
 	t.Helper()
-	cl := client(t, addrs)
-	ctx := testCtx(t, time.Minute)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		v := []byte(fmt.Sprintf("v-%06d", from+i))
+		recs[i] = &kgo.Record{Topic: topic, Key: v, Value: v}
+	}
+	produceAll(t, client(t, addrs), recs)
+}
+
+// produceAll produces recs asynchronously and waits for every ack.
+func produceAll(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
+	t.Helper()
+	ctx := testCtx(t, 2*time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for i := range n {
-		v := []byte(fmt.Sprintf("v-%06d", from+i))
+	for _, r := range recs {
 		wg.Add(1)
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: v, Value: v}, func(_ *kgo.Record, err error) {
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 			defer wg.Done()
 			if err != nil {
 				mu.Lock()
-				first = err
+				first = fmt.Errorf("produce to %s: %w", r.Topic, err)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	if first != nil {
-		t.Fatalf("produce: %v", first)
+		t.Fatal(first)
 	}
 }
 
-// readCommitted reads topic read_committed up to its last stable offsets.
+// readCommitted reads topic read_committed up to its end offsets.
 func readCommitted(t *testing.T, addrs []string, topic string) []*kgo.Record {
+	t.Helper()
+	return readTopic(t, addrs, topic, kgo.ReadCommitted())
+}
+
+// readTopic reads topic from the start to its end offsets (high
+// watermarks); with read_committed, a transaction left open makes it fail.
+func readTopic(t *testing.T, addrs []string, topic string, level kgo.IsolationLevel) []*kgo.Record {
 	t.Helper()
 	ctx := testCtx(t, time.Minute)
 	adm := kadm.NewClient(client(t, addrs))
@@ -93,7 +109,7 @@ func readCommitted(t *testing.T, addrs []string, topic string) []*kgo.Record {
 	})
 	// Control records (transaction markers) are kept so that the read can
 	// stop exactly at the end offset; they are not returned.
-	cl := client(t, addrs, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	cl := client(t, addrs, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(level),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
 	var out []*kgo.Record
 	for len(want) > 0 {

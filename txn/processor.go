@@ -434,23 +434,34 @@ func (p *Processor) produce(sess *kgo.GroupTransactSession, r *kgo.Record) {
 func (p *Processor) end(sess *kgo.GroupTransactSession, open bool, records int, commit bool) (bool, error) {
 	outputs, dead := p.outputs, p.dead
 	p.outputs, p.dead = 0, 0
-	p.prodMu.Lock()
-	perr := p.produceErr
-	p.produceErr = nil
-	p.prodMu.Unlock()
-	if !open {
-		// Records were polled but no transaction began: abort so the
-		// consumer rewinds to the committed offsets.
-		commit = false
-	}
-	try := kgo.TransactionEndTry(commit && perr == nil)
 	// Not the caller's ctx: cancelling End leaves the client in an unknown
 	// state. The transaction timeout bounds it.
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.txnTimeout)
 	defer cancel()
 	began := time.Now()
-	committed, err := sess.End(ctx, try)
+	commit = commit && open // records polled but no transaction begun: abort to rewind
+	if commit {
+		// Flush first so that every output's produce result is known
+		// before choosing between commit and abort.
+		if err := sess.Client().Flush(ctx); err != nil {
+			return false, fmt.Errorf("txn: flush before commit (txn_id %s), rebuilding the session: %w", p.cfg.txnID, err)
+		}
+	}
+	p.prodMu.Lock()
+	perr := p.produceErr
+	p.prodMu.Unlock()
+	committed, err := sess.End(ctx, kgo.TransactionEndTry(commit && perr == nil))
 	lat := time.Since(began)
+	// End flushed or aborted every buffered record, so every promise of
+	// this transaction has run: reset for the next one. (Resetting before
+	// End would let the abort's own "aborting" errors fail the next
+	// transaction, and so on for ever.)
+	p.prodMu.Lock()
+	if perr == nil {
+		perr = p.produceErr
+	}
+	p.produceErr = nil
+	p.prodMu.Unlock()
 	ev := TxnEnd{Committed: committed, Records: records, Outputs: outputs, Latency: lat, Err: err}
 	p.eachHook(func(h Hook) {
 		if h, ok := h.(HookTxnEnd); ok {

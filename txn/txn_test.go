@@ -507,3 +507,44 @@ func TestRunRejectsInvalidKgoOpts(t *testing.T) {
 		t.Fatalf("Run returned %v, want ErrInvalidOption", err)
 	}
 }
+
+// A failed produce aborts its transaction once; the abort's own errors for
+// the records it discards must not fail the next transaction (a livelock
+// the broker suite found during broker bounces).
+func TestProduceErrorAbortsOnce(t *testing.T) {
+	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	c := fake(t, map[string]int32{in: 1, out: 1})
+	addrs := c.ListenAddrs()
+	var failed atomic.Bool
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.ProduceRequest)
+		if r.TransactionID == nil || failed.Load() {
+			return nil, nil, false
+		}
+		failed.Store(true)
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.MessageTooLarge.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "f", txn.MaxTxnRecords(20))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runProc(t, p)
+	produceValues(t, addrs, in, 0, 200)
+	waitCommitted(t, addrs, group, in)
+	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
+	if s := p.Stats(); !failed.Load() || s.TxnsAborted < 1 || s.TxnsAborted > 2 || s.SessionRestarts > 1 {
+		t.Fatalf("stats %+v (produce failed: %v): want one or two aborts", s, failed.Load())
+	}
+}
