@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit/admin"
 	"github.com/eoskit/eoskit/internal/conn"
@@ -141,7 +142,12 @@ func newACLsDescribeCmd(e *env) *cobra.Command {
 			if typ, name, ok := strings.Cut(f.principal, ":"); !ok || typ == "" || name == "" {
 				return usageErr(fmt.Errorf("--principal %q: write it as User:name", f.principal))
 			}
-			adm, ctx, done, err := f.connect(cmd.Context())
+			if err := f.out.validate(); err != nil {
+				return err
+			}
+			ctx, cancel := f.cluster.withTimeout(cmd.Context())
+			defer cancel()
+			adm, done, err := f.checkedClient(ctx)
 			if err != nil {
 				return err
 			}
@@ -173,19 +179,37 @@ func (f *aclsFlags) plan(ctx context.Context, opts ...admin.Opt) (admin.ACLPlan,
 	if _, err := admin.EOSACLs(f.access); err != nil {
 		return admin.ACLPlan{}, nil, usageErr(err)
 	}
-	adm, done, err := f.client(opts...)
+	ctx, cancel := f.cluster.withTimeout(ctx)
+	defer cancel()
+	adm, done, err := f.checkedClient(ctx, opts...)
 	if err != nil {
 		return admin.ACLPlan{}, nil, err
 	}
 	f.adm = adm
-	ctx, cancel := f.cluster.withTimeout(ctx)
-	defer cancel()
 	p, err := adm.PlanACLs(ctx, f.access)
 	if err != nil {
 		done()
 		return p, nil, withCode(exitFailed, fmt.Errorf("plan: %w", explainACLAdminErr(&f.cluster, err)))
 	}
 	return p, done, nil
+}
+
+// checkedClient connects and fails at once, explained, when the
+// connection settings are rejected (credentials, certificates).
+func (f *aclsFlags) checkedClient(ctx context.Context, opts ...admin.Opt) (*admin.Client, func(), error) {
+	cfg, err := f.cluster.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(cfg.Opts()...)
+	if err != nil {
+		return nil, nil, usageErr(fmt.Errorf("connection settings: %w", err))
+	}
+	if err := conn.Check(ctx, cl, conn.Access{Principal: principalOf(&f.cluster)}); err != nil {
+		cl.Close()
+		return nil, nil, withCode(exitFailed, err)
+	}
+	return admin.New(cl, opts...), cl.Close, nil
 }
 
 // explainACLAdminErr explains failures of the principal managing ACLs:

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Sentinels a *SecurityError matches with errors.Is.
@@ -184,4 +186,19 @@ func explainTLS(err error) error {
 		return nil
 	}
 	return &SecurityError{Kind: ErrTLS, Msg: msg, Err: err}
+}
+
+// Check connects cl to one broker (kgo.Client.Ping) and returns the
+// explained error when the connection fails for a security reason — wrong
+// credentials, an untrusted or mismatched certificate, a missing client
+// certificate — which no retry can fix. Other failures (a broker down, a
+// timeout) return nil: clients retry those. Call it before work whose
+// retries would otherwise hide a configuration mistake for minutes.
+func Check(ctx context.Context, cl *kgo.Client, a Access) error {
+	err := ExplainAuthError(cl.Ping(ctx), a)
+	var se *SecurityError
+	if errors.As(err, &se) {
+		return err
+	}
+	return nil
 }

@@ -1,0 +1,254 @@
+//go:build integration
+
+package securitytest_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/eoskit/eoskit/admin"
+	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit/txn"
+	"github.com/eoskit/eoskit/txn/verify"
+)
+
+// shared is this suite's one-broker cluster: SASL_SSL, mTLS, ACLs enforced.
+var shared *integration.Shared
+
+func TestMain(m *testing.M) {
+	shared = integration.StartShared(integration.WithBrokers(1), integration.WithSASLSSL(), integration.WithAuthorizer())
+	integration.AnnounceSuite("security", shared.Cluster)
+	os.Exit(shared.Run(m))
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func rnd(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// creds is how one principal connects: brokers, TLS and SASL.
+type creds struct {
+	Principal string
+	Brokers   []string
+	TLS       *tls.Config
+	SASL      sasl.Mechanism
+}
+
+func (c creds) conn() conn.Config { return conn.Config{Brokers: c.Brokers, TLS: c.TLS, SASL: c.SASL} }
+
+// mode connects a named principal over one kind of listener.
+type mode struct {
+	name  string
+	login func(t *testing.T, user string) creds
+}
+
+var modes = []mode{
+	{"scram-sha-512", func(t *testing.T, user string) creds {
+		t.Helper()
+		tc := must(shared.TLSConfig())
+		pass := rnd("pw")
+		if user == integration.AdminUser {
+			pass = must(shared.AdminPassword())
+		} else if err := shared.CreateSCRAMUser(ctxT(t, time.Minute), user, pass); err != nil {
+			t.Fatal(err)
+		}
+		return creds{Principal: "User:" + user, Brokers: shared.SASLBootstrap(), TLS: tc,
+			SASL: scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()}
+	}},
+	{"mtls", func(t *testing.T, user string) creds {
+		t.Helper()
+		certPEM, keyPEM, err := shared.ClientCert(user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := must(shared.TLSConfig())
+		tc.Certificates = []tls.Certificate{pair}
+		return creds{Principal: "User:" + user, Brokers: shared.MTLSBootstrap(), TLS: tc}
+	}},
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// superClient connects through the PLAINTEXT setup listener, a super user.
+func superClient(t *testing.T) *kgo.Client {
+	t.Helper()
+	cl, err := shared.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopics(t *testing.T, partitions int32, topics ...string) {
+	t.Helper()
+	res, err := kadm.NewClient(superClient(t)).CreateTopics(ctxT(t, time.Minute), partitions, 1, nil, topics...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endOffsets sums the end offsets of topic, read as super user.
+func endOffsets(t *testing.T, topic string) int64 {
+	t.Helper()
+	ends, err := kadm.NewClient(superClient(t)).ListEndOffsets(ctxT(t, time.Minute), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+// seed writes n records to topic as super user.
+func seed(t *testing.T, topic string, from, n int) {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := from; i < from+n; i++ {
+		rs = append(rs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	if err := superClient(t).ProduceSync(ctxT(t, time.Minute), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// adminAs returns an admin.Client connected with c.
+func adminAs(t *testing.T, c creds) *admin.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(c.conn().Opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return admin.New(cl)
+}
+
+// waitPlan re-plans a until the broker's ACLs match done (ACLs propagate
+// asynchronously).
+func waitPlan(t *testing.T, adm *admin.Client, a admin.EOSAccess, done func(admin.ACLPlan) bool) {
+	t.Helper()
+	ctx := ctxT(t, time.Minute)
+	for {
+		p, err := adm.PlanACLs(ctx, a)
+		if err == nil && done(p) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("ACLs of %s did not settle: %v\n%s", a.Principal, err, p)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// grant applies the exactly-once ACLs of a through the library and waits
+// until the broker has them.
+func grant(t *testing.T, adm *admin.Client, a admin.EOSAccess) admin.ACLPlan {
+	t.Helper()
+	p, err := adm.PlanACLs(ctxT(t, time.Minute), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.ApplyACLs(ctxT(t, time.Minute), p); err != nil {
+		t.Fatal(err)
+	}
+	waitPlan(t, adm, a, func(p admin.ACLPlan) bool { return !p.HasChanges() })
+	return p
+}
+
+// runCopy runs an exactly-once copy as c until it has committed want input
+// records, or until its first session error (returned, explained), which
+// stops it.
+func runCopy(t *testing.T, c creds, a admin.EOSAccess, txnID string, want int64) (txn.Stats, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	restarts := restartHook(func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	})
+	// What txn.TLS and txn.SASL options would set; txn takes them as kgo
+	// options for now.
+	sec := []kgo.Opt{kgo.DialTLSConfig(c.TLS)}
+	if c.SASL != nil {
+		sec = append(sec, kgo.SASL(c.SASL))
+	}
+	p, err := txn.New(txn.Copy(a.OutputTopics[0]), txn.Brokers(c.Brokers...), txn.KgoOpts(sec...),
+		txn.Group(a.Group), txn.Topics(a.InputTopics...), txn.TransactionalID(txnID),
+		txn.StartOffset(kgo.NewOffset().AtStart()), txn.Hooks(restarts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(ctx) }()
+	for p.Stats().RecordsIn < want && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		firstErr = errors.Join(firstErr, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	access := conn.Access{Principal: a.Principal, Group: a.Group, TransactionalIDPrefix: a.TransactionalIDPrefix,
+		TransactionalID: a.TransactionalID, Input: a.InputTopics, Output: a.OutputTopics}
+	return p.Stats(), conn.ExplainAuthError(firstErr, access)
+}
+
+type restartHook func(error)
+
+func (h restartHook) OnSessionRestart(err error) { h(err) }
+
+// verifyCopy checks, as super user, that out is an exactly-once image of in.
+func verifyCopy(t *testing.T, in, out string, want int) {
+	t.Helper()
+	rep, err := verify.Run(ctxT(t, 2*time.Minute), verify.Config{Input: []string{in}, Output: []string{out}, Identity: true},
+		kgo.SeedBrokers(shared.Bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Counts.InputRecords != want || rep.Counts.OutputRecords != want {
+		t.Fatalf("verify %s -> %s: %s", in, out, rep)
+	}
+}
