@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,20 +13,7 @@ import (
 // aclGolden compares got with testdata/acls/name, or rewrites it with -update.
 func aclGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "acls", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal([]byte(got), want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden(t, filepath.Join("..", "acls", name), []byte(got))
 }
 
 // fakeSecured returns kfake brokers enforcing ACLs and the flags to connect

@@ -148,13 +148,8 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 // TestMissingTransactionalIDACL: every planned ACL but the transactional
 // ID's: the copy fails with the named denial and writes nothing.
 func TestMissingTransactionalIDACL(t *testing.T) {
-	in, out := rnd("in"), rnd("out")
-	createTopics(t, 1, in, out)
-	seed(t, in, 0, 50)
-	adm := adminAs(t, modes[0].login(t, integration.AdminUser))
-	app := modes[0].login(t, rnd("app"))
-	a := admin.EOSAccess{Principal: app.Principal, Group: rnd("g"), TransactionalIDPrefix: rnd("tx") + "-",
-		InputTopics: []string{in}, OutputTopics: []string{out}}
+	adm, app, a := copySetup(t, 50)
+	out := a.OutputTopics[0]
 	p, err := adm.PlanACLs(ctxT(t, time.Minute), a)
 	if err != nil {
 		t.Fatal(err)
@@ -182,13 +177,8 @@ func TestMissingTransactionalIDACL(t *testing.T) {
 // after the transactional ID's WRITE is revoked, a restarted copy fails
 // with the named denial and adds nothing to the output.
 func TestRevokedTransactionalIDWrite(t *testing.T) {
-	in, out := rnd("in"), rnd("out")
-	createTopics(t, 1, in, out)
-	seed(t, in, 0, 100)
-	adm := adminAs(t, modes[0].login(t, integration.AdminUser))
-	app := modes[0].login(t, rnd("app"))
-	a := admin.EOSAccess{Principal: app.Principal, Group: rnd("g"), TransactionalIDPrefix: rnd("tx") + "-",
-		InputTopics: []string{in}, OutputTopics: []string{out}}
+	adm, app, a := copySetup(t, 100)
+	in, out := a.InputTopics[0], a.OutputTopics[0]
 	plan := grant(t, adm, a)
 	if _, err := runCopy(t, app, a, a.TransactionalIDPrefix+"0", 100); err != nil {
 		t.Fatal(err)
@@ -242,4 +232,18 @@ func checkFails(t *testing.T, c creds, kind error, want string) {
 	if !errors.Is(err, kind) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("conn.Check: %v, want %v saying %q in one line", err, kind, want)
 	}
+}
+
+// copySetup creates an input topic holding n records and an output topic,
+// and a SCRAM-SHA-512 application principal with no ACLs yet; it returns
+// an admin client (super user over SASL_SSL) and the copy's access.
+func copySetup(t *testing.T, n int) (*admin.Client, creds, admin.EOSAccess) {
+	t.Helper()
+	in, out := rnd("in"), rnd("out")
+	createTopics(t, 1, in, out)
+	seed(t, in, 0, n)
+	adm := adminAs(t, modes[0].login(t, integration.AdminUser))
+	app := modes[0].login(t, rnd("app"))
+	return adm, app, admin.EOSAccess{Principal: app.Principal, Group: rnd("g"), TransactionalIDPrefix: rnd("tx") + "-",
+		InputTopics: []string{in}, OutputTopics: []string{out}}
 }

@@ -1,7 +1,9 @@
 // Package conn holds the connection settings every eoskit client and eosctl
-// command shares: seed brokers, client ID and, later, TLS and SASL. Packages
-// turn a Config into franz-go options with Opts; nothing else builds
-// connection options.
+// command shares: seed brokers, client ID, TLS and SASL. Packages turn a
+// Config into franz-go options with Opts; nothing else builds connection
+// options. ExplainAuthError and Check turn authentication, authorization and
+// TLS failures into one-line *SecurityError values that say what to do
+// (for a missing ACL: the eosctl acls apply command that grants it).
 package conn
 
 import (
