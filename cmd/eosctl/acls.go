@@ -225,15 +225,6 @@ func explainACLAdminErr(cf *clusterFlags, err error) error {
 	return conn.ExplainAuthError(err, conn.Access{Principal: principalOf(cf)})
 }
 
-// explainErr explains an authentication, authorization or TLS failure of a
-// command that runs as the cluster flags' principal and uses a.
-func explainErr(cf *clusterFlags, a conn.Access, err error) error {
-	if a.Principal == "" {
-		a.Principal = principalOf(cf)
-	}
-	return conn.ExplainAuthError(err, a)
-}
-
 // principalOf is the principal the cluster flags connect as: User:<SASL
 // user>, or User:<CN> of the client certificate (the brokers' principal
 // mapping may differ), or "" when unknown.
