@@ -15,6 +15,7 @@ required=(
   "consumer:containers"
   "txn:containers"
   "verify:containers"
+  "security:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
@@ -29,6 +30,7 @@ done
 required_tests=(
   "containers:TestTopicsCLIOnBroker"
   "containers:TestEOSCLIOnBroker"
+  "containers:TestACLsCLIOnSecuredBroker"
 )
 for entry in "${required_tests[@]}"; do
   backend=${entry%%:*}
