@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -87,6 +89,12 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	cl, err := kgo.NewClient(r.kgoOpts()...)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	// Wrong credentials, an untrusted CA or a missing ACL fail here at once,
+	// explained, instead of a group that silently never joins.
+	if err := conn.Check(ctx, cl, conn.Access{Group: r.cfg.group, Input: r.cfg.topics}); err != nil {
+		cl.Close()
+		return fmt.Errorf("consumer: %w", err)
 	}
 	r.cl = cl
 	r.poll(ctx)

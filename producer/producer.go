@@ -4,16 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/internal/conn"
 )
 
 // Producer is an idempotent producer: acks=all, idempotence on, at most 5
 // requests in flight per broker, so retries never duplicate or reorder
 // records within a partition. It is safe for concurrent use.
 type Producer struct {
-	cfg config
-	cl  *kgo.Client
+	cfg     config
+	cl      *kgo.Client
+	checked atomic.Bool // the connection's security was checked once
+}
+
+// checkSecurity fails fast, explained, on wrong credentials, an untrusted CA
+// or a missing ACL, which franz-go would otherwise retry until records time
+// out. It runs once, at the first produce.
+func (p *Producer) checkSecurity(ctx context.Context) error {
+	if p.checked.Load() {
+		return nil
+	}
+	if err := conn.Check(ctx, p.cl, conn.Access{}); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	p.checked.Store(true)
+	return nil
 }
 
 // New returns an idempotent producer. It does not contact the cluster.
@@ -58,6 +76,10 @@ func (c *config) newClient(txnID string) (*kgo.Client, error) {
 // attempt was answered; a record whose request is on the wire is waited
 // for, because failing it could let a retry duplicate it.
 func (p *Producer) Produce(ctx context.Context, records ...*kgo.Record) error {
+	if err := p.checkSecurity(ctx); err != nil {
+		p.report(records, err)
+		return err
+	}
 	err := resultsErr(p.cl.ProduceSync(ctx, records...))
 	p.report(records, err)
 	return err

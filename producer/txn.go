@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eoskit/eoskit/internal/conn"
 )
 
 // abortTimeout bounds an abort or re-initialisation that runs after the
@@ -64,6 +66,10 @@ func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProduc
 	}
 	p := &TxProducer{cfg: cfg, id: txnID}
 	p.cl.Store(cl)
+	if err := conn.Check(ctx, cl, conn.Access{TransactionalID: txnID}); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("producer: %w", err)
+	}
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		cl.Close()
 		if isFencedErr(err) {

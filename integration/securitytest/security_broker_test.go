@@ -95,15 +95,15 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 }
 
 // TestWrongPasswordFailsFast: conn.Check reports the explained
-// authentication failure at once; the producer fails with
-// SASL_AUTHENTICATION_FAILED (after its record retries) and writes nothing.
+// authentication failure at once; the producer (default retries) and the
+// consumer fail with it before any retry loop, and nothing is written.
 func TestWrongPasswordFailsFast(t *testing.T) {
 	topic := rnd("t")
 	createTopics(t, 1, topic)
 	c := modes[0].login(t, rnd("user"))
 	wrong := scram.Auth{User: strings.TrimPrefix(c.Principal, "User:"), Pass: "wrong"}.AsSha512Mechanism()
 	checkFails(t, creds{Principal: c.Principal, Brokers: c.Brokers, TLS: c.TLS, SASL: wrong}, conn.ErrAuthentication, "authentication failed: the brokers rejected "+c.Principal)
-	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(c.TLS), producer.WithSASL(wrong), producer.WithRecordRetries(1))
+	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(c.TLS), producer.WithSASL(wrong))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +111,22 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	err = p.Produce(ctxT(t, 2*time.Minute), kgo.StringRecord("x"), &kgo.Record{Topic: topic, Value: []byte("x")})
 	explained := conn.ExplainAuthError(err, conn.Access{Principal: c.Principal})
 	if !errors.Is(err, kerr.SaslAuthenticationFailed) || !errors.Is(explained, conn.ErrAuthentication) ||
-		!strings.Contains(explained.Error(), "authentication failed: the brokers rejected "+c.Principal) {
+		!strings.Contains(explained.Error(), "authentication failed: the brokers rejected") {
 		t.Fatalf("wrong password: %v\nexplained: %v", err, explained)
 	}
 	if n := endOffsets(t, topic); n != 0 {
 		t.Fatalf("a client with a wrong password wrote: end offset %d", n)
+	}
+	cons, err := consumer.New(consumer.WithBrokers(c.Brokers...), consumer.WithTLS(c.TLS), consumer.WithSASL(wrong),
+		consumer.WithGroup(rnd("g")), consumer.WithTopics(topic), consumer.StartAtEarliest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	// The context outlives any retry loop: Run must return on its own.
+	err = cons.Run(ctxT(t, 2*time.Minute), func(context.Context, *kgo.Record) error { return nil })
+	if !errors.Is(err, conn.ErrAuthentication) || !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("consumer with a wrong password: Run returned %v, want the explained authentication failure", err)
 	}
 }
 
@@ -128,7 +139,7 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 	c := modes[0].login(t, rnd("user"))
 	untrusted := &tls.Config{MinVersion: tls.VersionTLS12}
 	checkFails(t, creds{Brokers: c.Brokers, TLS: untrusted, SASL: c.SASL}, conn.ErrTLS, `signed by "CN=eoskit test CA", which is not trusted`)
-	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(untrusted), producer.WithSASL(c.SASL), producer.WithRecordRetries(1))
+	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(untrusted), producer.WithSASL(c.SASL))
 	if err != nil {
 		t.Fatal(err)
 	}
