@@ -244,7 +244,7 @@ func (r *runState) pick() int {
 func procHardBounce(r *runState, _ int) string {
 	id := r.pick()
 	r.sup.signal(id, syscall.SIGKILL)
-	return fmt.Sprintf("SIGKILL copier slot %d (restarted with the same transactional ID)", id)
+	return fmt.Sprintf("SIGKILL copier slot %d (restarted)", id)
 }
 
 func procCleanBounce(r *runState, _ int) string {

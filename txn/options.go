@@ -36,6 +36,7 @@ type config struct {
 	txnID          string
 	start          kgo.Offset
 	maxRecords     int
+	maxPoll        int
 	interval       time.Duration
 	txnTimeout     time.Duration
 	sessionTimeout time.Duration
@@ -101,6 +102,10 @@ func StartOffset(o kgo.Offset) Opt { return optFunc(func(c *config) { c.start = 
 // Default DefaultMaxTxnRecords. A transaction also closes after
 // CommitInterval, whichever comes first.
 func MaxTxnRecords(n int) Opt { return optFunc(func(c *config) { c.maxRecords = n }) }
+
+// MaxPollRecords caps how many records one handler call (and one poll)
+// gets; a transaction then spans several polls. Default: MaxTxnRecords.
+func MaxPollRecords(n int) Opt { return optFunc(func(c *config) { c.maxPoll = n }) }
 
 // CommitInterval closes a transaction this long after its first input
 // record. Default DefaultCommitInterval.
@@ -174,6 +179,8 @@ func (c *config) validate() error {
 		return bad("no transactional ID: set TransactionalID to a stable per-instance ID (see its doc)")
 	case c.maxRecords <= 0:
 		return bad("MaxTxnRecords %d: use a positive count", c.maxRecords)
+	case c.maxPoll < 0:
+		return bad("MaxPollRecords %d: use a positive count", c.maxPoll)
 	case c.interval <= 0:
 		return bad("CommitInterval %v: use a positive duration", c.interval)
 	case c.txnTimeout < time.Second:

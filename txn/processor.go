@@ -250,7 +250,11 @@ func (p *Processor) runSession(ctx context.Context) (progressed bool, err error)
 		if open {
 			pollCtx, cancelPoll = context.WithDeadline(ctx, started.Add(p.cfg.interval))
 		}
-		fs := sess.PollRecords(pollCtx, p.cfg.maxRecords-n)
+		limit := p.cfg.maxRecords - n
+		if p.cfg.maxPoll > 0 {
+			limit = min(limit, p.cfg.maxPoll)
+		}
+		fs := sess.PollRecords(pollCtx, limit)
 		cancelPoll()
 		recs := fs.Records()
 		if ctx.Err() != nil {

@@ -29,6 +29,7 @@ func TestNewValidates(t *testing.T) {
 		"no topics":     {txn.Brokers("h:1"), txn.Group("g"), txn.TransactionalID("id")},
 		"no txn id":     {txn.Brokers("h:1"), txn.Group("g"), txn.Topics("in")},
 		"zero records":  append(ok[:4:4], txn.MaxTxnRecords(0)),
+		"poll records":  append(ok[:4:4], txn.MaxPollRecords(-1)),
 		"interval":      append(ok[:4:4], txn.CommitInterval(time.Minute)),
 		"retries":       append(ok[:4:4], txn.HandlerRetries(-1)),
 		"dlq is input":  append(ok[:4:4], txn.DeadLetterTopic("in")),
@@ -471,26 +472,31 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 		return nil
 	}
 	hr := &hookRec{}
-	p, err := txn.NewBatch(h, procOpts(addrs, group, in, "b", txn.Hooks(hr), txn.MaxTxnRecords(100))...)
+	p, err := txn.NewBatch(h, procOpts(addrs, group, in, "b", txn.Hooks(hr), txn.MaxTxnRecords(100),
+		txn.MaxPollRecords(30), txn.CommitInterval(time.Second))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runProc(t, p)
 	waitCommitted(t, addrs, group, in)
 	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
-	if maxBatch.Load() > 100 {
-		t.Errorf("batch of %d records with MaxTxnRecords(100)", maxBatch.Load())
+	if maxBatch.Load() > 30 {
+		t.Errorf("batch of %d records with MaxPollRecords(30)", maxBatch.Load())
 	}
 	hr.mu.Lock()
 	defer hr.mu.Unlock()
-	var recs int
+	var recs, biggest int
 	for _, e := range hr.ends {
 		if e.Committed {
 			recs += e.Records
+			biggest = max(biggest, e.Records)
 		}
 	}
 	if recs != 300 || hr.assigned == 0 {
 		t.Fatalf("hooks saw %d committed records and %d assignments", recs, hr.assigned)
+	}
+	if biggest <= 30 || biggest > 100 {
+		t.Errorf("largest transaction %d records: want several polls of <= 30, at most MaxTxnRecords(100)", biggest)
 	}
 }
 

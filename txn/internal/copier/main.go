@@ -38,6 +38,7 @@ func run() int {
 		txnID       = fs.String("txn-id", "", "transactional ID (eos)")
 		mode        = fs.String("mode", "eos", "eos | alo (at-least-once, offsets committed outside any transaction)")
 		maxRecords  = fs.Int("max-records", 300, "records per transaction")
+		pollRecords = fs.Int("poll-records", 50, "records per poll (a transaction spans several polls)")
 		interval    = fs.Duration("interval", 100*time.Millisecond, "commit interval")
 		txnTimeout  = fs.Duration("txn-timeout", 10*time.Second, "transaction timeout")
 		sessTimeout = fs.Duration("session-timeout", 6*time.Second, "group session timeout")
@@ -71,7 +72,7 @@ func run() int {
 	}
 	p, err := txn.NewBatch(h,
 		txn.Brokers(seeds...), txn.Group(*group), txn.Topics(*from), txn.TransactionalID(*txnID),
-		txn.MaxTxnRecords(*maxRecords), txn.CommitInterval(*interval), txn.TransactionTimeout(*txnTimeout),
+		txn.MaxTxnRecords(*maxRecords), txn.MaxPollRecords(*pollRecords), txn.CommitInterval(*interval), txn.TransactionTimeout(*txnTimeout),
 		txn.SessionTimeout(*sessTimeout), txn.Logger(log),
 		txn.KgoOpts(kgo.ProducerBatchMaxBytes(16<<10)),
 	)
