@@ -78,6 +78,8 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 		},
 	}
 	cf.register(cmd)
+	// A copy runs until SIGINT or SIGTERM: the whole-operation timeout does not apply.
+	_ = cmd.Flags().MarkHidden("timeout")
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.from, "from", nil, "input topics (comma-separated or repeated)")
 	fl.StringVar(&f.to, "to", "", "output topic")
