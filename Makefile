@@ -12,7 +12,7 @@ TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
 BROKER_SUITES ?= ./integration/
 
-.PHONY: all build demo test test-unit test-brokers test-containers test-processes lint kafka kafka-image podman clean
+.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos lint kafka kafka-image podman clean
 
 all: lint test-unit build
 
@@ -42,6 +42,11 @@ test-processes: kafka ## real-broker suites as local JVMs (needs Java 17+ and th
 	@mkdir -p $(TEST_LOG_DIR)
 	set -o pipefail; EOSKIT_BACKEND=processes \
 	  $(GO) test -tags integration -count=1 -p 1 -timeout 40m -v $(BROKER_SUITES) 2>&1 | tee $(TEST_LOG_DIR)/processes.log
+
+chaos: kafka kafka-image ## full-size exactly-once suite: 100k records per scenario, 3 seeds (1-1.5 h)
+	@mkdir -p $(TEST_LOG_DIR)
+	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
+	  $(GO) test -tags integration -count=1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce' ./txn/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
 
 lint: ## gofmt check and go vet (with and without the integration tag)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

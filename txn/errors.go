@@ -26,6 +26,14 @@ var (
 	// kadm or kafka-consumer-groups --reset-offsets).
 	ErrOffsetReset = errors.New("input offset out of range: refusing to reset offsets silently")
 
+	// ErrAccessDenied reports that the cluster refused this processor's
+	// credentials (authentication), an ACL it needs (authorization), or the
+	// TLS handshake. Run stops at once with a message naming what was
+	// denied and the `eosctl acls apply` command that grants it; the
+	// broker's own error (e.g. kerr.TransactionalIDAuthorizationFailed)
+	// stays matchable with errors.Is.
+	ErrAccessDenied = errors.New("access denied")
+
 	// ErrHandler is wrapped by every *HandlerError.
 	ErrHandler = errors.New("handler failed")
 )

@@ -1,11 +1,13 @@
 package txn
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/eoskit/eoskit/internal/conn"
 )
@@ -68,6 +70,14 @@ func defaultConfig() config {
 func Brokers(seeds ...string) Opt {
 	return optFunc(func(c *config) { c.conn.Brokers = append(c.conn.Brokers, seeds...) })
 }
+
+// TLS encrypts the connections with cfg (for mTLS, with a client
+// certificate in cfg.Certificates).
+func TLS(cfg *tls.Config) Opt { return optFunc(func(c *config) { c.conn.TLS = cfg }) }
+
+// SASL authenticates with m, e.g. scram.Auth{User: u, Pass: p}.AsSha512Mechanism()
+// from github.com/twmb/franz-go/pkg/sasl/scram.
+func SASL(m sasl.Mechanism) Opt { return optFunc(func(c *config) { c.conn.SASL = m }) }
 
 // ClientID sets the Kafka client ID. Default "eoskit".
 func ClientID(id string) Opt { return optFunc(func(c *config) { c.conn.ClientID = id }) }

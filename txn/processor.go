@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/internal/conn"
 )
 
 // ProvenanceHeader is the header stamped on every output record (unless
@@ -132,7 +134,9 @@ func (p *Processor) TransactionalID() string { return p.cfg.txnID }
 // Errors: ErrFenced (another instance took the transactional ID: stop),
 // ErrInvalidOption (franz-go rejected the options, e.g. from KgoOpts),
 // ErrOffsetReset (a committed offset is out of range: an operator must
-// decide), *HandlerError (poison record, no dead-letter topic). Any other
+// decide), *HandlerError (poison record, no dead-letter topic),
+// ErrAccessDenied (credentials, an ACL or TLS refused: the message names
+// what and how to grant it). Any other
 // failure (End errors, unknown commit outcome, lost coordinator, broker
 // failures) closes the session and builds a new one with backoff; a new
 // session re-initialises the producer ID, which bumps the epoch, so a
@@ -145,6 +149,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	backoff := p.cfg.retryBackoff
 	for {
 		progressed, err := p.runSession(ctx)
+		err = p.explainAccess(err)
 		if err == nil || ctx.Err() != nil && !isFatal(err) {
 			return nil
 		}
@@ -172,7 +177,25 @@ func (p *Processor) Run(ctx context.Context) error {
 
 func isFatal(err error) bool {
 	return errors.Is(err, ErrFenced) || errors.Is(err, ErrOffsetReset) || errors.Is(err, ErrHandler) ||
-		errors.Is(err, ErrInvalidOption)
+		errors.Is(err, ErrInvalidOption) || errors.Is(err, ErrAccessDenied)
+}
+
+// explainAccess turns authentication, authorization and TLS failures, which
+// no session rebuild can fix, into ErrAccessDenied with an explanation.
+func (p *Processor) explainAccess(err error) error {
+	if err == nil || errors.Is(err, ErrAccessDenied) {
+		return err
+	}
+	explained := conn.ExplainAuthError(err, conn.Access{
+		Group:           p.cfg.group,
+		TransactionalID: p.cfg.txnID,
+		Input:           p.cfg.topics,
+	})
+	var se *conn.SecurityError
+	if errors.As(explained, &se) {
+		return fmt.Errorf("txn: %w: %w", ErrAccessDenied, explained)
+	}
+	return err
 }
 
 func (p *Processor) sessionOpts() []kgo.Opt {

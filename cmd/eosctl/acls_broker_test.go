@@ -131,6 +131,15 @@ func TestACLsCLIOnSecuredBroker(t *testing.T) {
 	if r := acls("plan"); !strings.Contains(r.stdout, "+ create TRANSACTIONAL_ID cli-tx-*") || !strings.Contains(r.stdout, "1 to create, 6 already granted") {
 		t.Fatalf("plan after the revocation:\n%s", r.stdout)
 	}
+	// eosctl copy as the application now stops at once (no retry loop)
+	// naming the denial and the command that grants it.
+	appPW := write("app-pw", []byte("cli-app-secret\n"))
+	r = run(t, "", "copy", "--from", "cli-in", "--to", "cli-out", "--group", "cli-g", "--txn-id", "cli-tx-1",
+		"--brokers", strings.Join(c.SASLBootstrap(), ","), "--tls-ca", ca, "--sasl-user", "cli-app", "--sasl-password-file", appPW)
+	if r.code != exitFailed || !strings.Contains(r.stderr, `may not WRITE TRANSACTIONAL_ID "cli-tx-1"`) ||
+		!strings.Contains(r.stderr, "eosctl acls apply --principal User:cli-app --group cli-g --txn-id cli-tx-1 --input cli-in --output-topics cli-out --yes") {
+		t.Fatalf("copy without the transactional ID's WRITE: exit %d\nstderr %s", r.code, r.stderr)
+	}
 	if r := acls("apply", "--yes"); r.code != exitOK {
 		t.Fatalf("re-apply: exit %d %s", r.code, r.stderr)
 	}

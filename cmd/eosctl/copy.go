@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -28,6 +29,13 @@ type copyFlags struct {
 	statsEvery     time.Duration
 	logLevel       string
 	output         outputFlag
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func newCopyCmd(e *env) *cobra.Command {
@@ -71,6 +79,13 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 			switch {
 			case errors.Is(err, txn.ErrInvalidOption):
 				return usageErr(err)
+			case errors.Is(err, txn.ErrAccessDenied):
+				access := conn.Access{Principal: principalOf(&cf), Group: f.group, TransactionalID: f.txnID,
+					Input: f.from, Output: append([]string{f.to}, nonEmpty(f.deadLetter)...)}
+				if grant := conn.GrantCommand(access); grant != "" {
+					err = fmt.Errorf("%w\ngrant the exactly-once ACLs with: %s", err, grant)
+				}
+				return withCode(exitFailed, err)
 			case err != nil:
 				return withCode(exitFailed, err)
 			}
