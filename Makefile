@@ -7,6 +7,7 @@ EOSKIT_KAFKA_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eoskit/kafka-$(KAFKA
 KAFKA_IMAGE ?= localhost/eoskit-kafka:$(KAFKA_VERSION)
 export EOSKIT_KAFKA_HOME
 
+SHELL := /bin/bash
 GO ?= go
 TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
