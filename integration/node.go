@@ -43,10 +43,16 @@ func DefaultKafkaHome(version string) string {
 
 // newClusterID returns a random KRaft cluster ID (base64url of 16 bytes, as
 // kafka-storage random-uuid prints).
+// Like Kafka's Uuid.randomUuid it never starts with '-', which the storage
+// tool's argument parser would take for an option.
 func newClusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // freePorts reserves n distinct free TCP ports on 127.0.0.1. The ports are

@@ -122,6 +122,13 @@ func TestNewClusterIDIsKRaftShaped(t *testing.T) {
 	if len(a) != 22 || a == b {
 		t.Fatalf("cluster IDs %q %q: want 22 characters, distinct", a, b)
 	}
+	// One ID in 64 would start with '-' if drawn naively; the storage tool
+	// then fails with "--cluster-id expected one argument".
+	for range 2000 {
+		if id := newClusterID(); id[0] == '-' {
+			t.Fatalf("cluster ID %q starts with '-'", id)
+		}
+	}
 }
 
 func TestFreePortsDistinct(t *testing.T) {
