@@ -13,7 +13,7 @@ TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
 BROKER_SUITES ?= ./integration/
 
-.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos lint kafka kafka-image podman clean
+.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos bench lint kafka kafka-image podman clean
 
 all: lint test-unit build
 
@@ -48,6 +48,9 @@ chaos: kafka kafka-image ## full-size exactly-once suite: 100k records per scena
 	@mkdir -p $(TEST_LOG_DIR)
 	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
 	  $(GO) test -tags integration -count=1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce' ./txn/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
+
+bench: kafka ## eoskit vs Kafka's Java tools and raw franz-go on one broker (tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
+	$(GO) run ./bench/cmd/eosbench $(BENCH_ARGS)
 
 lint: ## gofmt check and go vet (with and without the integration tag)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -16,6 +16,7 @@ required=(
   "txn:containers"
   "verify:containers"
   "security:containers"
+  "bench:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
