@@ -29,17 +29,6 @@ func TestMain(m *testing.M) {
 	os.Exit(shared.Run(m))
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func topicName(t *testing.T, suffix string) string {
-	return fmt.Sprintf("%s-%s-%d", strings.ToLower(t.Name()), suffix, time.Now().UnixNano())
-}
-
 // brokerAdmin returns an admin client and a raw kadm client on the shared
 // cluster.
 func brokerAdmin(t *testing.T) (*admin.Client, *kadm.Client) {
@@ -64,9 +53,9 @@ func overrides(d admin.TopicDescription) map[string]string {
 }
 
 func TestBrokerApplyCreatesThenNoop(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	adm, _ := brokerAdmin(t)
-	orders, audit := topicName(t, "orders"), topicName(t, "audit")
+	orders, audit := integration.UniqueName(t, "orders"), integration.UniqueName(t, "audit")
 	specs := []admin.TopicSpec{
 		{Name: orders, Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2,
 			Configs: map[string]string{"retention.ms": "604800000", "compression.type": "zstd"}},
@@ -115,9 +104,9 @@ func TestBrokerApplyCreatesThenNoop(t *testing.T) {
 }
 
 func TestBrokerAlterOnlyChangedKeyAndAddPartitions(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	adm, raw := brokerAdmin(t)
-	name := topicName(t, "t")
+	name := integration.UniqueName(t, "t")
 	spec := admin.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: 2,
 		Configs: map[string]string{"retention.ms": "3600000", "segment.bytes": "10485760"}}
 	mustApply(t, adm, spec)
@@ -159,14 +148,14 @@ func TestBrokerAlterOnlyChangedKeyAndAddPartitions(t *testing.T) {
 }
 
 func TestBrokerInvalidChangesNothing(t *testing.T) {
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := integration.Context(t, 3*time.Minute)
 	adm, _ := brokerAdmin(t)
-	existing := admin.TopicSpec{Name: topicName(t, "existing"), Partitions: 4, ReplicationFactor: 3, MinInsyncReplicas: 2,
+	existing := admin.TopicSpec{Name: integration.UniqueName(t, "existing"), Partitions: 4, ReplicationFactor: 3, MinInsyncReplicas: 2,
 		Configs: map[string]string{"retention.ms": "3600000"}}
 	mustApply(t, adm, existing)
 	before := describeOne(t, adm, existing.Name)
-	fresh := topicName(t, "fresh")
-	valid := topicName(t, "valid") // valid, but specified next to an invalid one
+	fresh := integration.UniqueName(t, "fresh")
+	valid := integration.UniqueName(t, "valid") // valid, but specified next to an invalid one
 
 	mod := func(f func(*admin.TopicSpec)) admin.TopicSpec { s := existing; f(&s); return s }
 	cases := []struct {
@@ -217,9 +206,9 @@ func TestBrokerInvalidChangesNothing(t *testing.T) {
 }
 
 func TestBrokerLint(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	adm, _ := brokerAdmin(t)
-	safe, unsafe := topicName(t, "safe"), topicName(t, "unsafe")
+	safe, unsafe := integration.UniqueName(t, "safe"), integration.UniqueName(t, "unsafe")
 	mustApply(t, adm,
 		admin.TopicSpec{Name: safe, Partitions: 1, ReplicationFactor: 3, MinInsyncReplicas: 2},
 		admin.TopicSpec{Name: unsafe, Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 1,
@@ -255,7 +244,7 @@ func TestBrokerLintClusterFlagsUnsafeBrokerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	fs, err := admin.New(cl).LintCluster(ctxT(t, time.Minute))
+	fs, err := admin.New(cl).LintCluster(integration.Context(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +262,9 @@ func TestBrokerLintClusterFlagsUnsafeBrokerSettings(t *testing.T) {
 }
 
 func TestBrokerDescribeUnderReplicatedWhileBrokerDown(t *testing.T) {
-	ctx := ctxT(t, 4*time.Minute)
+	ctx := integration.Context(t, 4*time.Minute)
 	adm, _ := brokerAdmin(t)
-	name := topicName(t, "t")
+	name := integration.UniqueName(t, "t")
 	mustApply(t, adm, admin.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: 2})
 
 	const victim = int32(3)
@@ -319,7 +308,7 @@ func TestBrokerDescribeUnderReplicatedWhileBrokerDown(t *testing.T) {
 		}
 	}
 	// While the broker is down, a new RF 3 topic is refused with the live count.
-	_, err := adm.Plan(ctx, []admin.TopicSpec{{Name: topicName(t, "new"), Partitions: 1, ReplicationFactor: 3}})
+	_, err := adm.Plan(ctx, []admin.TopicSpec{{Name: integration.UniqueName(t, "new"), Partitions: 1, ReplicationFactor: 3}})
 	if !errors.Is(err, admin.ErrInvalidSpec) || !strings.Contains(err.Error(), "2 live brokers") {
 		t.Fatalf("plan with a broker down: %v", err)
 	}
@@ -333,7 +322,7 @@ func TestBrokerExampleFilePlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := adm.Plan(ctxT(t, time.Minute), specs)
+	p, err := adm.Plan(integration.Context(t, time.Minute), specs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,9 +332,9 @@ func TestBrokerExampleFilePlans(t *testing.T) {
 }
 
 func TestBrokerIncreaseReplicationFactor(t *testing.T) {
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := integration.Context(t, 3*time.Minute)
 	adm, _ := brokerAdmin(t)
-	name := topicName(t, "t")
+	name := integration.UniqueName(t, "t")
 	spec := admin.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 1, MinInsyncReplicas: 1}
 	mustApply(t, adm, spec)
 	before := describeOne(t, adm, name)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,17 +35,6 @@ func TestMain(m *testing.M) {
 	os.Exit(shared.Run(m))
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func uniq(t *testing.T, what string) string {
-	return fmt.Sprintf("%s-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), what, time.Now().UnixNano())
-}
-
 func admin(t *testing.T) *kadm.Client {
 	t.Helper()
 	cl, err := shared.NewClient()
@@ -59,7 +47,7 @@ func admin(t *testing.T) *kadm.Client {
 
 func createTopic(t *testing.T, topic string, partitions int32) {
 	t.Helper()
-	resp, err := admin(t).CreateTopic(ctxFor(t, 30*time.Second), partitions, 1, nil, topic)
+	resp, err := admin(t).CreateTopic(integration.Context(t, 30*time.Second), partitions, 1, nil, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
 	}
@@ -214,10 +202,10 @@ func TestMembersLeaveAndCrash(t *testing.T) {
 }
 
 func membersLeaveAndCrash(t *testing.T, kip848 bool) {
-	topic, group := uniq(t, "t"), uniq(t, "g")
+	topic, group := integration.UniqueName(t, "t"), integration.UniqueName(t, "g")
 	const parts, first, more = 6, 3000, 1500
 	createTopic(t, topic, parts)
-	ctx := ctxFor(t, 4*time.Minute)
+	ctx := integration.Context(t, 4*time.Minute)
 	produce(ctx, t, topic, 0, first)
 
 	tr := newTracker()
@@ -313,9 +301,9 @@ func membersLeaveAndCrash(t *testing.T, kip848 bool) {
 // committed offset of every partition must be exactly its last handled
 // offset + 1, and a new member must start there.
 func TestGracefulShutdownCommitsHandled(t *testing.T) {
-	topic, group := uniq(t, "t"), uniq(t, "g")
+	topic, group := integration.UniqueName(t, "t"), integration.UniqueName(t, "g")
 	createTopic(t, topic, 3)
-	ctx := ctxFor(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	produce(ctx, t, topic, 0, 900)
 	c, err := consumer.New(consumer.WithBrokers(shared.Bootstrap()...), consumer.WithGroup(group),
 		consumer.WithTopics(topic), consumer.StartAtEarliest(), consumer.WithCommitInterval(time.Hour))
@@ -390,9 +378,9 @@ func TestGracefulShutdownCommitsHandled(t *testing.T) {
 // TestPositionLostStops: a committed offset far past the log end must stop
 // Run with ErrPositionLost; nothing handled, the commit untouched.
 func TestPositionLostStops(t *testing.T) {
-	topic, group := uniq(t, "t"), uniq(t, "g")
+	topic, group := integration.UniqueName(t, "t"), integration.UniqueName(t, "g")
 	createTopic(t, topic, 1)
-	ctx := ctxFor(t, time.Minute)
+	ctx := integration.Context(t, time.Minute)
 	produce(ctx, t, topic, 0, 10)
 	var os kadm.Offsets
 	os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1_000_000, LeaderEpoch: -1})

@@ -28,17 +28,6 @@ func TestMain(m *testing.M) {
 	os.Exit(shared.Run(m))
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func topicName(t *testing.T) string {
-	return fmt.Sprintf("%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano())
-}
-
 func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions int32, rf int16, minISR string) {
 	t.Helper()
 	cl, err := c.NewClient()
@@ -51,7 +40,7 @@ func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions 
 	if minISR != "" {
 		cfgs["min.insync.replicas"] = &minISR
 	}
-	resp, err := adm.CreateTopic(ctxT(t, 30*time.Second), partitions, rf, cfgs, topic)
+	resp, err := adm.CreateTopic(integration.Context(t, 30*time.Second), partitions, rf, cfgs, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
 	}
@@ -75,7 +64,7 @@ func produceAll(ctx context.Context, cl *kgo.Client, topic, prefix string, n int
 // high watermarks, and returns the values.
 func readAll(t *testing.T, c *integration.Cluster, topic string) []string {
 	t.Helper()
-	ctx := ctxT(t, 60*time.Second)
+	ctx := integration.Context(t, 60*time.Second)
 	cl, err := c.NewClient()
 	if err != nil {
 		t.Fatal(err)
@@ -118,14 +107,14 @@ func TestSingleNodeCluster(t *testing.T) {
 	if got := c.NodeIDs(); len(got) != 1 {
 		t.Fatalf("node IDs %v, want one", got)
 	}
-	topic := topicName(t)
+	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 2, 1, "")
 	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	acked, err := produceAll(ctxT(t, 30*time.Second), cl, topic, "v", 50)
+	acked, err := produceAll(integration.Context(t, 30*time.Second), cl, topic, "v", 50)
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}
@@ -137,7 +126,7 @@ func TestThreeNodeReplicatedTopic(t *testing.T) {
 	if got := c.NodeIDs(); len(got) != 3 {
 		t.Fatalf("node IDs %v, want three", got)
 	}
-	topic := topicName(t)
+	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
 
 	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -146,7 +135,7 @@ func TestThreeNodeReplicatedTopic(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := integration.Context(t, 30*time.Second)
 	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -187,14 +176,14 @@ func configValue(cs []kadm.Config, key string) string {
 // node of three killed (quorum intact), acks=all produce still succeeds.
 func TestKillOneBrokerOfThree(t *testing.T) {
 	c := shared.Cluster
-	topic := topicName(t)
+	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
 	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(60*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := integration.Context(t, 3*time.Minute)
 	before, err := produceAll(ctx, cl, topic, "before", 50)
 	if err != nil {
 		t.Fatalf("produce before kill: %v", err)
@@ -222,9 +211,9 @@ func TestKillOneBrokerOfThree(t *testing.T) {
 // failures also lose the KRaft quorum: ISRs cannot shrink and writes time out.)
 func TestTwoBrokersDown(t *testing.T) {
 	c := integration.Start(t, integration.WithBrokers(3), integration.WithDedicatedController())
-	topic := topicName(t)
+	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
-	ctx := ctxT(t, 4*time.Minute)
+	ctx := integration.Context(t, 4*time.Minute)
 	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		t.Fatal(err)
@@ -297,9 +286,9 @@ func TestTwoBrokersDown(t *testing.T) {
 // and shrinks ISRs; after Resume it rejoins and the cluster is healthy again.
 func TestPauseResume(t *testing.T) {
 	c := shared.Cluster
-	topic := topicName(t)
+	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := integration.Context(t, 3*time.Minute)
 	addr, err := c.BrokerAddr(2)
 	if err != nil {
 		t.Fatal(err)
@@ -398,7 +387,7 @@ func assertNoDuplicates(t *testing.T, got []string) {
 
 // TestLogsKept: every broker's log is readable (and printed when a test fails).
 func TestLogsKept(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := integration.Context(t, 30*time.Second)
 	for _, id := range shared.NodeIDs() {
 		out, err := shared.Logs(ctx, id)
 		if err != nil {
@@ -416,7 +405,7 @@ func TestLogsKept(t *testing.T) {
 // TestStartFailsFastWhenABrokerCannotStart: a broker that exits during start-up
 // (here: an invalid property) fails StartCluster with its log, not a timeout.
 func TestStartFailsFastWhenABrokerCannotStart(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	began := time.Now()
 	c, err := integration.StartCluster(ctx, integration.WithBrokers(1),
 		integration.WithBrokerConfig("num.network.threads", "not-a-number"))

@@ -156,3 +156,18 @@ func parseProps(s string) map[string]string {
 	}
 	return out
 }
+
+func TestUniqueNameIsLegalAndUnique(t *testing.T) {
+	a, b := UniqueName(t, "in put/x"), UniqueName(t, "in put/x")
+	if a == b {
+		t.Fatalf("two names alike: %q", a)
+	}
+	for _, r := range a {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			t.Fatalf("name %q has %q, not legal in a Kafka topic name", a, r)
+		}
+	}
+	if !strings.HasPrefix(a, "testuniquenameislegalandunique-in-put-x-") {
+		t.Fatalf("name %q does not start with the test's name and what", a)
+	}
+}

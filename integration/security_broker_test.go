@@ -21,8 +21,8 @@ import (
 // enforcing ACLs, on a real broker.
 func TestSecuredCluster(t *testing.T) {
 	c := integration.Start(t, integration.WithBrokers(1), integration.WithSASLSSL(), integration.WithAuthorizer())
-	ctx := ctxT(t, 2*time.Minute)
-	topic := topicName(t)
+	ctx := integration.Context(t, 2*time.Minute)
+	topic := integration.UniqueName(t, "")
 
 	admin, err := c.NewAdminSASLClient(kgo.DefaultProduceTopic(topic))
 	if err != nil {
@@ -97,7 +97,7 @@ func TestSecuredCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer anon.Close()
-	if err := anon.Ping(ctxT(t, 15*time.Second)); err == nil {
+	if err := anon.Ping(integration.Context(t, 15*time.Second)); err == nil {
 		t.Fatal("mTLS listener accepted a client without a certificate")
 	}
 	// A client that does not trust the cluster's CA fails the handshake.
@@ -108,7 +108,7 @@ func TestSecuredCluster(t *testing.T) {
 	}
 	defer untrusted.Close()
 	var uerr x509.UnknownAuthorityError
-	if err := untrusted.Ping(ctxT(t, 15*time.Second)); err == nil || !errors.As(err, &uerr) {
+	if err := untrusted.Ping(integration.Context(t, 15*time.Second)); err == nil || !errors.As(err, &uerr) {
 		t.Fatalf("untrusted CA: %v, want a certificate verification error", err)
 	}
 }

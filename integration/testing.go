@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +69,28 @@ func (s *Shared) Run(m *testing.M) int {
 func AnnounceSuite(name string, c *Cluster) {
 	fmt.Printf("eoskit-suite: %s backend=%s brokers=%d transaction.version=%d\n",
 		name, c.Backend(), len(c.NodeIDs()), c.TransactionVersion())
+}
+
+// Context returns a context that ends after d or when the test ends.
+func Context(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// UniqueName returns a topic, group or transactional ID unique to this test
+// and run: the test's name, what, and a timestamp, in Kafka's legal characters.
+func UniqueName(tb testing.TB, what string) string {
+	name := strings.ToLower(tb.Name())
+	if what != "" {
+		name += "-" + what
+	}
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '-'
+	}, name)
+	return fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
 }

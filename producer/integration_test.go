@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"sync/atomic"
 	"testing"
@@ -32,17 +31,6 @@ func TestMain(m *testing.M) {
 	os.Exit(shared.Run(m))
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func uniq(t *testing.T, what string) string {
-	return fmt.Sprintf("%s-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), what, time.Now().UnixNano())
-}
-
 func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions int32, rf int16, minISR string) {
 	t.Helper()
 	cl, err := c.NewClient()
@@ -50,7 +38,7 @@ func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions 
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctxFor(t, 30*time.Second), partitions, rf,
+	resp, err := kadm.NewClient(cl).CreateTopic(integration.Context(t, 30*time.Second), partitions, rf,
 		map[string]*string{"min.insync.replicas": &minISR}, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
@@ -60,7 +48,7 @@ func createTopic(t *testing.T, c *integration.Cluster, topic string, partitions 
 // readAll reads every record below the high watermarks, read_uncommitted.
 func readAll(t *testing.T, c *integration.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	ctx := ctxFor(t, 2*time.Minute)
+	ctx := integration.Context(t, 2*time.Minute)
 	cl, err := c.NewClient(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -99,10 +87,10 @@ func readAll(t *testing.T, c *integration.Cluster, topic string) []*kgo.Record {
 // reading back each partition must give exactly 0, 1, 2, ... in order.
 func TestIdempotentProducerBrokerKillNoDuplicatesNoGaps(t *testing.T) {
 	c := shared.Cluster
-	topic := uniq(t, "t")
+	topic := integration.UniqueName(t, "t")
 	const parts = 3
 	createTopic(t, c, topic, parts, 3, "2")
-	ctx := ctxFor(t, 5*time.Minute)
+	ctx := integration.Context(t, 5*time.Minute)
 	p, err := producer.New(producer.WithBrokers(c.Bootstrap()...), producer.WithPartitioner(kgo.ManualPartitioner()),
 		producer.WithLinger(5*time.Millisecond))
 	if err != nil {
@@ -186,8 +174,8 @@ func TestIdempotentProducerBrokerKillNoDuplicatesNoGaps(t *testing.T) {
 // controller shrinks the ISR to node 1, the broker refuses every write.
 func TestNotEnoughReplicasIsTyped(t *testing.T) {
 	c := shared.Cluster
-	topic := uniq(t, "t")
-	ctx := ctxFor(t, 4*time.Minute)
+	topic := integration.UniqueName(t, "t")
+	ctx := integration.Context(t, 4*time.Minute)
 	cl, err := c.NewClient()
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +205,7 @@ func TestNotEnoughReplicasIsTyped(t *testing.T) {
 		if err := c.Start(context.Background(), 3); err != nil {
 			t.Errorf("restart node 3: %v", err)
 		}
-		if err := c.WaitHealthy(ctxFor(t, 3*time.Minute)); err != nil {
+		if err := c.WaitHealthy(integration.Context(t, 3*time.Minute)); err != nil {
 			t.Errorf("cluster not healthy after restarting node 3: %v", err)
 		}
 	}()
@@ -250,7 +238,7 @@ func TestUnknownTopicIsTyped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	err = p.Produce(ctxFor(t, time.Minute), &kgo.Record{Topic: uniq(t, "missing"), Value: []byte("v")})
+	err = p.Produce(integration.Context(t, time.Minute), &kgo.Record{Topic: integration.UniqueName(t, "missing"), Value: []byte("v")})
 	if !errors.Is(err, producer.ErrUnknownTopic) {
 		t.Fatalf("Produce: %v, want ErrUnknownTopic", err)
 	}
@@ -284,7 +272,7 @@ func readUntilStop(t *testing.T, c *integration.Cluster, topic string, iso kgo.I
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx := ctxFor(t, time.Minute)
+	ctx := integration.Context(t, time.Minute)
 	var out []string
 	for {
 		fs := cl.PollFetches(ctx)
@@ -305,10 +293,10 @@ func readUntilStop(t *testing.T, c *integration.Cluster, topic string, iso kgo.I
 }
 
 func txnVisibility(t *testing.T, c *integration.Cluster, rf int16) {
-	topic := uniq(t, "t")
+	topic := integration.UniqueName(t, "t")
 	createTopic(t, c, topic, 1, rf, "1")
-	ctx := ctxFor(t, 2*time.Minute)
-	p, err := producer.NewTransactional(ctx, uniq(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+	ctx := integration.Context(t, 2*time.Minute)
+	p, err := producer.NewTransactional(ctx, integration.UniqueName(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,10 +349,10 @@ func txnVisibility(t *testing.T, c *integration.Cluster, rf int16) {
 }
 
 func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
-	topic := uniq(t, "t")
+	topic := integration.UniqueName(t, "t")
 	createTopic(t, c, topic, 1, rf, "1")
-	ctx := ctxFor(t, 2*time.Minute)
-	id := uniq(t, "txn")
+	ctx := integration.Context(t, 2*time.Minute)
+	id := integration.UniqueName(t, "txn")
 	opts := producer.WithBrokers(c.Bootstrap()...)
 	first, err := producer.NewTransactional(ctx, id, opts)
 	if err != nil {
@@ -411,10 +399,10 @@ func TestUnknownCommitOutcome(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			c := integration.Start(t, integration.WithBrokers(1), integration.WithTransactionVersion(v))
-			topic := uniq(t, "t")
+			topic := integration.UniqueName(t, "t")
 			createTopic(t, c, topic, 1, 1, "1")
-			ctx := ctxFor(t, 3*time.Minute)
-			p, err := producer.NewTransactional(ctx, uniq(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+			ctx := integration.Context(t, 3*time.Minute)
+			p, err := producer.NewTransactional(ctx, integration.UniqueName(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
 			if err != nil {
 				t.Fatal(err)
 			}

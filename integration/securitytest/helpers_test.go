@@ -33,12 +33,6 @@ func TestMain(m *testing.M) {
 	os.Exit(shared.Run(m))
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func rnd(prefix string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -68,7 +62,7 @@ var modes = []mode{
 		pass := rnd("pw")
 		if user == integration.AdminUser {
 			pass = must(shared.AdminPassword())
-		} else if err := shared.CreateSCRAMUser(ctxT(t, time.Minute), user, pass); err != nil {
+		} else if err := shared.CreateSCRAMUser(integration.Context(t, time.Minute), user, pass); err != nil {
 			t.Fatal(err)
 		}
 		return creds{Principal: "User:" + user, Brokers: shared.SASLBootstrap(), TLS: tc,
@@ -110,7 +104,7 @@ func superClient(t *testing.T) *kgo.Client {
 
 func createTopics(t *testing.T, partitions int32, topics ...string) {
 	t.Helper()
-	res, err := kadm.NewClient(superClient(t)).CreateTopics(ctxT(t, time.Minute), partitions, 1, nil, topics...)
+	res, err := kadm.NewClient(superClient(t)).CreateTopics(integration.Context(t, time.Minute), partitions, 1, nil, topics...)
 	if err == nil {
 		err = res.Error()
 	}
@@ -122,7 +116,7 @@ func createTopics(t *testing.T, partitions int32, topics ...string) {
 // endOffsets sums the end offsets of topic, read as super user.
 func endOffsets(t *testing.T, topic string) int64 {
 	t.Helper()
-	ends, err := kadm.NewClient(superClient(t)).ListEndOffsets(ctxT(t, time.Minute), topic)
+	ends, err := kadm.NewClient(superClient(t)).ListEndOffsets(integration.Context(t, time.Minute), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +132,7 @@ func seed(t *testing.T, topic string, from, n int) {
 	for i := from; i < from+n; i++ {
 		rs = append(rs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
 	}
-	if err := superClient(t).ProduceSync(ctxT(t, time.Minute), rs...).FirstErr(); err != nil {
+	if err := superClient(t).ProduceSync(integration.Context(t, time.Minute), rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -158,7 +152,7 @@ func adminAs(t *testing.T, c creds) *admin.Client {
 // asynchronously).
 func waitPlan(t *testing.T, adm *admin.Client, a admin.EOSAccess, done func(admin.ACLPlan) bool) {
 	t.Helper()
-	ctx := ctxT(t, time.Minute)
+	ctx := integration.Context(t, time.Minute)
 	for {
 		p, err := adm.PlanACLs(ctx, a)
 		if err == nil && done(p) {
@@ -176,11 +170,11 @@ func waitPlan(t *testing.T, adm *admin.Client, a admin.EOSAccess, done func(admi
 // until the broker has them.
 func grant(t *testing.T, adm *admin.Client, a admin.EOSAccess) admin.ACLPlan {
 	t.Helper()
-	p, err := adm.PlanACLs(ctxT(t, time.Minute), a)
+	p, err := adm.PlanACLs(integration.Context(t, time.Minute), a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := adm.ApplyACLs(ctxT(t, time.Minute), p); err != nil {
+	if err := adm.ApplyACLs(integration.Context(t, time.Minute), p); err != nil {
 		t.Fatal(err)
 	}
 	waitPlan(t, adm, a, func(p admin.ACLPlan) bool { return !p.HasChanges() })
@@ -221,7 +215,7 @@ func runCopy(t *testing.T, c creds, a admin.EOSAccess, txnID string, want int64)
 // verifyCopy checks, as super user, that out is an exactly-once image of in.
 func verifyCopy(t *testing.T, in, out string, want int) {
 	t.Helper()
-	rep, err := verify.Run(ctxT(t, 2*time.Minute), verify.Config{Input: []string{in}, Output: []string{out}, Identity: true},
+	rep, err := verify.Run(integration.Context(t, 2*time.Minute), verify.Config{Input: []string{in}, Output: []string{out}, Identity: true},
 		kgo.SeedBrokers(shared.Bootstrap()...))
 	if err != nil {
 		t.Fatal(err)

@@ -52,10 +52,10 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 			for i := range records {
 				rs = append(rs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
 			}
-			if err := p.Produce(ctxT(t, time.Minute), rs...); err != nil {
+			if err := p.Produce(integration.Context(t, time.Minute), rs...); err != nil {
 				t.Fatalf("produce as %s: %v", feeder.Principal, err)
 			}
-			_ = p.Close(ctxT(t, time.Minute))
+			_ = p.Close(integration.Context(t, time.Minute))
 
 			cons, err := consumer.New(consumer.WithBrokers(feeder.Brokers...), consumer.WithTLS(feeder.TLS), consumer.WithSASL(feeder.SASL),
 				consumer.WithGroup(fa.Group), consumer.WithTopics(in), consumer.StartAtEarliest())
@@ -63,7 +63,7 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cons.Close()
-			ctx, cancel := context.WithCancel(ctxT(t, 2*time.Minute))
+			ctx, cancel := context.WithCancel(integration.Context(t, 2*time.Minute))
 			var n atomic.Int32
 			err = cons.Run(ctx, func(context.Context, *kgo.Record) error {
 				if n.Add(1) == records {
@@ -82,7 +82,7 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 			if plan := grant(t, adm, a); plan.Summary().Create != 7 {
 				t.Fatalf("plan for a fresh principal:\n%s", plan)
 			}
-			have, err := adm.DescribeACLs(ctxT(t, time.Minute), app.Principal)
+			have, err := adm.DescribeACLs(integration.Context(t, time.Minute), app.Principal)
 			if err != nil || len(have) != 7 {
 				t.Fatalf("%s has %d ACLs (%v), want exactly the 7 planned: %v", app.Principal, len(have), err, have)
 			}
@@ -108,8 +108,8 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = p.Close(ctxT(t, time.Minute)) }()
-	err = p.Produce(ctxT(t, 2*time.Minute), kgo.StringRecord("x"), &kgo.Record{Topic: topic, Value: []byte("x")})
+	defer func() { _ = p.Close(integration.Context(t, time.Minute)) }()
+	err = p.Produce(integration.Context(t, 2*time.Minute), kgo.StringRecord("x"), &kgo.Record{Topic: topic, Value: []byte("x")})
 	explained := conn.ExplainAuthError(err, conn.Access{Principal: c.Principal})
 	if !errors.Is(err, kerr.SaslAuthenticationFailed) || !errors.Is(explained, conn.ErrAuthentication) ||
 		!strings.Contains(explained.Error(), "authentication failed: the brokers rejected") {
@@ -125,7 +125,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	}
 	defer cons.Close()
 	// The context outlives any retry loop: Run must return on its own.
-	err = cons.Run(ctxT(t, 2*time.Minute), func(context.Context, *kgo.Record) error { return nil })
+	err = cons.Run(integration.Context(t, 2*time.Minute), func(context.Context, *kgo.Record) error { return nil })
 	if !errors.Is(err, conn.ErrAuthentication) || !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("consumer with a wrong password: Run returned %v, want the explained authentication failure", err)
 	}
@@ -144,8 +144,8 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = p.Close(ctxT(t, time.Minute)) }()
-	err = p.Produce(ctxT(t, 2*time.Minute), &kgo.Record{Topic: topic, Value: []byte("x")})
+	defer func() { _ = p.Close(integration.Context(t, time.Minute)) }()
+	err = p.Produce(integration.Context(t, 2*time.Minute), &kgo.Record{Topic: topic, Value: []byte("x")})
 	var unknown x509.UnknownAuthorityError
 	explained := conn.ExplainAuthError(err, conn.Access{})
 	if !errors.As(err, &unknown) || !errors.Is(explained, conn.ErrTLS) ||
@@ -162,7 +162,7 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 func TestMissingTransactionalIDACL(t *testing.T) {
 	adm, app, a := copySetup(t, 50)
 	out := a.OutputTopics[0]
-	p, err := adm.PlanACLs(ctxT(t, time.Minute), a)
+	p, err := adm.PlanACLs(integration.Context(t, time.Minute), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestMissingTransactionalIDACL(t *testing.T) {
 		}
 	}
 	p.ACLs = kept
-	if err := adm.ApplyACLs(ctxT(t, time.Minute), p); err != nil {
+	if err := adm.ApplyACLs(integration.Context(t, time.Minute), p); err != nil {
 		t.Fatal(err)
 	}
 	waitPlan(t, adm, a, func(p admin.ACLPlan) bool { return p.Summary().Create == 2 })
@@ -204,7 +204,7 @@ func TestRevokedTransactionalIDWrite(t *testing.T) {
 			revoke = x.ACL
 		}
 	}
-	if err := adm.DeleteACLs(ctxT(t, time.Minute), revoke); err != nil {
+	if err := adm.DeleteACLs(integration.Context(t, time.Minute), revoke); err != nil {
 		t.Fatal(err)
 	}
 	waitPlan(t, adm, a, func(p admin.ACLPlan) bool { return p.Summary().Create == 1 })
@@ -241,7 +241,7 @@ func checkFails(t *testing.T, c creds, kind error, want string) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	err = conn.Check(ctxT(t, time.Minute), cl, conn.Access{Principal: c.Principal})
+	err = conn.Check(integration.Context(t, time.Minute), cl, conn.Access{Principal: c.Principal})
 	if !errors.Is(err, kind) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("conn.Check: %v, want %v saying %q in one line", err, kind, want)
 	}
