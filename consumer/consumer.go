@@ -55,6 +55,8 @@ type run struct {
 
 	failOnce sync.Once
 	failed   chan struct{} // closed on a fatal error
+
+	progress chan struct{} // a partition that was behind caught up
 	err      error
 }
 
@@ -80,11 +82,12 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return ErrRunning
 	}
 	r := &run{
-		cfg:    c.cfg,
-		h:      h,
-		sem:    make(chan struct{}, c.cfg.concurrency),
-		parts:  map[tp]*part{},
-		failed: make(chan struct{}),
+		cfg:      c.cfg,
+		h:        h,
+		sem:      make(chan struct{}, c.cfg.concurrency),
+		parts:    map[tp]*part{},
+		failed:   make(chan struct{}),
+		progress: make(chan struct{}, 1),
 	}
 	cl, err := kgo.NewClient(r.kgoOpts()...)
 	if err != nil {
@@ -103,6 +106,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 
 func (r *run) kgoOpts() []kgo.Opt {
 	opts := r.cfg.connOpts()
+	opts = append(opts, kgo.FetchMaxWait(DefaultFetchMaxWait)) // before the user's: theirs wins
 	opts = append(opts, r.cfg.kgoOpts...)
 	iso := kgo.ReadCommitted()
 	if r.cfg.readUncommitted {
@@ -171,6 +175,46 @@ func (r *run) poll(ctx context.Context) {
 		})
 		r.mu.Unlock()
 		r.cl.AllowRebalance()
+		r.throttle(pctx)
+	}
+}
+
+// pauseAfter is how long the poll loop waits for partitions that are behind
+// before it pauses their fetching.
+const pauseAfter = 50 * time.Millisecond
+
+// throttle is the backpressure between polls: while a partition is behind,
+// it waits (rebalances may run) for the handler to catch up, up to
+// pauseAfter, then pauses the partitions still behind so the others go on.
+func (r *run) throttle(ctx context.Context) {
+	var timer *time.Timer
+	expired := false
+	for {
+		r.mu.Lock()
+		behind := 0
+		for _, p := range r.parts {
+			if p.behind() {
+				behind++
+				if expired {
+					p.pause()
+				}
+			}
+		}
+		r.mu.Unlock()
+		if behind == 0 || expired {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(pauseAfter)
+			defer timer.Stop()
+		}
+		select {
+		case <-r.progress:
+		case <-timer.C:
+			expired = true
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -19,8 +19,10 @@
 // Run(ctx, handler) joins the group and calls the handler for every record.
 // Records of one partition are handled one at a time in offset order, on a
 // goroutine per partition; at most WithConcurrency handlers run at once.
-// When a partition has WithMaxPending records waiting, its fetching pauses
-// until half of them are handled (backpressure).
+// When a fetch arrives while a partition still has WithMaxPending records
+// (or WithMaxPendingBytes) waiting, that partition's fetching pauses until
+// half of them are handled (backpressure). Records are handed to the
+// partition's goroutine a fetch at a time, not one by one under a lock.
 //
 // A record is marked handled when its handler returns nil; handled offsets
 // are committed every WithCommitInterval, when partitions are revoked (after

@@ -60,19 +60,29 @@ type config struct {
 	kip848          bool
 	concurrency     int
 	maxPending      int
-	retries         int
-	backoff         time.Duration
-	onError         ErrorHandler
-	commitInterval  time.Duration
-	grace           time.Duration
+	maxPendingBytes int
+	timeHandler     bool // a HandleHook wants each handler's duration
+
+	onPush         func(partition int32, pending int) // tests: records waiting after each fetch
+	retries        int
+	backoff        time.Duration
+	onError        ErrorHandler
+	commitInterval time.Duration
+	grace          time.Duration
 
 	kgoOpts []kgo.Opt
 }
 
 // Defaults.
 const (
-	DefaultConcurrency    = 8
-	DefaultMaxPending     = 1000
+	DefaultConcurrency     = 8
+	DefaultMaxPending      = 10000
+	DefaultMaxPendingBytes = 4 << 20
+	// DefaultFetchMaxWait is how long a broker may hold a fetch that has
+	// no data yet: Java's fetch.max.wait.ms, not franz-go's 5 s, so that a
+	// partition resumed after a pause is fetched again soon even when the
+	// others are idle. WithKgoOpts(kgo.FetchMaxWait(d)) overrides it.
+	DefaultFetchMaxWait   = 500 * time.Millisecond
 	DefaultCommitInterval = time.Second
 	DefaultGrace          = 30 * time.Second
 	DefaultBackoff        = 100 * time.Millisecond
@@ -80,12 +90,13 @@ const (
 
 func defaultConfig() config {
 	return config{
-		logger:         slog.New(slog.DiscardHandler),
-		concurrency:    DefaultConcurrency,
-		maxPending:     DefaultMaxPending,
-		backoff:        DefaultBackoff,
-		commitInterval: DefaultCommitInterval,
-		grace:          DefaultGrace,
+		logger:          slog.New(slog.DiscardHandler),
+		concurrency:     DefaultConcurrency,
+		maxPending:      DefaultMaxPending,
+		maxPendingBytes: DefaultMaxPendingBytes,
+		backoff:         DefaultBackoff,
+		commitInterval:  DefaultCommitInterval,
+		grace:           DefaultGrace,
 	}
 }
 
@@ -140,10 +151,17 @@ func WithConsumerProtocol() Opt { return opt(func(c *config) { c.kip848 = true }
 // partitions. Default DefaultConcurrency.
 func WithConcurrency(n int) Opt { return opt(func(c *config) { c.concurrency = n }) }
 
-// WithMaxPending sets how many fetched records may wait per partition before
-// fetching of that partition pauses (resuming at half). Default
-// DefaultMaxPending.
+// WithMaxPending bounds the records fetched but not yet handled, per
+// partition: when a fetch arrives while n records (or WithMaxPendingBytes
+// bytes) are still waiting, fetching of that partition pauses until the
+// handler has worked through half of them. A partition therefore holds at
+// most about n records plus one fetch. Default
+// DefaultMaxPending; see WithMaxPendingBytes for the byte bound.
 func WithMaxPending(n int) Opt { return opt(func(c *config) { c.maxPending = n }) }
+
+// WithMaxPendingBytes is WithMaxPending's bound in bytes of keys, values and
+// headers, per partition. Default DefaultMaxPendingBytes.
+func WithMaxPendingBytes(n int) Opt { return opt(func(c *config) { c.maxPendingBytes = n }) }
 
 // WithRetries retries a failed record n more times, waiting backoff,
 // doubling up to 32×backoff, between tries. Default: no retry, 100 ms.
@@ -201,6 +219,14 @@ func (c *config) validate() error {
 	}
 	if c.maxPending < 1 {
 		problems = append(problems, fmt.Sprintf("WithMaxPending(%d): use at least 1", c.maxPending))
+	}
+	if c.maxPendingBytes < 1 {
+		problems = append(problems, fmt.Sprintf("WithMaxPendingBytes(%d): use at least 1", c.maxPendingBytes))
+	}
+	for _, h := range c.hooks {
+		if _, ok := h.(HandleHook); ok {
+			c.timeHandler = true
+		}
 	}
 	if c.retries < 0 || c.backoff < 0 {
 		problems = append(problems, "WithRetries: use a count and backoff >= 0")

@@ -3,12 +3,30 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// markEvery is how many handled records a worker lets pass between two
+// marks (and fetch-resume checks) within one batch. Marks are read only by
+// commits, so a worker that is up to markEvery records behind in marking
+// merely commits a little less at that moment: never more than was handled.
+const markEvery = 256
+
 // part handles one partition's records in order on its own goroutine.
+//
+// The poll loop appends whole fetches to queue; the worker takes the whole
+// queue at once and handles it without locking per record. pending counts
+// records fetched but not yet handled (queued plus taken). When a partition
+// is behind (pending over its bounds) after a poll, the poll loop first
+// waits up to pauseAfter for it to catch up, and only then pauses its
+// fetching: franz-go drops the buffered data of a paused partition and
+// fetches it again after the resume, and a resumed partition may wait for a
+// fetch in flight (up to the fetch max wait), so pausing whenever a fast
+// handler is momentarily behind a large fetch would cost throughput and CPU
+// for nothing. A slow handler is paused; the others keep fetching.
 type part struct {
 	r      *run
 	k      tp
@@ -17,10 +35,13 @@ type part struct {
 	wake   chan struct{}
 	done   chan struct{}
 
+	stopped atomic.Bool // set under r.mu; read by the worker between records
+
 	// guarded by r.mu
-	queue   []*kgo.Record
-	paused  bool
-	stopped bool
+	queue        []*kgo.Record
+	pending      int // records fetched, not yet handled (queued or taken)
+	pendingBytes int // their keys, values and headers
+	paused       bool
 }
 
 func newPart(r *run, k tp) *part {
@@ -28,16 +49,18 @@ func newPart(r *run, k tp) *part {
 	return &part{r: r, k: k, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// push queues fetched records, pausing the partition's fetches when the
-// queue is full. r.mu is held.
+// push queues fetched records. r.mu is held.
 func (p *part) push(rs []*kgo.Record) {
-	if p.stopped {
+	if p.stopped.Load() {
 		return
 	}
 	p.queue = append(p.queue, rs...)
-	if !p.paused && len(p.queue) >= p.r.cfg.maxPending {
-		p.paused = true
-		p.r.cl.PauseFetchPartitions(map[string][]int32{p.k.topic: {p.k.partition}})
+	p.pending += len(rs)
+	for _, rec := range rs {
+		p.pendingBytes += recordBytes(rec)
+	}
+	if p.r.cfg.onPush != nil {
+		p.r.cfg.onPush(p.k.partition, p.pending)
 	}
 	select {
 	case p.wake <- struct{}{}:
@@ -45,10 +68,23 @@ func (p *part) push(rs []*kgo.Record) {
 	}
 }
 
+// behind tells whether the handler has more than the pending bounds to do.
+// r.mu is held.
+func (p *part) behind() bool {
+	return !p.stopped.Load() && !p.paused &&
+		(p.pending >= p.r.cfg.maxPending || p.pendingBytes >= p.r.cfg.maxPendingBytes)
+}
+
+// pause stops fetching the partition until handled resumes it. r.mu is held.
+func (p *part) pause() {
+	p.paused = true
+	p.r.cl.PauseFetchPartitions(map[string][]int32{p.k.topic: {p.k.partition}})
+}
+
 // stop drops queued records; the worker exits after its current record.
 // r.mu is held.
 func (p *part) stop(cancelNow bool) {
-	p.stopped = true
+	p.stopped.Store(true)
 	p.queue = nil
 	if p.paused {
 		p.paused = false
@@ -63,55 +99,99 @@ func (p *part) stop(cancelNow bool) {
 	}
 }
 
-// next pops the next record, or returns nil once stopped.
-func (p *part) next() *kgo.Record {
+// take returns every queued record, waiting for some, or nil once stopped.
+// done is the batch the worker finished: its array becomes the next queue,
+// so the two arrays alternate instead of growing a new one per fetch.
+func (p *part) take(done []*kgo.Record) []*kgo.Record {
+	clear(done) // let handled records be collected
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
 	for {
-		p.r.mu.Lock()
-		if p.stopped {
-			p.r.mu.Unlock()
+		if p.stopped.Load() {
 			return nil
 		}
 		if len(p.queue) > 0 {
-			rec := p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
-			if p.paused && len(p.queue) <= p.r.cfg.maxPending/2 {
-				p.paused = false
-				p.r.cl.ResumeFetchPartitions(map[string][]int32{p.k.topic: {p.k.partition}})
-			}
-			p.r.mu.Unlock()
-			return rec
+			batch := p.queue
+			p.queue = done[:0]
+			return batch
 		}
+		if done != nil && cap(p.queue) < cap(done) {
+			p.queue = done[:0]
+		}
+		done = nil
 		p.r.mu.Unlock()
 		<-p.wake
+		p.r.mu.Lock()
+	}
+}
+
+// handled records that n more records of size bytes were handled, the last
+// of them rec: it marks rec for commit, unless the partition was lost, and
+// resumes fetching once the handler has caught up.
+func (p *part) handled(n, bytes int, rec *kgo.Record) {
+	if n == 0 {
+		return
+	}
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	p.pending -= n
+	p.pendingBytes -= bytes
+	switch {
+	case p.paused && !p.stopped.Load() && p.pending <= p.r.cfg.maxPending/2 && p.pendingBytes <= p.r.cfg.maxPendingBytes/2:
+		p.paused = false
+		p.r.cl.ResumeFetchPartitions(map[string][]int32{p.k.topic: {p.k.partition}})
+	case !p.paused && !p.behind():
+		select { // the poll loop may be waiting for this partition
+		case p.r.progress <- struct{}{}:
+		default:
+		}
+	}
+	if rec != nil && (!p.stopped.Load() || p.ctx.Err() == nil) {
+		// Marks only move forward, one partition in order: the commit
+		// never passes a record that was not handled.
+		p.r.cl.MarkCommitRecords(rec)
 	}
 }
 
 func (p *part) work() {
 	defer close(p.done)
 	defer p.cancel()
+	var batch []*kgo.Record
 	for {
-		rec := p.next()
-		if rec == nil {
+		batch = p.take(batch)
+		if batch == nil {
 			return
 		}
-		select {
-		case p.r.sem <- struct{}{}:
-		case <-p.ctx.Done():
+		n, bytes := 0, 0 // handled since the last mark
+		var last *kgo.Record
+		for _, rec := range batch {
+			if p.stopped.Load() {
+				break
+			}
+			select {
+			case p.r.sem <- struct{}{}:
+			case <-p.ctx.Done():
+				p.handled(n, bytes, last)
+				return
+			}
+			ok := p.handle(rec)
+			<-p.r.sem
+			if !ok {
+				p.handled(n, bytes, last)
+				return
+			}
+			n++
+			bytes += recordBytes(rec)
+			last = rec
+			if n == markEvery {
+				p.handled(n, bytes, last)
+				n, bytes = 0, 0
+			}
+		}
+		p.handled(n, bytes, last)
+		if p.stopped.Load() {
 			return
 		}
-		ok := p.handle(rec)
-		<-p.r.sem
-		if !ok {
-			return
-		}
-		p.r.mu.Lock()
-		if !p.stopped || p.ctx.Err() == nil {
-			// Marks only move forward, one partition in order: the
-			// commit never passes a record that was not handled.
-			p.r.cl.MarkCommitRecords(rec)
-		}
-		p.r.mu.Unlock()
 	}
 }
 
@@ -122,16 +202,20 @@ func (p *part) handle(rec *kgo.Record) bool {
 	backoff := cfg.backoff
 	var err error
 	for try := 0; ; try++ {
-		began := time.Now()
-		err = p.r.h(p.ctx, rec)
-		cfg.onHandle(rec, err, time.Since(began))
+		if cfg.timeHandler {
+			began := time.Now()
+			err = p.r.h(p.ctx, rec)
+			cfg.onHandle(rec, err, time.Since(began))
+		} else {
+			err = p.r.h(p.ctx, rec)
+		}
 		if err == nil {
 			return true
 		}
 		if p.ctx.Err() != nil {
 			return false // lost or out of grace: the next owner handles it
 		}
-		if try >= cfg.retries || p.isStopped() {
+		if try >= cfg.retries || p.stopped.Load() {
 			break
 		}
 		cfg.logger.Warn("handler failed, retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "try", try+1, "err", err)
@@ -142,7 +226,7 @@ func (p *part) handle(rec *kgo.Record) bool {
 		}
 		backoff = min(2*backoff, 32*cfg.backoff)
 	}
-	if p.isStopped() {
+	if p.stopped.Load() {
 		return false // revoked while failing: the next owner retries
 	}
 	if cfg.onError != nil {
@@ -157,8 +241,12 @@ func (p *part) handle(rec *kgo.Record) bool {
 	return false
 }
 
-func (p *part) isStopped() bool {
-	p.r.mu.Lock()
-	defer p.r.mu.Unlock()
-	return p.stopped
+// recordBytes is what a record holds in memory, roughly: key, value and
+// headers.
+func recordBytes(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
