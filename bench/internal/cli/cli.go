@@ -50,6 +50,7 @@ type options struct {
 	name        string
 	list        bool
 	profileDir  string
+	peers       string
 }
 
 // NewCommand returns the eosbench root command.
@@ -85,6 +86,7 @@ same table is written as JSON and Markdown to --out.`,
 	f.StringVar(&o.outDir, "out", "bench/results", "folder for NAME.json and NAME.md (empty: write nothing)")
 	f.StringVar(&o.name, "name", "latest", "base name of the result files")
 	f.BoolVar(&o.list, "list", false, "list the cases and exit")
+	f.StringVar(&o.peers, "peers", "bench/peers", "folder of the peer clients' module (sarama, confluent-kafka-go), built at start; empty: run without them")
 	f.StringVar(&o.profileDir, "profile-dir", "", "write a pprof CPU profile of every measured Go client run to this folder (go tool pprof FILE)")
 	cmd.AddCommand(newClientCommand())
 	return cmd
@@ -118,11 +120,26 @@ func run(cmd *cobra.Command, o options) error {
 		return fmt.Errorf("find this program to start its client command: %w", err)
 	}
 	os.Setenv(integration.EnvKafkaHome, o.kafkaHome) // the broker uses the same jars
+	var peers map[string]harness.Peer
+	if o.peers != "" {
+		bin, err := os.MkdirTemp("", "eosbench-peers-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(bin)
+		fmt.Fprintf(cmd.ErrOrStderr(), "eosbench: building the peer clients in %s\n", o.peers)
+		peers = harness.BuildPeers(cmd.Context(), o.peers, bin)
+		for impl, p := range peers {
+			if p.Err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "eosbench: %s left out: %v\n", impl, p.Err)
+			}
+		}
+	}
 	rep, err := harness.Run(cmd.Context(), harness.Config{
 		Records: o.records, Rounds: o.rounds, Warmup: o.warmup, Cases: o.cases,
 		TxnVersions: o.txnVersions, Tare: o.tare, RunTimeout: o.runTimeout,
 		Java:    harness.Java{Home: o.kafkaHome, HeapFlags: o.heap},
-		Backend: integration.BackendProcesses, Self: self,
+		Backend: integration.BackendProcesses, Self: self, Peers: peers,
 		Progress: cmd.ErrOrStderr(), ProfileDir: o.profileDir,
 	})
 	if rep == nil {

@@ -32,6 +32,10 @@ const (
 const (
 	ImplFranz  = "franz-go" // raw kgo
 	ImplEoskit = "eoskit"   // eoskit's producer / consumer / txn packages
+	// Peers: produce only, built from bench/peers (a module of its own, so
+	// eoskit's users never download them).
+	ImplSarama    = "sarama"             // IBM/sarama
+	ImplConfluent = "confluent-kafka-go" // confluent-kafka-go (librdkafka, cgo)
 )
 
 // Spec is one workload, passed to the client process as JSON.
@@ -89,6 +93,13 @@ func Run(ctx context.Context, s Spec, w io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	res, err := run(ctx, s)
+	return Emit(w, res, err)
+}
+
+// Emit writes a run's Result line to w, with err (if any) and this
+// process's peak RSS, and returns err, so the process can exit non-zero.
+// Clients outside this package (the peer clients in bench/peers) use it too.
+func Emit(w io.Writer, res Result, err error) error {
 	if err != nil {
 		res.Error = err.Error()
 	}

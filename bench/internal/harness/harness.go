@@ -36,6 +36,9 @@ type Config struct {
 	// Self and SelfArgs start this program's hidden client command.
 	Self     string
 	SelfArgs []string
+	// Peers are the built peer clients (BuildPeers); the sides of missing
+	// ones are left out of their cases, which say so.
+	Peers    map[string]Peer
 	Progress io.Writer // progress lines; nil: discarded
 	// Cluster, when set, is used instead of starting one (its
 	// transaction.version replaces TxnVersions); Run does not close it.
@@ -54,6 +57,7 @@ type Env struct {
 	Java     Java
 	Self     string
 	SelfArgs []string
+	Peers    map[string]Peer
 	WorkDir  string
 	// ProfileDir: see Config.ProfileDir.
 	ProfileDir string
@@ -98,6 +102,9 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		catalog = Catalog(cfg.Records)
 	}
 	cases := Selected(catalog, cfg.Cases)
+	for i := range cases {
+		cases[i] = withPeers(cases[i], cfg.Peers)
+	}
 	if len(cases) == 0 {
 		return nil, errors.New("no case matches the names given: see -list")
 	}
@@ -152,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		}
 		env := &Env{
 			Brokers: cl.Bootstrap(), Admin: kadm.NewClient(kc), Java: cfg.Java,
-			Self: cfg.Self, SelfArgs: cfg.SelfArgs, WorkDir: work, ProfileDir: cfg.ProfileDir,
+			Self: cfg.Self, SelfArgs: cfg.SelfArgs, Peers: cfg.Peers, WorkDir: work, ProfileDir: cfg.ProfileDir,
 			runID: fmt.Sprintf("%d", time.Now().Unix()%100000),
 		}
 		for _, c := range todo {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,38 @@ func TestSmoke(t *testing.T) {
 	var md bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "## copy-matched-500") {
 		t.Fatalf("markdown: %v\n%s", err, md.String())
+	}
+}
+
+// TestPeers builds the peer clients (sarama, confluent-kafka-go) and runs
+// the 100-byte produce case with them: each peer side passes the gate and
+// reports its figures.
+func TestPeers(t *testing.T) {
+	ctx := integration.Context(t, 5*time.Minute)
+	cfg := config(t)
+	cfg.Peers = harness.BuildPeers(ctx, "../../peers", t.TempDir())
+	for impl, p := range cfg.Peers {
+		if p.Err != nil {
+			t.Fatalf("peer %s does not build: %v", impl, p.Err)
+		}
+	}
+	cfg.Cases = []string{"produce-100B"}
+	rep, err := harness.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Cases[0]
+	if c.Failure != "" {
+		t.Fatalf("produce-100B failed: %s", c.Failure)
+	}
+	want := []string{"eoskit producer", "franz-go", "sarama", "confluent-kafka-go", "Java ProducerPerformance"}
+	if !slices.Equal(c.Sides, want) {
+		t.Fatalf("sides %v, want %v", c.Sides, want)
+	}
+	for _, f := range c.Figures {
+		if f.Name == "throughput" && len(f.Sides) != len(want) {
+			t.Errorf("throughput measured for %d sides, want %d", len(f.Sides), len(want))
+		}
 	}
 }
 

@@ -52,6 +52,7 @@ type Side interface {
 type goSide struct {
 	label string
 	spec  client.Spec // Kind, Impl and settings; Work fills the rest
+	peer  string      // a peer implementation: run its program from Env.Peers, not this binary
 }
 
 func (g goSide) Label() string    { return g.label }
@@ -68,6 +69,13 @@ func (g goSide) Run(ctx context.Context, e *Env, w Work) (Measurement, error) {
 		return Measurement{}, err
 	}
 	cmd := exec.CommandContext(ctx, e.Self, append(e.SelfArgs, "client", string(b))...)
+	if g.peer != "" {
+		p := e.Peers[g.peer]
+		if p.Path == "" {
+			return Measurement{}, fmt.Errorf("peer %s is not built: %v", g.peer, p.Err)
+		}
+		cmd = exec.CommandContext(ctx, p.Path, string(b))
+	}
 	pr, err := runProcess(ctx, cmd)
 	if err != nil {
 		return Measurement{}, err
