@@ -48,6 +48,13 @@ func goClient(label, kind, impl string, mod func(*client.Spec)) goSide {
 	return goSide{label: label, spec: s}
 }
 
+// peerClient is a produce side run by a peer program of bench/peers.
+func peerClient(label, impl string, mod func(*client.Spec)) goSide {
+	g := goClient(label, client.KindProduce, impl, mod)
+	g.peer = impl
+	return g
+}
+
 // Catalog returns every case, sized from records (the 100-byte produce
 // count; other cases scale from it).
 func Catalog(records int64) []Case {
@@ -61,11 +68,14 @@ func Catalog(records int64) []Case {
 	}{{"100B", 100, 1}, {"1KB", 1000, 4}} {
 		cs = append(cs, Case{
 			Name: "produce-" + sz.name, Title: fmt.Sprintf("idempotent produce, acks=all, %d B records, 6 partitions", sz.bytes),
-			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression.",
-			Kind:     KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1), Reference: "franz-go",
+			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression; " +
+				"except sarama: 1 request in flight per broker (sarama's rule with idempotence), round-robin partitioning, flush at 16384 B or 5 ms.",
+			Kind: KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1), Reference: "franz-go",
 			Sides: []Side{
 				goClient("eoskit producer", client.KindProduce, client.ImplEoskit, size(sz.bytes)),
 				goClient("franz-go", client.KindProduce, client.ImplFranz, size(sz.bytes)),
+				peerClient("sarama", client.ImplSarama, size(sz.bytes)),
+				peerClient("confluent-kafka-go", client.ImplConfluent, size(sz.bytes)),
 				producerPerf{RecordSize: sz.bytes},
 			},
 		})
@@ -122,6 +132,19 @@ func Catalog(records int64) []Case {
 		Settings: "Baseline: franz-go at-least-once copy (produce, flush, commit offsets every 100 ms). Others: exactly-once, a transaction every 100 ms. Batch 1 MiB.",
 		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/4, 1), Reference: "franz-go GroupTransactSession",
 		Sides: append(slices.Clone(tunedEOS), goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned)),
+	})
+	// The same at 1 s: the cost of a commit is paid per transaction, so the
+	// overhead falls with the interval (evidence for where it comes from).
+	tuned1s := func(s *client.Spec) { s.TxnIntervalMs, s.BatchBytes = 1000, 1<<20 }
+	cs = append(cs, Case{
+		Name: "eos-overhead-1s", Title: "exactly-once vs at-least-once copy, 1 s",
+		Settings: "As eos-overhead, with a transaction (baseline: an offset commit) every 1000 ms instead of 100 ms.",
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: r, Reference: "franz-go GroupTransactSession",
+		Sides: []Side{
+			goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, func(s *client.Spec) { tuned1s(s); s.TxnRecords = 1 << 30 }),
+			goClient("franz-go GroupTransactSession", client.KindCopyEOS, client.ImplFranz, tuned1s),
+			goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned1s),
+		},
 	})
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
 	cs = append(cs, Case{
