@@ -265,3 +265,46 @@ func TestRunTwice(t *testing.T) {
 		t.Fatalf("second Run: %v, want ErrRunning", err)
 	}
 }
+
+// TestConcurrencyBound: 6 partitions, WithConcurrency(2): never more than
+// two handlers at once, two at once at some point, and every partition
+// handled to its end (no partition starves while others hold the slots).
+func TestConcurrencyBound(t *testing.T) {
+	const parts, perPart = 6, 60
+	c := fake(t, parts, "t")
+	addrs := c.ListenAddrs()
+	seed(t, addrs, "t", parts, perPart)
+	cons, err := consumer.New(append(base(addrs, "g", "t"), consumer.WithConcurrency(2))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	var (
+		mu                sync.Mutex
+		inFlight, most, n int
+	)
+	err = cons.Run(ctx, func(context.Context, *kgo.Record) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(200 * time.Microsecond)
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+		if n++; n == parts*perPart {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if most != 2 {
+		t.Errorf("at most %d handlers ran at once, want exactly 2 (WithConcurrency(2))", most)
+	}
+	if n != parts*perPart {
+		t.Errorf("%d records handled, want %d", n, parts*perPart)
+	}
+}

@@ -162,37 +162,61 @@ func (p *part) work() {
 		if batch == nil {
 			return
 		}
-		n, bytes := 0, 0 // handled since the last mark
-		var last *kgo.Record
-		for _, rec := range batch {
-			if p.stopped.Load() {
-				break
-			}
-			select {
-			case p.r.sem <- struct{}{}:
-			case <-p.ctx.Done():
-				p.handled(n, bytes, last)
-				return
-			}
-			ok := p.handle(rec)
-			<-p.r.sem
-			if !ok {
-				p.handled(n, bytes, last)
-				return
-			}
-			n++
-			bytes += recordBytes(rec)
-			last = rec
-			if n == markEvery {
-				p.handled(n, bytes, last)
-				n, bytes = 0, 0
-			}
-		}
-		p.handled(n, bytes, last)
-		if p.stopped.Load() {
+		if !p.handleBatch(batch) || p.stopped.Load() {
 			return
 		}
 	}
+}
+
+// handleBatch handles records in order until the batch ends, the partition
+// is stopped, or a record fails (false: the worker must exit). Handled
+// records are marked every markEvery records and at the end.
+//
+// A handler runs only while the worker holds a concurrency slot. The worker
+// keeps its slot from one record to the next while a slot is free, since
+// then no other worker can be waiting for one (a waiter means the slots are
+// all taken); when all are taken it gives its slot back after each record,
+// and Go queues the waiters first. So the bound holds and no partition
+// starves, without two channel operations per record in the common case.
+func (p *part) handleBatch(batch []*kgo.Record) bool {
+	sem := p.r.sem
+	held := false
+	defer func() {
+		if held {
+			<-sem
+		}
+	}()
+	n, bytes := 0, 0 // handled since the last mark
+	var last *kgo.Record
+	defer func() { p.handled(n, bytes, last) }()
+	for _, rec := range batch {
+		if p.stopped.Load() {
+			return true
+		}
+		if !held {
+			select {
+			case sem <- struct{}{}:
+				held = true
+			case <-p.ctx.Done():
+				return false
+			}
+		}
+		if !p.handle(rec) {
+			return false
+		}
+		n++
+		bytes += recordBytes(rec)
+		last = rec
+		if n == markEvery {
+			p.handled(n, bytes, last)
+			n, bytes, last = 0, 0, nil
+		}
+		if len(sem) == cap(sem) {
+			<-sem
+			held = false
+		}
+	}
+	return true
 }
 
 // handle runs the handler with retries; false: do not mark, stop this

@@ -40,10 +40,11 @@ type TxProducer struct {
 type Tx struct {
 	p *TxProducer
 
+	done  atomic.Bool  // ended by Commit or Abort
+	total atomic.Int64 // records produced in it (no lock per record)
+
 	mu     sync.Mutex
-	done   bool
 	failed []RecordError
-	total  int
 }
 
 // NewTransactional returns a transactional producer for txnID and
@@ -131,8 +132,8 @@ func (tx *Tx) Produce(ctx context.Context, records ...*kgo.Record) error {
 	}
 	err := resultsErr(tx.p.Client().ProduceSync(ctx, records...))
 	var pe *ProduceError
+	tx.total.Add(int64(len(records)))
 	tx.mu.Lock()
-	tx.total += len(records)
 	if errors.As(err, &pe) {
 		tx.failed = append(tx.failed, pe.Failed...)
 	}
@@ -164,9 +165,7 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 		}
 		return
 	}
-	tx.mu.Lock()
-	tx.total++
-	tx.mu.Unlock()
+	tx.total.Add(1)
 	tx.p.Client().Produce(ctx, r, func(r *kgo.Record, err error) {
 		err = mapErr(err)
 		if err != nil {
@@ -182,24 +181,14 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 }
 
 func (tx *Tx) check() error {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	if tx.done {
+	if tx.done.Load() {
 		return fmt.Errorf("producer: %w: the transaction has ended: Begin a new one", ErrTxnState)
 	}
 	return nil
 }
 
 // end marks the transaction ended; false if it already was.
-func (tx *Tx) end() bool {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	if tx.done {
-		return false
-	}
-	tx.done = true
-	return true
-}
+func (tx *Tx) end() bool { return tx.done.CompareAndSwap(false, true) }
 
 func (tx *Tx) failure() error {
 	tx.mu.Lock()
@@ -207,7 +196,7 @@ func (tx *Tx) failure() error {
 	if len(tx.failed) == 0 {
 		return nil
 	}
-	return &ProduceError{Failed: tx.failed, Total: tx.total}
+	return &ProduceError{Failed: tx.failed, Total: int(tx.total.Load())}
 }
 
 // Commit flushes the transaction's records and commits them. It returns:

@@ -1,0 +1,69 @@
+package producer_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/producer"
+)
+
+// BenchmarkTxProduceAsync measures eoskit's per-record cost over raw
+// franz-go in a transaction (kfake: the broker side is not what is
+// measured; compare the two sub-benchmarks' ns/op and allocs/op).
+func BenchmarkTxProduceAsync(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, "t"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	val := make([]byte, 100)
+	done := func(*kgo.Record, error) {}
+	const perTxn = 10000
+	b.Run("franz-go", func(b *testing.B) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("bf"), kgo.DefaultProduceTopic("t"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		b.ReportAllocs()
+		for i := 0; i < b.N; {
+			if err := cl.BeginTransaction(); err != nil {
+				b.Fatal(err)
+			}
+			for j := 0; j < perTxn && i < b.N; j, i = j+1, i+1 {
+				cl.Produce(ctx, &kgo.Record{Value: val}, done)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("eoskit", func(b *testing.B) {
+		p, err := producer.NewTransactional(ctx, "be", producer.WithBrokers(c.ListenAddrs()...),
+			producer.WithKgoOpts(kgo.DefaultProduceTopic("t")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close(ctx)
+		b.ReportAllocs()
+		for i := 0; i < b.N; {
+			tx, err := p.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := 0; j < perTxn && i < b.N; j, i = j+1, i+1 {
+				tx.ProduceAsync(ctx, &kgo.Record{Value: val}, done)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
