@@ -72,6 +72,7 @@ type Processor struct {
 	ran   atomic.Bool
 
 	// per-transaction state, Run's goroutine only (produceErr: promises)
+	produced   func(*kgo.Record, error) // onProduced, bound once
 	prodMu     sync.Mutex
 	produceErr error
 	outputs    int
@@ -85,8 +86,13 @@ func New(h Handler, opts ...Opt) (*Processor, error) {
 		return nil, fmt.Errorf("txn: nil handler: %w", ErrInvalidOption)
 	}
 	return NewBatch(func(ctx context.Context, in []*kgo.Record, emit BatchEmit) error {
+		// One Emit per batch, not a closure per record: Emit is only
+		// called while the handler of the current record runs.
+		var cur *kgo.Record
+		one := func(out *kgo.Record) { emit(cur, out) }
 		for _, r := range in {
-			if err := h(ctx, r, func(out *kgo.Record) { emit(r, out) }); err != nil {
+			cur = r
+			if err := h(ctx, r, one); err != nil {
 				return &recordErr{r: r, err: err}
 			}
 		}
@@ -444,15 +450,21 @@ func (p *Processor) produce(sess *kgo.GroupTransactSession, r *kgo.Record) {
 	p.outputs++
 	// Background context: a shutdown must not fail records of a
 	// transaction that is about to commit.
-	sess.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
-		if err != nil {
-			p.prodMu.Lock()
-			if p.produceErr == nil {
-				p.produceErr = err
-			}
-			p.prodMu.Unlock()
+	if p.produced == nil {
+		p.produced = p.onProduced // one method value, not a closure per record
+	}
+	sess.Produce(context.Background(), r, p.produced)
+}
+
+// onProduced keeps the first produce error of the transaction.
+func (p *Processor) onProduced(_ *kgo.Record, err error) {
+	if err != nil {
+		p.prodMu.Lock()
+		if p.produceErr == nil {
+			p.produceErr = err
 		}
-	})
+		p.prodMu.Unlock()
+	}
 }
 
 // end ends the open transaction (or the empty one a revocation left
