@@ -49,7 +49,7 @@ chaos: kafka kafka-image ## full-size exactly-once suite: 100k records per scena
 	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
 	  $(GO) test -tags integration -count=1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce' ./txn/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
 
-bench: kafka ## eoskit vs Kafka's Java tools and raw franz-go on one broker (tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
+bench: kafka ## eoskit vs Kafka's Java tools, raw franz-go, sarama and confluent-kafka-go on one broker (~25 min; tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
 	$(GO) run ./bench/cmd/eosbench $(BENCH_ARGS)
 
 lint: ## gofmt check and go vet (with and without the integration tag)
