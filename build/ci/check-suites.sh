@@ -27,8 +27,11 @@ for entry in "${required[@]}"; do
     fi
   done
 done
-# Real-broker tests outside a suite (each starts its own cluster): they must have passed.
+# Real-broker tests outside a suite (each starts its own cluster), and the
+# benchmark's peer clients (sarama, confluent-kafka-go: built with cgo): they
+# must have passed.
 required_tests=(
+  "containers:TestPeers"
   "containers:TestTopicsCLIOnBroker"
   "containers:TestEOSCLIOnBroker"
   "containers:TestACLsCLIOnSecuredBroker"
