@@ -19,10 +19,12 @@
 // Run(ctx, handler) joins the group and calls the handler for every record.
 // Records of one partition are handled one at a time in offset order, on a
 // goroutine per partition; at most WithConcurrency handlers run at once.
-// When a fetch arrives while a partition still has WithMaxPending records
-// (or WithMaxPendingBytes) waiting, that partition's fetching pauses until
-// half of them are handled (backpressure). Records are handed to the
-// partition's goroutine a fetch at a time, not one by one under a lock.
+// Backpressure: when, after a poll, a partition has WithMaxPending records
+// (or WithMaxPendingBytes) fetched but not handled, the poll loop waits up
+// to 50 ms for its handler to catch up, then pauses that partition's
+// fetching until half of them are handled; the other partitions keep
+// fetching. Records are handed to the partition's goroutine a fetch at a
+// time, not one by one under a lock.
 //
 // A record is marked handled when its handler returns nil; handled offsets
 // are committed every WithCommitInterval, when partitions are revoked (after

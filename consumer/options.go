@@ -152,10 +152,11 @@ func WithConsumerProtocol() Opt { return opt(func(c *config) { c.kip848 = true }
 func WithConcurrency(n int) Opt { return opt(func(c *config) { c.concurrency = n }) }
 
 // WithMaxPending bounds the records fetched but not yet handled, per
-// partition: when a fetch arrives while n records (or WithMaxPendingBytes
-// bytes) are still waiting, fetching of that partition pauses until the
-// handler has worked through half of them. A partition therefore holds at
-// most about n records plus one fetch. Default
+// partition: when, after a poll, n records (or WithMaxPendingBytes bytes)
+// are waiting, the poll loop gives the handler up to 50 ms to catch up, then
+// pauses fetching of that partition until the handler has worked through
+// half of them. A partition therefore holds at most about n records plus
+// one fetch. Default
 // DefaultMaxPending; see WithMaxPendingBytes for the byte bound.
 func WithMaxPending(n int) Opt { return opt(func(c *config) { c.maxPending = n }) }
 
