@@ -44,7 +44,7 @@ test-processes: kafka ## real-broker suites as local JVMs (needs Java 17+ and th
 	set -o pipefail; EOSKIT_BACKEND=processes \
 	  $(GO) test -tags integration -count=1 -p 1 -timeout 40m -v $(BROKER_SUITES) 2>&1 | tee $(TEST_LOG_DIR)/processes.log
 
-chaos: kafka kafka-image ## full-size exactly-once suite: 100k records per scenario, 3 seeds (~45 min; EOSKIT_CHAOS_SEEDS=1: ~15 min)
+chaos: kafka kafka-image ## full-size exactly-once suite: 100k records per scenario, 3 seeds (~40 min; EOSKIT_CHAOS_SEEDS=1: ~15 min)
 	@mkdir -p $(TEST_LOG_DIR)
 	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
 	  $(GO) test -tags integration -count=1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce' ./txn/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
