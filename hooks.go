@@ -1,0 +1,179 @@
+package eoskit
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Hook is any value implementing one or more of the Hook* interfaces. A
+// single value (a metrics plugin, a logger, a test recorder) may implement
+// all of them and be passed to every package's WithHooks option.
+type Hook any
+
+// TxnOutcome is how a transaction ended, as the client saw it.
+type TxnOutcome uint8
+
+const (
+	TxnCommitted      TxnOutcome = iota + 1 // committed: its outputs are visible to read_committed readers
+	TxnAborted                              // aborted: nothing it produced is visible; its input is redone
+	TxnOutcomeUnknown                       // commit sent, answer lost: maybe committed (ErrCommitOutcomeUnknown)
+	TxnFenced                               // a newer instance took the transactional ID (ErrFenced)
+)
+
+func (o TxnOutcome) String() string {
+	switch o {
+	case TxnCommitted:
+		return "committed"
+	case TxnAborted:
+		return "aborted"
+	case TxnOutcomeUnknown:
+		return "unknown"
+	case TxnFenced:
+		return "fenced"
+	}
+	return "invalid"
+}
+
+// AbortReason says why a transaction was aborted (TxnEnd.Reason). Its
+// String values are low-cardinality metric labels.
+type AbortReason uint8
+
+const (
+	AbortNone         AbortReason = iota // not aborted
+	AbortRebalance                       // partitions were revoked or lost
+	AbortProduceError                    // an output failed
+	AbortHandlerError                    // the handler failed (TxProducer: the Run function returned an error)
+	AbortShutdown                        // the context was cancelled with records unhandled
+	AbortRequested                       // the caller aborted (Tx.Abort)
+	AbortOther                           // a failure before commit (begin, flush, coordinator)
+)
+
+func (r AbortReason) String() string {
+	switch r {
+	case AbortNone:
+		return ""
+	case AbortRebalance:
+		return "rebalance"
+	case AbortProduceError:
+		return "produce_error"
+	case AbortHandlerError:
+		return "handler_error"
+	case AbortShutdown:
+		return "shutdown"
+	case AbortRequested:
+		return "requested"
+	}
+	return "other"
+}
+
+// TxnEnd describes one ended transaction, whether producer.TxProducer or
+// txn.Processor ended it.
+type TxnEnd struct {
+	TransactionalID string
+	Group           string // txn.Processor's consumer group; "" for a TxProducer
+	ProducerID      int64  // the producer ID and epoch the transaction ran on (-1 if unknown)
+	Epoch           int16
+	Outcome         TxnOutcome
+	Reason          AbortReason // why it aborted (Outcome TxnAborted)
+
+	Records      int // input records consumed (txn.Processor)
+	Outputs      int // records produced, dead letters included
+	DeadLettered int // input records routed to the dead-letter topic
+
+	Began    time.Time     // when the transaction began
+	Flush    time.Duration // phase: waiting for every produced record's answer
+	Commit   time.Duration // phase: offset commit and EndTxn (franz-go's End), or EndTxn alone
+	Duration time.Duration // from the start of ending to its outcome (Flush + Commit + recovery)
+
+	// Offsets are the input offsets (the next offset to consume, per
+	// topic and partition) the transaction committed or tried to commit;
+	// nil for a TxProducer. A history checker compares them with what
+	// read_committed readers see.
+	Offsets map[string]map[int32]int64
+	Err     error // the error, for unknown, fenced and failed ends
+}
+
+// HookTxnEnd is called once per ended transaction.
+type HookTxnEnd interface{ OnTxnEnd(TxnEnd) }
+
+// TxnBegin describes a transaction that began.
+type TxnBegin struct {
+	TransactionalID string
+	Group           string
+	At              time.Time
+}
+
+// HookTxnBegin is called when a transaction begins.
+type HookTxnBegin interface{ OnTxnBegin(TxnBegin) }
+
+// Produced is one produced record's outcome: Err nil means acknowledged
+// by all in-sync replicas (inside a transaction: written, visible once the
+// transaction commits).
+type Produced struct {
+	Record *kgo.Record
+	Err    error
+}
+
+// HookProduce is called once per produced record with its outcome.
+type HookProduce interface{ OnProduce(Produced) }
+
+// Handled is one handler call on one input record (or, for a batch
+// handler, the batch's first record with Batch set to the batch size).
+type Handled struct {
+	Group    string
+	Record   *kgo.Record
+	Batch    int // records handled in the call (1 for a per-record handler)
+	Attempt  int // 1 for the first try, 2 for the first retry...
+	Duration time.Duration
+	Err      error
+}
+
+// HookHandled is called after every handler call.
+type HookHandled interface{ OnHandled(Handled) }
+
+// Assignment is a group rebalance event.
+type Assignment struct {
+	Group      string
+	Partitions map[string][]int32
+	Lost       bool // revoked without a clean hand-over (session timeout, fenced member)
+}
+
+// HookAssigned is called when the group assigns partitions to this member.
+type HookAssigned interface{ OnAssigned(Assignment) }
+
+// HookRevoked is called when partitions are revoked or lost.
+type HookRevoked interface{ OnRevoked(Assignment) }
+
+// Committed is a consumer offset commit outside a transaction.
+type Committed struct {
+	Group   string
+	Offsets map[string]map[int32]int64 // next offsets to consume
+	Err     error
+}
+
+// HookCommit is called after each offset commit attempt of a
+// non-transactional consumer.
+type HookCommit interface{ OnCommit(Committed) }
+
+// DeadLetter is an input record routed aside.
+type DeadLetter struct {
+	Group  string
+	Record *kgo.Record // the input record
+	To     string      // the dead-letter topic (or table)
+	Err    error       // why it was routed aside
+}
+
+// HookDeadLetter is called when an input record is dead-lettered.
+type HookDeadLetter interface{ OnDeadLetter(DeadLetter) }
+
+// SessionRestart is a client session closed and about to be rebuilt.
+type SessionRestart struct {
+	TransactionalID string
+	Group           string
+	Err             error
+	Backoff         time.Duration
+}
+
+// HookSessionRestart is called before a session is rebuilt after an error.
+type HookSessionRestart interface{ OnSessionRestart(SessionRestart) }
