@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
-	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit"
 )
 
 // Opt configures New and NewTransactional.
@@ -86,8 +86,8 @@ func WithTLS(cfg *tls.Config) Opt { return opt(func(c *config) { c.tls = cfg }) 
 func WithSASL(m sasl.Mechanism) Opt { return opt(func(c *config) { c.sasl = m }) }
 
 // conn is the shared connection config of c.
-func (c *config) conn() conn.Config {
-	return conn.Config{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
+func (c *config) conn() eoskit.Conn {
+	return eoskit.Conn{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
 }
 
 // WithClientID sets the client ID brokers log and quota by. Default "eoskit".

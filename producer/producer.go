@@ -89,9 +89,17 @@ func (p *Producer) report(records []*kgo.Record, err error) {
 	if len(p.cfg.hooks) == 0 {
 		return
 	}
-	failed := map[*kgo.Record]error{}
 	var pe *ProduceError
-	if errors.As(err, &pe) {
+	if err != nil && !errors.As(err, &pe) {
+		// Not a per-record outcome (the security check failed before
+		// anything was sent): every record failed with err.
+		for _, r := range records {
+			p.cfg.onProduce(r, err)
+		}
+		return
+	}
+	failed := map[*kgo.Record]error{}
+	if pe != nil {
 		for _, f := range pe.Failed {
 			failed[f.Record] = f.Err
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"net"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/producer"
 )
 
@@ -66,5 +68,35 @@ func TestWithTLSAndSASL(t *testing.T) {
 	}
 	if err := produce("wrong"); err == nil {
 		t.Fatal("wrong password: produce succeeded")
+	}
+}
+
+// TestHookSeesSecurityFailure (#12 item 9): when the first-use security
+// check fails, every record of the call is reported to the produce hook
+// with that error, never as acknowledged.
+func TestHookSeesSecurityFailure(t *testing.T) {
+	server, _ := selfSigned(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"), kfake.TLS(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	untrusted := &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12} // the broker's CA is unknown
+	h := &hookRec{}
+	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTLS(untrusted),
+		producer.WithRecordRetries(1),
+		producer.WithHooks(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close(ctxT(t)) }()
+	recs := []*kgo.Record{{Topic: "t", Value: []byte("a")}, {Topic: "t", Value: []byte("b")}, {Topic: "t", Value: []byte("c")}}
+	if err := p.Produce(ctxT(t), recs...); !errors.Is(err, eoskit.ErrAccessDenied) {
+		t.Fatalf("untrusted CA: Produce returned %v, want ErrAccessDenied", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ok != 0 || h.fail != 3 {
+		t.Fatalf("hook saw %d acknowledged and %d failed records, want 0 and 3", h.ok, h.fail)
 	}
 }
