@@ -121,8 +121,20 @@ type AccessError struct {
 	Operation string // authorization: READ, WRITE, IDEMPOTENT_WRITE...
 	Resource  string // authorization: `TOPIC "orders"`, `TRANSACTIONAL_ID "app-0"`...
 	Msg       string // what happened and what to do
+	Fix       string // what to change: one of the Fix* constants ("" if unknown)
 	Err       error
 }
+
+// What an *AccessError's Fix says must change; a CLI maps them to its flags.
+const (
+	FixCredentials = "credentials" // the SASL user name or password
+	FixMechanism   = "mechanism"   // the SASL mechanism
+	FixCA          = "ca"          // trust the CA that signed the brokers' certificates
+	FixServerName  = "server-name" // verify the certificates for another name
+	FixClientCert  = "client-cert" // present a client certificate the brokers trust (mTLS)
+	FixNotTLS      = "not-tls"     // the listener does not speak TLS
+	FixACL         = "acl"         // grant the ACL named by Operation and Resource
+)
 
 func (e *AccessError) Error() string {
 	if e.Err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 )
 
@@ -197,7 +198,7 @@ func (p *Processor) explainAccess(err error) error {
 		TransactionalID: p.cfg.txnID,
 		Input:           p.cfg.topics,
 	})
-	var se *conn.SecurityError
+	var se *eoskit.AccessError
 	if errors.As(explained, &se) {
 		return fmt.Errorf("txn: %w: %w", ErrAccessDenied, explained)
 	}

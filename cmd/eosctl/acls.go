@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/admin"
 	"github.com/eoskit/eoskit/internal/conn"
 )
@@ -217,7 +218,7 @@ func (f *aclsFlags) checkedClient(ctx context.Context, opts ...admin.Opt) (*admi
 func explainACLAdminErr(cf *clusterFlags, err error) error {
 	switch {
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return &conn.SecurityError{Kind: conn.ErrAuthorization, Operation: "DESCRIBE or ALTER", Resource: "CLUSTER", Err: err,
+		return &eoskit.AccessError{Kind: eoskit.ErrAuthorization, Operation: "DESCRIBE or ALTER", Resource: "CLUSTER", Fix: eoskit.FixACL, Err: err,
 			Msg: fmt.Sprintf("not authorized: %s may not manage ACLs (DESCRIBE and ALTER on the CLUSTER): connect as a super user or grant those", principalOf(cf))}
 	case errors.Is(err, kerr.SecurityDisabled):
 		return fmt.Errorf("the brokers run no authorizer (authorizer.class.name is unset), so ACLs cannot be listed or created: %w", err)
@@ -233,7 +234,7 @@ func principalOf(cf *clusterFlags) string {
 		return "User:" + cf.saslUser
 	}
 	if cf.tlsCert != "" {
-		if cfg, err := conn.LoadTLS(conn.TLSFiles{CertFile: cf.tlsCert, KeyFile: cf.tlsKey}); err == nil && len(cfg.Certificates) == 1 {
+		if cfg, err := eoskit.LoadTLS(eoskit.TLSFiles{CertFile: cf.tlsCert, KeyFile: cf.tlsKey}); err == nil && len(cfg.Certificates) == 1 {
 			if leaf, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0]); err == nil && leaf.Subject.CommonName != "" {
 				return "User:" + leaf.Subject.CommonName
 			}

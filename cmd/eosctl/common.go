@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 )
 
@@ -64,13 +65,13 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 }
 
 // config returns the connection config, or a usage error.
-func (f *clusterFlags) config() (conn.Config, error) {
-	c := conn.Config{Brokers: conn.ParseBrokers(f.brokers), ClientID: "eosctl"}
+func (f *clusterFlags) config() (eoskit.Conn, error) {
+	c := eoskit.Conn{Brokers: eoskit.ParseBrokers(f.brokers), ClientID: "eosctl"}
 	if err := c.Validate(); err != nil {
-		return c, usageErr(err)
+		return c, usageErr(fmt.Errorf("--brokers (or $%s): %w", conn.EnvBrokers, err))
 	}
 	if f.tls || f.tlsCA != "" || f.tlsCert != "" || f.tlsKey != "" || f.tlsServerName != "" || f.tlsInsecure {
-		tc, err := conn.LoadTLS(conn.TLSFiles{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey,
+		tc, err := eoskit.LoadTLS(eoskit.TLSFiles{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey,
 			ServerName: f.tlsServerName, InsecureSkipVerify: f.tlsInsecure})
 		if err != nil {
 			return c, usageErr(err)
@@ -84,15 +85,15 @@ func (f *clusterFlags) config() (conn.Config, error) {
 		pw := os.Getenv(envSASLPassword)
 		if f.saslPasswordFile != "" {
 			var err error
-			if pw, err = conn.PasswordFromFile(f.saslPasswordFile); err != nil {
+			if pw, err = eoskit.PasswordFromFile(f.saslPasswordFile); err != nil {
 				return c, usageErr(err)
 			}
 		}
 		mech := f.saslMechanism
 		if mech == "" {
-			mech = conn.MechScramSHA512
+			mech = eoskit.MechScramSHA512
 		}
-		m, err := conn.SASLMechanism(conn.Credentials{Mechanism: mech, User: f.saslUser, Password: pw})
+		m, err := eoskit.SASLMechanism(mech, f.saslUser, pw)
 		if err != nil {
 			return c, usageErr(fmt.Errorf("%w (set $%s or --sasl-password-file)", err, envSASLPassword))
 		}

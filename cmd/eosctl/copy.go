@@ -82,7 +82,7 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 			case errors.Is(err, txn.ErrAccessDenied):
 				access := conn.Access{Principal: principalOf(&cf), Group: f.group, TransactionalID: f.txnID,
 					Input: f.from, Output: append([]string{f.to}, nonEmpty(f.deadLetter)...)}
-				if grant := conn.GrantCommand(access); grant != "" {
+				if grant := grantCommand(access); grant != "" {
 					err = fmt.Errorf("%w\ngrant the exactly-once ACLs with: %s", err, grant)
 				}
 				return withCode(exitFailed, err)

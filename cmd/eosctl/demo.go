@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/demo"
 )
 
@@ -48,7 +48,7 @@ anomalies found or the demo failed, 2 bad flags.`,
 			if format != "table" && format != "json" {
 				return usageErr(fmt.Errorf("--output %q: use table or json", format))
 			}
-			cfg.Brokers = conn.ParseBrokers(brokers)
+			cfg.Brokers = eoskit.ParseBrokers(brokers)
 			cfg.Progress = e.stderr
 			if f, ok := e.stderr.(*os.File); ok {
 				cfg.Terminal = isTerminal(f) // redraw the progress line in place

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -54,16 +55,24 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.code != exitPending {
-			fmt.Fprintf(stderr, "eosctl: %v\n", ee.err)
+			printErr(stderr, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "eosctl: %v\n", err)
+	printErr(stderr, err)
 	if isFlagError(err) {
 		fmt.Fprintln(stderr, "Run 'eosctl --help' for usage.")
 		return exitUsage
 	}
 	return exitFailed
+}
+
+// printErr prints err on one line, then the flags that fix it, if known.
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "eosctl: %v\n", err)
+	if hint := flagHint(err); hint != "" && !strings.Contains(err.Error(), "eosctl acls apply") {
+		fmt.Fprintf(w, "eosctl: %s\n", hint)
+	}
 }
 
 // flagError marks errors from flag parsing and argument checks.
@@ -93,6 +102,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newVerifyCmd(e),
 		newDemoCmd(e),
 	)
+	addVersion(root, e) // eosctl version, eosctl --version
 	// Argument-count errors from cobra.Args validators are usage errors too.
 	wrapArgs(root)
 	return root

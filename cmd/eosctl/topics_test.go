@@ -112,7 +112,7 @@ func TestTopicsUsageErrors(t *testing.T) {
 		{"invalid spec before any broker", []string{"topics", "plan", "-f", invalid, "--brokers", "127.0.0.1:1"}, []string{"line 2: topic a: partitions", "minInsyncReplicas"}},
 		{"missing file", []string{"topics", "apply", "-f", "/nonexistent/topics.yaml"}, []string{"open topics file"}},
 		{"bad output", []string{"topics", "describe", "--output", "xml"}, []string{"--output \"xml\""}},
-		{"bad brokers", []string{"topics", "describe", "--brokers", "nohost"}, []string{"no port"}},
+		{"bad brokers", []string{"topics", "describe", "--brokers", "nohost"}, []string{"is not host:port"}},
 		{"delete without --yes", []string{"topics", "delete", "orders"}, []string{"pass --yes"}},
 		{"delete nothing", []string{"topics", "delete", "--yes"}, []string{"requires at least 1 arg"}},
 		{"offline without file", []string{"topics", "lint", "--offline"}, []string{"pass -f"}},

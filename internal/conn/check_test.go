@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
 // TestCheck: an untrusted certificate is a security error at once; a
@@ -33,16 +35,16 @@ func TestCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	cl, err := kgo.NewClient(Config{Brokers: c.ListenAddrs(), TLS: &tls.Config{MinVersion: tls.VersionTLS12}}.Opts()...)
+	cl, err := kgo.NewClient(eoskit.Conn{Brokers: c.ListenAddrs(), TLS: &tls.Config{MinVersion: tls.VersionTLS12}}.Opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := Check(ctx, cl, Access{}); !errors.Is(err, ErrTLS) {
-		t.Fatalf("untrusted certificate: %v, want ErrTLS", err)
+	if err := Check(ctx, cl, Access{}); !errors.Is(err, eoskit.ErrTLS) {
+		t.Fatalf("untrusted certificate: %v, want eoskit.ErrTLS", err)
 	}
 
-	down, err := kgo.NewClient(Config{Brokers: []string{"127.0.0.1:1"}}.Opts()...)
+	down, err := kgo.NewClient(eoskit.Conn{Brokers: []string{"127.0.0.1:1"}}.Opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

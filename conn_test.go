@@ -1,4 +1,4 @@
-package conn
+package eoskit_test
 
 import (
 	"crypto/ecdsa"
@@ -13,41 +13,31 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/eoskit/eoskit"
 )
 
-func TestValidate(t *testing.T) {
-	if err := (Config{}).Validate(); !errors.Is(err, ErrNoBrokers) {
-		t.Fatalf("empty config: %v, want ErrNoBrokers", err)
-	}
-	if err := (Config{Brokers: []string{"kafka"}}).Validate(); err == nil {
-		t.Fatal("a broker without a port was accepted")
-	}
-	if err := (Config{Brokers: ParseBrokers(" a:1, ,b:2 ")}).Validate(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestParseBrokers(t *testing.T) {
-	got := ParseBrokers(" a:1, ,b:2 ")
+	got := eoskit.ParseBrokers(" a:1, ,b:2 ")
 	if len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
 		t.Fatalf("ParseBrokers = %q", got)
 	}
 }
 
 func TestSASLMechanism(t *testing.T) {
-	for _, mech := range []string{MechPlain, MechScramSHA256, "scram-sha-512"} {
-		m, err := SASLMechanism(Credentials{Mechanism: mech, User: "u", Password: "p"})
+	for _, mech := range []string{eoskit.MechPlain, eoskit.MechScramSHA256, "scram-sha-512"} {
+		m, err := eoskit.SASLMechanism(mech, "u", "p")
 		if err != nil || m == nil {
 			t.Fatalf("%s: %v", mech, err)
 		}
 	}
-	for _, c := range []Credentials{
-		{Mechanism: "GSSAPI", User: "u", Password: "p"},
-		{Mechanism: MechScramSHA512, User: "u"},
-		{Mechanism: MechOAuthBearer, User: "u", Password: "p"},
+	for _, c := range [][3]string{
+		{"GSSAPI", "u", "p"},
+		{eoskit.MechScramSHA512, "u", ""},
+		{eoskit.MechOAuthBearer, "u", "p"},
 	} {
-		if _, err := SASLMechanism(c); !errors.Is(err, ErrInvalidSecurity) {
-			t.Fatalf("%+v: %v, want ErrInvalidSecurity", c, err)
+		if _, err := eoskit.SASLMechanism(c[0], c[1], c[2]); !errors.Is(err, eoskit.ErrInvalidOption) {
+			t.Fatalf("%+v: %v, want ErrInvalidOption", c, err)
 		}
 	}
 }
@@ -64,25 +54,25 @@ func TestLoadTLSAndOpts(t *testing.T) {
 	_ = os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k}), 0o600)
 
-	cfg, err := LoadTLS(TLSFiles{CAFile: ca, CertFile: ca, KeyFile: keyFile, ServerName: "kafka"})
+	cfg, err := eoskit.LoadTLS(eoskit.TLSFiles{CAFile: ca, CertFile: ca, KeyFile: keyFile, ServerName: "kafka"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.RootCAs == nil || len(cfg.Certificates) != 1 || cfg.ServerName != "kafka" {
 		t.Fatalf("TLS config incomplete: roots %v certs %d name %q", cfg.RootCAs != nil, len(cfg.Certificates), cfg.ServerName)
 	}
-	if _, err := LoadTLS(TLSFiles{CertFile: ca}); !errors.Is(err, ErrInvalidSecurity) {
+	if _, err := eoskit.LoadTLS(eoskit.TLSFiles{CertFile: ca}); !errors.Is(err, eoskit.ErrInvalidOption) {
 		t.Fatalf("certificate without key: %v", err)
 	}
-	if _, err := LoadTLS(TLSFiles{CAFile: keyFile}); !errors.Is(err, ErrInvalidSecurity) {
+	if _, err := eoskit.LoadTLS(eoskit.TLSFiles{CAFile: keyFile}); !errors.Is(err, eoskit.ErrInvalidOption) {
 		t.Fatalf("CA file without certificate: %v", err)
 	}
-	if _, err := LoadTLS(TLSFiles{CAFile: filepath.Join(dir, "missing")}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := eoskit.LoadTLS(eoskit.TLSFiles{CAFile: filepath.Join(dir, "missing")}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing CA file: %v", err)
 	}
-	m, _ := SASLMechanism(Credentials{Mechanism: MechPlain, User: "u", Password: "p"})
-	plainOpts := Config{Brokers: []string{"a:1"}}.Opts()
-	secured := Config{Brokers: []string{"a:1"}, TLS: cfg, SASL: m}.Opts()
+	m, _ := eoskit.SASLMechanism(eoskit.MechPlain, "u", "p")
+	plainOpts := eoskit.Conn{Brokers: []string{"a:1"}}.Opts()
+	secured := eoskit.Conn{Brokers: []string{"a:1"}, TLS: cfg, SASL: m}.Opts()
 	if len(secured) != len(plainOpts)+2 {
 		t.Fatalf("secured config gives %d options, plain %d: want TLS and SASL added", len(secured), len(plainOpts))
 	}
@@ -91,7 +81,7 @@ func TestLoadTLSAndOpts(t *testing.T) {
 func TestPasswordFromFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "pw")
 	_ = os.WriteFile(p, []byte("s3cret\n"), 0o600)
-	got, err := PasswordFromFile(p)
+	got, err := eoskit.PasswordFromFile(p)
 	if err != nil || got != "s3cret" {
 		t.Fatalf("PasswordFromFile = %q, %v", got, err)
 	}
