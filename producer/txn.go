@@ -85,7 +85,8 @@ func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProduc
 func (p *TxProducer) TransactionalID() string { return p.id }
 
 // Client returns the underlying franz-go client. After an unknown commit
-// outcome the producer may switch to a new client: call Client again rather
+// outcome or a commit refused with INVALID_TXN_STATE the producer may switch
+// to a new client: call Client again rather
 // than keeping the result.
 func (p *TxProducer) Client() *kgo.Client { return p.cl.Load() }
 
@@ -204,7 +205,9 @@ func (tx *Tx) failure() error {
 //   - nil: committed; visible to read_committed consumers.
 //   - an error wrapping ErrAborted: not committed (a record failed, the
 //     flush did not finish before ctx was done, or the coordinator refused
-//     the commit); the transaction was aborted and can be retried.
+//     the commit); the transaction was aborted and can be retried. When the
+//     coordinator answered INVALID_TXN_STATE (KAFKA-20785), the producer was
+//     re-initialised on a new epoch first, so the next Begin works.
 //   - an error wrapping ErrCommitOutcomeUnknown: the commit was sent but its
 //     answer was lost. The producer was re-initialised on a new epoch (never
 //     aborting on the old one, KAFKA-17754) and can begin a new transaction.
@@ -240,6 +243,8 @@ func (tx *Tx) Commit(ctx context.Context) error {
 		return nil
 	case isFencedErr(err):
 		err = p.fatalErr(err)
+	case errors.Is(err, kerr.InvalidTxnState):
+		err = p.refusedInvalidStateLocked(ctx, err)
 	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), !outcomeUnknown(err):
 		err = p.abortLocked(ctx, fmt.Errorf("the commit was refused: %w", err))
 	default:
@@ -348,14 +353,50 @@ func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid 
 		return fmt.Errorf("producer: %w: %w", ErrCommitOutcomeUnknown, p.fatal)
 	}
 	p.cfg.logger.Info("commit retry confirmed the commit; starting a fresh producer", "txn_id", p.id)
-	cl.Close()
+	if err := p.renewLocked(ctx); err != nil {
+		if errors.Is(err, ErrFenced) {
+			return err
+		}
+		return fmt.Errorf("producer: the transaction committed, but the fresh producer failed to initialise (retried at the next produce): %w", err)
+	}
+	return nil
+}
+
+// refusedInvalidStateLocked handles a commit answered INVALID_TXN_STATE
+// (KAFKA-20785: the coordinator's view of the transaction is not the
+// client's). franz-go marks its producer ID fatal after that answer, so an
+// abort cannot be sent and every later Begin would fail. The producer
+// starts a fresh client instead: its InitProducerID bumps the epoch, which
+// makes the coordinator abort the transaction, and the next transaction
+// commits as usual.
+func (p *TxProducer) refusedInvalidStateLocked(ctx context.Context, cause error) error {
+	ctx, cancel := liveCtx(ctx)
+	defer cancel()
+	p.cfg.logger.Warn("commit refused with INVALID_TXN_STATE; re-initialising the producer", "txn_id", p.id, "err", cause)
+	if err := p.renewLocked(ctx); err != nil {
+		if errors.Is(err, ErrFenced) {
+			return err
+		}
+		return fmt.Errorf("producer: transaction %w: the commit was refused: %w (re-initialising the producer failed and is retried at the next produce: %v; the transaction cannot commit)", ErrAborted, cause, err)
+	}
+	return fmt.Errorf("producer: transaction %w: the commit was refused and the producer re-initialised on a new epoch: %w", ErrAborted, cause)
+}
+
+// renewLocked replaces the client with a fresh one and initialises its
+// producer ID (fencing the old epoch, which aborts a transaction still open
+// on it). A fenced or unauthorised answer is fatal.
+func (p *TxProducer) renewLocked(ctx context.Context) error {
+	p.Client().Close()
 	fresh, err := kgo.NewClient(p.cfg.kgoOptions(p.id)...)
 	if err != nil {
 		return p.fatalErr(err) // cannot happen: the same options built the first client
 	}
 	p.cl.Store(fresh)
 	if _, _, err := fresh.ProducerID(ctx); err != nil {
-		return fmt.Errorf("producer: the transaction committed, but the fresh producer failed to initialise (retried at the next Begin): %w", mapErr(err))
+		if isFencedErr(err) {
+			return p.fatalErr(err)
+		}
+		return mapErr(err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -209,5 +210,47 @@ func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
 	}
 	if n := oldEpochEnds.Load(); n != 0 {
 		t.Fatalf("%d EndTxn requests sent on the old epoch after the unknown outcome", n)
+	}
+}
+
+// TestInvalidTxnStateOnCommitRecovers (#12 item 6, KAFKA-20785): the
+// coordinator answers the commit INVALID_TXN_STATE. Commit reports
+// ErrAborted (safe to retry), so the next Run must commit: the producer
+// re-initialises its producer ID instead of failing every later Begin.
+func TestInvalidTxnStateOnCommitRecovers(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	p, err := producer.NewTransactional(ctx, "txn-invalid-state", producer.WithBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	var injected atomic.Int32
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.EndTxnRequest)
+		if !req.Commit {
+			return nil, nil, false // let aborts through (and keep this control)
+		}
+		injected.Add(1)
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidTxnState.Code
+		return resp, nil, true
+	})
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: "out", Partition: 0, Value: []byte(v)} }
+	err = p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("refused")) })
+	if !errors.Is(err, producer.ErrAborted) || injected.Load() != 1 {
+		t.Fatalf("commit answered INVALID_TXN_STATE (%d injected): %v, want ErrAborted", injected.Load(), err)
+	}
+	for i := range 2 {
+		if err := p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec(fmt.Sprintf("after-%d", i))) }); err != nil {
+			t.Fatalf("Run %d after the refused commit: %v", i, err)
+		}
+	}
+	if err := p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("stop")) }); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop"))
+	if want := "[after-0 after-1]"; got != want {
+		t.Fatalf("read_committed saw %s, want %s", got, want)
 	}
 }
