@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/admin"
 	"github.com/eoskit/eoskit/consumer"
 	"github.com/eoskit/eoskit/integration"
@@ -103,7 +104,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	createTopics(t, 1, topic)
 	c := modes[0].login(t, rnd("user"))
 	wrong := scram.Auth{User: strings.TrimPrefix(c.Principal, "User:"), Pass: "wrong"}.AsSha512Mechanism()
-	checkFails(t, creds{Principal: c.Principal, Brokers: c.Brokers, TLS: c.TLS, SASL: wrong}, conn.ErrAuthentication, "authentication failed: the brokers rejected "+c.Principal)
+	checkFails(t, creds{Principal: c.Principal, Brokers: c.Brokers, TLS: c.TLS, SASL: wrong}, eoskit.ErrAuthentication, "authentication failed: the brokers rejected "+c.Principal)
 	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(c.TLS), producer.WithSASL(wrong))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	defer func() { _ = p.Close(integration.Context(t, time.Minute)) }()
 	err = p.Produce(integration.Context(t, 2*time.Minute), kgo.StringRecord("x"), &kgo.Record{Topic: topic, Value: []byte("x")})
 	explained := conn.ExplainAuthError(err, conn.Access{Principal: c.Principal})
-	if !errors.Is(err, kerr.SaslAuthenticationFailed) || !errors.Is(explained, conn.ErrAuthentication) ||
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) || !errors.Is(explained, eoskit.ErrAuthentication) ||
 		!strings.Contains(explained.Error(), "authentication failed: the brokers rejected") {
 		t.Fatalf("wrong password: %v\nexplained: %v", err, explained)
 	}
@@ -126,7 +127,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	defer cons.Close()
 	// The context outlives any retry loop: Run must return on its own.
 	err = cons.Run(integration.Context(t, 2*time.Minute), func(context.Context, *kgo.Record) error { return nil })
-	if !errors.Is(err, conn.ErrAuthentication) || !errors.Is(err, kerr.SaslAuthenticationFailed) {
+	if !errors.Is(err, eoskit.ErrAuthentication) || !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("consumer with a wrong password: Run returned %v, want the explained authentication failure", err)
 	}
 }
@@ -139,7 +140,7 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 	createTopics(t, 1, topic)
 	c := modes[0].login(t, rnd("user"))
 	untrusted := &tls.Config{MinVersion: tls.VersionTLS12}
-	checkFails(t, creds{Brokers: c.Brokers, TLS: untrusted, SASL: c.SASL}, conn.ErrTLS, `signed by "CN=eoskit test CA", which is not trusted`)
+	checkFails(t, creds{Brokers: c.Brokers, TLS: untrusted, SASL: c.SASL}, eoskit.ErrTLS, `signed by "CN=eoskit test CA", which is not trusted`)
 	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(untrusted), producer.WithSASL(c.SASL))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 	err = p.Produce(integration.Context(t, 2*time.Minute), &kgo.Record{Topic: topic, Value: []byte("x")})
 	var unknown x509.UnknownAuthorityError
 	explained := conn.ExplainAuthError(err, conn.Access{})
-	if !errors.As(err, &unknown) || !errors.Is(explained, conn.ErrTLS) ||
+	if !errors.As(err, &unknown) || !errors.Is(explained, eoskit.ErrTLS) ||
 		!strings.Contains(explained.Error(), `signed by "CN=eoskit test CA", which is not trusted`) || strings.Contains(explained.Error(), "\n") {
 		t.Fatalf("untrusted CA: %v\nexplained: %v", err, explained)
 	}
@@ -218,17 +219,11 @@ func TestRevokedTransactionalIDWrite(t *testing.T) {
 
 func assertTxnIDDenied(t *testing.T, err error, a admin.EOSAccess, txnID string) {
 	t.Helper()
-	if !errors.Is(err, txn.ErrAccessDenied) || !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || !errors.Is(err, conn.ErrAuthorization) {
+	if !errors.Is(err, txn.ErrAccessDenied) || !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || !errors.Is(err, eoskit.ErrAuthorization) {
 		t.Fatalf("copy without WRITE on the transactional ID: %v, want txn.ErrAccessDenied explaining TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
 	}
 	if want := fmt.Sprintf("may not WRITE TRANSACTIONAL_ID %q", txnID); !strings.Contains(err.Error(), want) {
 		t.Errorf("the denial %q does not say %q", err, want)
-	}
-	// eosctl copy knows the principal and topics, and names the command.
-	access := conn.Access{Principal: a.Principal, Group: a.Group, TransactionalIDPrefix: a.TransactionalIDPrefix,
-		Input: a.InputTopics, Output: a.OutputTopics}
-	if cmd := conn.GrantCommand(access); !strings.HasPrefix(cmd, "eosctl acls apply --principal "+a.Principal) {
-		t.Errorf("grant command %q", cmd)
 	}
 }
 
