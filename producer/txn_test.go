@@ -204,12 +204,16 @@ func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
 		t.Fatalf("epoch after re-initialisation %d (err %v), want > %d", epoch1, err, epoch0)
 	}
 	if err := p.Run(ctx, func(tx *producer.Tx) error {
-		return tx.Produce(ctx, &kgo.Record{Topic: "out", Value: []byte("after")})
+		return tx.Produce(ctx, &kgo.Record{Topic: "out", Partition: 0, Value: []byte("after")}, &kgo.Record{Topic: "out", Partition: 0, Value: []byte("stop")})
 	}); err != nil {
 		t.Fatalf("next transaction: %v", err)
 	}
 	if n := oldEpochEnds.Load(); n != 0 {
 		t.Fatalf("%d EndTxn requests sent on the old epoch after the unknown outcome", n)
+	}
+	// The commit never landed: the re-initialisation aborted it.
+	if got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop")); got != "[after]" {
+		t.Fatalf("read_committed saw %s, want [after]", got)
 	}
 }
 
@@ -251,6 +255,87 @@ func TestInvalidTxnStateOnCommitRecovers(t *testing.T) {
 	}
 	got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop"))
 	if want := "[after-0 after-1]"; got != want {
+		t.Fatalf("read_committed saw %s, want %s", got, want)
+	}
+}
+
+// TestCommitAnswerLostAfterCommitLanded (#12, the TV2 commit-retry branch):
+// the broker applies the commit but its answer never reaches the client
+// (the EndTxn is held until Commit's context expired, then applied). On
+// transaction.version 2 the commit bumped the epoch, so the re-initialising
+// InitProducerID is answered PRODUCER_FENCED; the producer then retries the
+// commit on its own epoch (KIP-890 answers it as a retry) and Commit
+// returns nil. The record is visible exactly once and the next transaction
+// commits. TestUnknownCommitOutcomeReinitialises covers the other order
+// (the answer is lost before the commit landed).
+func TestCommitAnswerLostAfterCommitLanded(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	p, err := producer.NewTransactional(ctx, "txn-landed", producer.WithBrokers(c.ListenAddrs()...),
+		producer.WithKgoOpts(kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	pid0, epoch0, err := p.Client().ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var commits, fencedAnswers atomic.Int32
+	landed := make(chan struct{})
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.EndTxnRequest)
+		if req.Commit && req.ProducerID == pid0 && req.ProducerEpoch == epoch0 {
+			if commits.Add(1) == 1 {
+				// Apply the first commit only after the client gave up on it.
+				c.SleepControl(func() { <-cctx.Done() })
+				close(landed) // kfake applies it when this control returns
+			}
+		}
+		return nil, nil, false
+	})
+	c.ControlKey(int16(kmsg.InitProducerID), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.InitProducerIDRequest)
+		if commits.Load() == 1 && req.ProducerID == pid0 && req.ProducerEpoch == epoch0 && fencedAnswers.Add(1) == 1 {
+			// The re-initialisation comes after the commit landed (it may
+			// arrive on another connection while the commit is held). A
+			// transaction.version 2 broker answers an InitProducerID on
+			// the epoch its commit moved past with PRODUCER_FENCED; kfake
+			// accepts stale epochs, so give the broker's answer here.
+			c.SleepControl(func() { <-landed; time.Sleep(200 * time.Millisecond) })
+			resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+			resp.ErrorCode = kerr.ProducerFenced.Code
+			return resp, nil, true
+		}
+		return nil, nil, false
+	})
+	tx, err := p.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: "out", Partition: 0, Value: []byte(v)} }
+	if err := tx.Produce(ctx, rec("landed")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(cctx); err != nil {
+		t.Fatalf("Commit whose answer was lost after it landed: %v, want nil (confirmed by the KIP-890 retry)", err)
+	}
+	if commits.Load() != 2 || fencedAnswers.Load() != 1 {
+		t.Fatalf("EndTxn commits on epoch %d: %d (want 2: the held one and its KIP-890 retry); PRODUCER_FENCED re-initialisations %d (want 1)",
+			epoch0, commits.Load(), fencedAnswers.Load())
+	}
+	if _, epoch1, err := p.Client().ProducerID(ctx); err != nil || epoch1 <= epoch0 {
+		t.Fatalf("epoch after the confirmed commit %d (err %v), want > %d", epoch1, err, epoch0)
+	}
+	if err := p.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("next"), rec("stop")) }); err != nil {
+		t.Fatalf("next transaction: %v", err)
+	}
+	got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop"))
+	if want := "[landed next]"; got != want {
 		t.Fatalf("read_committed saw %s, want %s", got, want)
 	}
 }
