@@ -9,17 +9,23 @@ import (
 
 // chooseBackend builds the configured backend, or picks one: containers when a
 // container engine answers, else processes when java and the jars are there.
-// The choice is logged and printed to stderr once per cluster.
+// The choice, and the container engine found, are logged and printed to
+// stderr once per cluster.
 func chooseBackend(ctx context.Context, cfg *config) (backend, error) {
 	switch cfg.backend {
 	case BackendContainers:
-		return newContainers(ctx, cfg)
+		ce, err := newContainers(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		announce(cfg, BackendContainers, "asked for; engine "+ce.engine.String()+"; image "+ce.image)
+		return ce, nil
 	case BackendProcesses:
 		return newProcesses(cfg)
 	}
 	ce, cerr := newContainers(ctx, cfg)
 	if cerr == nil {
-		announce(cfg, BackendContainers, "a container engine answers; image "+ce.image)
+		announce(cfg, BackendContainers, "a container engine answers: "+ce.engine.String()+"; image "+ce.image)
 		return ce, nil
 	}
 	pe, perr := newProcesses(cfg)

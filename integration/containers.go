@@ -34,6 +34,7 @@ const containerDir = "/eoskit"
 // listen on 127.0.0.1 at distinct ports, so a restarted container keeps its
 // address and clients on the host reach it directly.
 type containers struct {
+	engine engine
 	image  string
 	heap   string
 	docker *testcontainers.DockerClient
@@ -48,13 +49,9 @@ type tcLogger struct{ logf func(string, ...any) }
 func (l tcLogger) Printf(format string, v ...any) { l.logf(format, v...) }
 
 func newContainers(ctx context.Context, cfg *config) (*containers, error) {
-	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
+	dc, eng, err := connectEngine(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("integration: containers backend: connect to the container engine (set DOCKER_HOST, e.g. unix:///run/podman/podman.sock): %v: %w", err, ErrBackendUnavailable)
-	}
-	if _, err := dc.Ping(ctx, client.PingOptions{}); err != nil {
-		_ = dc.Close()
-		return nil, fmt.Errorf("integration: containers backend: container engine does not answer (start Docker, or `make podman`): %v: %w", err, ErrBackendUnavailable)
+		return nil, fmt.Errorf("integration: containers backend: %w", err)
 	}
 	image := cfg.image
 	if image == "" {
@@ -65,6 +62,7 @@ func newContainers(ctx context.Context, cfg *config) (*containers, error) {
 	}
 	logger := cfg.logger
 	return &containers{
+		engine: eng,
 		image:  image,
 		heap:   cfg.heap,
 		docker: dc,
