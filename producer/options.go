@@ -3,6 +3,7 @@ package producer
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -214,22 +215,43 @@ func (c *config) kgoOptions(txnID string) []kgo.Opt {
 	return opts
 }
 
-// checkDurability reads the effective settings back from the client and
-// refuses weakenings the Unsafe options did not request by name.
-func (c *config) checkDurability(cl *kgo.Client, txnID string) error {
-	acks, _ := cl.OptValue(kgo.RequiredAcks).(kgo.Acks)
-	noIdem, _ := cl.OptValue(kgo.DisableIdempotentWrite).(bool)
-	cancellable, _ := cl.OptValue(kgo.AllowIdempotentProduceCancellation).(bool)
-	id, _ := cl.OptValue(kgo.TransactionalID).(string)
+// checkDurability refuses franz-go options (WithKgoOpts) that undo a
+// guarantee the Unsafe options did not request by name. It builds a client
+// from the connection and the caller's kgo options alone (franz-go's
+// defaults are the safe ones) and reads the values back, so each problem
+// names the kgo option that caused it; the real client then applies
+// eoskit's settings after the caller's.
+func (c *config) checkDurability(txnID string) error {
+	if len(c.kgoOpts) == 0 {
+		return nil
+	}
+	probe, err := kgo.NewClient(append(c.conn().Opts(), c.kgoOpts...)...)
+	if err != nil {
+		return fmt.Errorf("%w: WithKgoOpts: %w", ErrInvalidOption, err)
+	}
+	defer probe.Close()
+	acks, _ := probe.OptValue(kgo.RequiredAcks).(kgo.Acks)
+	noIdem, _ := probe.OptValue(kgo.DisableIdempotentWrite).(bool)
+	cancellable, _ := probe.OptValue(kgo.AllowIdempotentProduceCancellation).(bool)
+	id, _ := probe.OptValue(kgo.TransactionalID).(string)
+	var problems []string
+	if acks != kgo.AllISRAcks() && (txnID != "" || c.unsafeAcks == nil || *c.unsafeAcks != acks) {
+		problems = append(problems, "kgo.RequiredAcks below all in-sync replicas can lose acknowledged records: use producer.UnsafeAcks (New only) to request it by name")
+	}
+	if noIdem && (txnID != "" || !c.unsafeNoIdem && (c.unsafeAcks == nil || *c.unsafeAcks == kgo.AllISRAcks())) {
+		problems = append(problems, "kgo.DisableIdempotentWrite allows duplicates and reordering: use producer.UnsafeDisableIdempotence (New only) to request it by name")
+	}
+	if cancellable && (txnID != "" || !c.unsafeCancellable) {
+		problems = append(problems, "kgo.AllowIdempotentProduceCancellation can duplicate records: use producer.UnsafeAllowProduceCancellation (New only) to request it by name")
+	}
 	switch {
-	case acks != kgo.AllISRAcks() && (c.unsafeAcks == nil || *c.unsafeAcks != acks):
-		return fmt.Errorf("%w: acks below all in-sync replicas can lose acknowledged records: pass producer.UnsafeAcks(...) to request it by name", ErrInvalidOption)
-	case noIdem && !c.unsafeNoIdem && (c.unsafeAcks == nil || *c.unsafeAcks == kgo.AllISRAcks()):
-		return fmt.Errorf("%w: disabling idempotence allows duplicates and reordering: pass producer.UnsafeDisableIdempotence() to request it by name", ErrInvalidOption)
-	case cancellable && !c.unsafeCancellable:
-		return fmt.Errorf("%w: produce cancellation can duplicate records: pass producer.UnsafeAllowProduceCancellation() to request it by name", ErrInvalidOption)
-	case id != txnID && txnID == "":
-		return fmt.Errorf("%w: kgo.TransactionalID passed to New: use producer.NewTransactional", ErrInvalidOption)
+	case id != "" && txnID == "":
+		problems = append(problems, "kgo.TransactionalID passed to New: use producer.NewTransactional")
+	case id != "" && id != txnID:
+		problems = append(problems, fmt.Sprintf("kgo.TransactionalID(%q) overrides the transactional ID %q: pass the ID to NewTransactional only", id, txnID))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidOption, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -54,13 +54,12 @@ func (c *config) newClient(txnID string) (*kgo.Client, error) {
 	if err := c.validate(txnID != ""); err != nil {
 		return nil, err
 	}
+	if err := c.checkDurability(txnID); err != nil {
+		return nil, err
+	}
 	cl, err := kgo.NewClient(c.kgoOptions(txnID)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	if err := c.checkDurability(cl, txnID); err != nil {
-		cl.Close()
-		return nil, err
 	}
 	return cl, nil
 }

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,9 +79,16 @@ func TestTransactionalOptionValidation(t *testing.T) {
 		"unsafe acks":   {b, producer.UnsafeAcks(kgo.LeaderAck())},
 		"no idempotent": {b, producer.UnsafeDisableIdempotence()},
 		"short timeout": {b, producer.WithTransactionTimeout(time.Millisecond)},
+		// #12 item 7: KgoOpts cannot undo what a transactional producer needs.
+		"another transactional ID through kgo": {b, producer.WithKgoOpts(kgo.TransactionalID("other"))},
+		"leader acks through kgo":              {b, producer.WithKgoOpts(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())},
+		"idempotence off through kgo":          {b, producer.WithKgoOpts(kgo.DisableIdempotentWrite())},
+		"cancellation through kgo":             {b, producer.WithKgoOpts(kgo.AllowIdempotentProduceCancellation())},
 	} {
 		if _, err := producer.NewTransactional(ctx, "id", opts...); !errors.Is(err, producer.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		} else if strings.Contains(name, "through kgo") && !strings.Contains(err.Error(), "kgo.") {
+			t.Errorf("%s: %v does not name the kgo option", name, err)
 		}
 	}
 	if _, err := producer.NewTransactional(ctx, "", b); !errors.Is(err, producer.ErrInvalidOption) {
