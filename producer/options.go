@@ -3,8 +3,8 @@ package producer
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
