@@ -5,6 +5,8 @@ KAFKA_VERSION ?= 4.4.0
 # Where `make kafka` puts the jars (outside the repo); the integration package reads the same variable.
 EOSKIT_KAFKA_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eoskit/kafka-$(KAFKA_VERSION)
 KAFKA_IMAGE ?= localhost/eoskit-kafka:$(KAFKA_VERSION)
+# PostgreSQL major version of `make postgres-image` (integration.PostgresVersion must match).
+POSTGRES_VERSION ?= 15
 export EOSKIT_KAFKA_HOME
 
 SHELL := /bin/bash
@@ -13,7 +15,7 @@ TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
 BROKER_SUITES ?= ./integration/
 
-.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos bench lint kafka kafka-image podman clean
+.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos bench lint kafka kafka-image postgres postgres-image podman clean
 
 all: lint test-unit build
 
@@ -28,7 +30,7 @@ test: lint test-unit test-brokers ## everything, real brokers included (what CI 
 test-unit: ## fast tests, no broker, with the race detector
 	$(GO) test -race -count=1 ./...
 
-test-brokers: kafka kafka-image ## real-broker suites on both backends, then a check that they ran
+test-brokers: kafka kafka-image postgres postgres-image ## real-broker suites on both backends, then a check that they ran
 	@mkdir -p $(TEST_LOG_DIR)
 	$(MAKE) test-containers
 	$(MAKE) test-processes
@@ -64,6 +66,12 @@ kafka: ## fetch Apache Kafka's jars from Maven Central into EOSKIT_KAFKA_HOME
 
 kafka-image: kafka ## build the local image (official apache/kafka layout) from the same jars
 	build/image/build.sh $(EOSKIT_KAFKA_HOME) $(KAFKA_IMAGE)
+
+postgres: ## PostgreSQL server binaries for the processes backend: Debian's postgresql package when initdb is missing (root, apt-get)
+	@build/postgres/install.sh >/dev/null
+
+postgres-image: postgres ## build localhost/eoskit-postgres:$(POSTGRES_VERSION) from the installed package (no registry needed)
+	build/postgres/image.sh localhost/eoskit-postgres:$(POSTGRES_VERSION) $(POSTGRES_VERSION)
 
 podman: ## install and start podman's Docker API service (Debian, root)
 	build/podman/setup.sh

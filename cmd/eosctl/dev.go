@@ -14,9 +14,9 @@ import (
 func newDevCmd(e *env) *cobra.Command {
 	dev := &cobra.Command{
 		Use:   "dev",
-		Short: "Development helpers: real Kafka clusters on this machine",
+		Short: "Development helpers: real Kafka clusters and PostgreSQL servers on this machine",
 	}
-	dev.AddCommand(newDevClusterCmd(e))
+	dev.AddCommand(newDevClusterCmd(e), newDevPostgresCmd(e))
 	return dev
 }
 
