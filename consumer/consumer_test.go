@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit/consumer"
 )
@@ -100,6 +101,51 @@ func TestOptionValidation(t *testing.T) {
 	c, err := consumer.New(ok...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	c.Close()
+}
+
+// TestKgoOptsCannotUndoGuarantees (#12 item 7): a franz-go option that
+// would undo a guarantee is refused with ErrInvalidOption naming it,
+// never silently overridden.
+func TestKgoOptsCannotUndoGuarantees(t *testing.T) {
+	cb := func(context.Context, *kgo.Client, map[string][]int32) {}
+	cases := map[string]kgo.Opt{
+		"kgo.FetchIsolationLevel":  kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		"kgo.ConsumeResetOffset":   kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		"kgo.DisableAutoCommit":    kgo.DisableAutoCommit(),
+		"kgo.AutoCommitInterval":   kgo.AutoCommitInterval(5 * time.Second),
+		"kgo.AutoCommitCallback":   kgo.AutoCommitCallback(func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error) {}),
+		"kgo.BlockRebalanceOnPoll": kgo.BlockRebalanceOnPoll(),
+		"kgo.OnPartitionsAssigned": kgo.OnPartitionsAssigned(cb),
+		"kgo.OnPartitionsRevoked":  kgo.OnPartitionsRevoked(cb),
+		"kgo.OnPartitionsLost":     kgo.OnPartitionsLost(cb),
+		"kgo.AdjustFetchOffsetsFn": kgo.AdjustFetchOffsetsFn(func(_ context.Context, o map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+			return o, nil
+		}),
+		"kgo.ConsumerGroup":             kgo.ConsumerGroup("other"),
+		"kgo.ConsumeTopics":             kgo.ConsumeTopics("other"),
+		"kgo.RequireStableFetchOffsets": kgo.RequireStableFetchOffsets(),
+		"kgo.TransactionalID":           kgo.TransactionalID("x"),
+		"kgo.ConsumeStartOffset":        kgo.ConsumeStartOffset(kgo.NewOffset().AtEnd()),
+	}
+	for name, o := range cases {
+		_, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"), consumer.WithKgoOpts(o))...)
+		if !errors.Is(err, consumer.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want ErrInvalidOption naming %s", name, err, name)
+		}
+	}
+	// franz-go itself refuses direct partitions in a group.
+	_, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"),
+		consumer.WithKgoOpts(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().AtStart()}})))...)
+	if !errors.Is(err, consumer.ErrInvalidOption) {
+		t.Errorf("kgo.ConsumePartitions: %v, want ErrInvalidOption", err)
+	}
+	// Tuning stays allowed.
+	c, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"),
+		consumer.WithKgoOpts(kgo.FetchMaxWait(time.Second), kgo.SessionTimeout(20*time.Second), kgo.FetchIsolationLevel(kgo.ReadCommitted())))...)
+	if err != nil {
+		t.Fatalf("tuning options: %v", err)
 	}
 	c.Close()
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"runtime"
 	"strings"
 	"time"
 
@@ -191,9 +193,12 @@ func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l 
 func WithHooks(hooks ...any) Opt { return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) }) }
 
 // WithKgoOpts passes extra franz-go options through (TLS, SASL, session
-// timeout, kgo hooks). Options that would let the consumer skip records or
-// commit unhandled ones (auto-commit, ConsumeResetOffset,
-// BlockRebalanceOnPoll off, partition callbacks) are overridden.
+// timeout, kgo hooks). Options that would let the consumer skip records,
+// read uncommitted data or commit unhandled ones (isolation level,
+// ConsumeResetOffset, ConsumeStartOffset, auto-commit settings,
+// BlockRebalanceOnPoll, partition and commit callbacks, the group, the
+// topics, a transactional ID) are refused with ErrInvalidOption naming the
+// option.
 func WithKgoOpts(opts ...kgo.Opt) Opt {
 	return opt(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
 }
@@ -235,10 +240,117 @@ func (c *config) validate() error {
 	if c.commitInterval <= 0 || c.grace <= 0 {
 		problems = append(problems, "WithCommitInterval and WithGracePeriod take positive durations")
 	}
+	if len(problems) == 0 {
+		problems = append(problems, c.checkKgoOpts()...)
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidOption, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// guarded are the franz-go options a caller cannot set through
+// WithKgoOpts, and why.
+var guarded = []struct {
+	name   string
+	opt    any
+	why    string
+	byName bool // OptValue cannot tell (wrapped callbacks, settings eoskit also sets)
+}{
+	{"kgo.ConsumerGroup", kgo.ConsumerGroup, "overrides the group: use consumer.WithGroup", false},
+	{"kgo.ConsumeTopics", kgo.ConsumeTopics, "overrides the topics: use consumer.WithTopics", false},
+	{"kgo.ConsumeRegex", kgo.ConsumeRegex, "changes what the topics mean: name them with consumer.WithTopics", false},
+	{"kgo.FetchIsolationLevel", kgo.FetchIsolationLevel, "overrides the isolation level: the consumer reads read_committed (consumer.WithReadUncommitted is the named opt-out)", false},
+	{"kgo.ConsumeStartOffset", kgo.ConsumeStartOffset, "overrides the start position: use consumer.WithStartOffset", false},
+	{"kgo.ConsumeResetOffset", kgo.ConsumeResetOffset, "would reset a lost position silently: the consumer stops with ErrPositionLost instead; move the group's offsets deliberately", false},
+	{"kgo.DisableAutoCommit", kgo.DisableAutoCommit, "would stop the periodic commit of handled records", false},
+	{"kgo.AutoCommitMarks", kgo.AutoCommitMarks, "is the consumer's own setting: drop it", true},
+	{"kgo.AutoCommitInterval", kgo.AutoCommitInterval, "overrides the commit interval: use consumer.WithCommitInterval", false},
+	{"kgo.BlockRebalanceOnPoll", kgo.BlockRebalanceOnPoll, "is the consumer's own setting: drop it", true},
+	{"kgo.RequireStableFetchOffsets", kgo.RequireStableFetchOffsets, "is the consumer's own setting: drop it", true},
+	{"kgo.TransactionalID", kgo.TransactionalID, "makes no sense on a consumer: use txn for transactions", false},
+	{"kgo.OnPartitionsAssigned", kgo.OnPartitionsAssigned, "replaces the consumer's own callback (it pins start positions): use consumer.WithHooks to observe rebalances", true},
+	{"kgo.OnPartitionsRevoked", kgo.OnPartitionsRevoked, "replaces the consumer's own callback (it commits on revoke): use consumer.WithHooks to observe rebalances", true},
+	{"kgo.OnPartitionsLost", kgo.OnPartitionsLost, "replaces the consumer's own callback: use consumer.WithHooks to observe rebalances", true},
+	{"kgo.AutoCommitCallback", kgo.AutoCommitCallback, "replaces the consumer's own callback: use consumer.WithHooks to observe commits", true},
+	{"kgo.AdjustFetchOffsetsFn", kgo.AdjustFetchOffsetsFn, "could move the committed positions: move the group's offsets deliberately instead", true},
+	{"kgo.OnOffsetsFetched", kgo.OnOffsetsFetched, "could move the committed positions: move the group's offsets deliberately instead", true},
+}
+
+// checkKgoOpts returns a problem for every franz-go option (WithKgoOpts)
+// that would undo a guarantee: it builds two clients (never dialled) from
+// the connection and the settings eoskit needs, the second with the
+// caller's options after them, and compares the values they read back
+// (kgo.Client.OptValue).
+func (c *config) checkKgoOpts() []string {
+	if len(c.kgoOpts) == 0 {
+		return nil
+	}
+	iso := kgo.ReadCommitted()
+	if c.readUncommitted {
+		iso = kgo.ReadUncommitted()
+	}
+	opts := append(c.connOpts(),
+		kgo.ConsumerGroup(c.group),
+		kgo.ConsumeTopics(c.topics...),
+		kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeStartOffset(*c.start),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.AutoCommitInterval(c.commitInterval),
+	)
+	ref, err := kgo.NewClient(opts...)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer ref.Close()
+	probe, err := kgo.NewClient(append(opts, c.kgoOpts...)...)
+	if err != nil {
+		return []string{fmt.Sprintf("WithKgoOpts: franz-go refuses them with the consumer's settings: %v", err)}
+	}
+	defer probe.Close()
+	// franz-go wraps its group callbacks, so OptValue cannot tell a
+	// caller's from the default: those are found by the option's name.
+	named := map[string]bool{}
+	for _, o := range c.kgoOpts {
+		named[kgoOptName(o)] = true
+	}
+	var problems []string
+	for _, g := range guarded {
+		if g.byName && named[g.name] || !g.byName && differ(ref.OptValue(g.opt), probe.OptValue(g.opt)) {
+			problems = append(problems, g.name+" "+g.why)
+		}
+	}
+	return problems
+}
+
+// kgoOptName returns "kgo.X" for an option built by kgo.X, or "": the
+// name of the closure inside a kgo option is "<pkg>.X.funcN" (the package
+// is the caller's when the constructor was inlined).
+func kgoOptName(o kgo.Opt) string {
+	v := reflect.ValueOf(o)
+	if v.Kind() != reflect.Struct || v.NumField() == 0 || v.Field(0).Kind() != reflect.Func {
+		return ""
+	}
+	f := runtime.FuncForPC(v.Field(0).Pointer())
+	if f == nil {
+		return ""
+	}
+	name := f.Name()
+	i := strings.LastIndex(name, ".func")
+	if i < 0 {
+		return ""
+	}
+	name = name[:i]
+	return "kgo." + name[strings.LastIndex(name, ".")+1:]
+}
+
+// differ compares option values; functions by their code pointer.
+func differ(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Kind() == reflect.Func && vb.Kind() == reflect.Func {
+		return va.Pointer() != vb.Pointer()
+	}
+	return !reflect.DeepEqual(a, b)
 }
 
 func (c *config) connOpts() []kgo.Opt {
