@@ -1,0 +1,65 @@
+// Package prom exports eoskit's metrics to Prometheus
+// (github.com/prometheus/client_golang). It lives in its own package so
+// that programs that do not want Prometheus never import it.
+//
+// New registers the metrics on a prometheus.Registerer and returns a
+// *Metrics, an eoskit hook: pass it to txn.WithHooks, producer.WithHooks
+// and consumer.WithHooks alike (the same name means the same thing in
+// each), and add KgoOpts to eoskit.Conn.KgoOpts for franz-go's own
+// client-level figures (plugin/kprom, under eoskit_kafka_). A
+// LagCollector, registered on the same registry, polls a group's lag and
+// the open transactions on its partitions at every scrape.
+//
+//	reg := prometheus.NewRegistry()
+//	m, err := prom.New(reg, prom.WithGroup("g"), prom.WithTransactionalID("app-g-0"))
+//	conn.KgoOpts = append(conn.KgoOpts, m.KgoOpts()...)
+//	p, err := txn.New(conn, handler, txn.WithHooks(m), ...)
+//	lag, err := prom.NewLagCollector(kadm.NewClient(cl), "g", prom.LagTopics("in"))
+//	reg.MustRegister(lag)
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// Every metric has the constant labels group and txn_id (WithGroup,
+// WithTransactionalID; the lag metrics only group), plus any given with
+// WithConstLabels. No label is per record; topic and partition appear
+// only on per-partition figures.
+//
+// # Metrics
+//
+//	name                                  type       labels              source (hook)       meaning
+//	eoskit_txn_begun_total                counter                        TxnBegin            transactions begun
+//	eoskit_txn_committed_total            counter                        TxnEnd              transactions committed
+//	eoskit_txn_aborted_total              counter    reason              TxnEnd              transactions aborted; reason rebalance, produce_error, handler_error, shutdown, requested, other
+//	eoskit_txn_unknown_outcome_total      counter                        TxnEnd              commit sent, answer lost (maybe committed; ErrCommitOutcomeUnknown)
+//	eoskit_txn_fenced_total               counter                        TxnEnd              a newer instance took the transactional ID (ErrFenced)
+//	eoskit_txn_end_duration_seconds       histogram  phase               TxnEnd              time to end a transaction: phase flush (produced records answered), commit (offset commit + EndTxn), total (KIP-761's flush-time and commit-time)
+//	eoskit_txn_records                    histogram                      TxnEnd              input records per committed transaction (its _sum counts inputs committed exactly once)
+//	eoskit_txn_outputs                    histogram                      TxnEnd              outputs (dead letters included) per committed transaction
+//	eoskit_records_in_total               counter                        Handled             records handed to the handler, first attempts (redone after an abort: counted again)
+//	eoskit_records_out_total              counter                        Produced            records produced and acknowledged (in a transaction: visible once it commits)
+//	eoskit_produce_errors_total           counter                        Produced            records whose produce failed
+//	eoskit_handler_errors_total           counter                        Handled             handler calls that returned an error
+//	eoskit_handler_retries_total          counter                        Handled             handler calls that retried a record (attempt 2 and later)
+//	eoskit_handler_duration_seconds       histogram                      Handled             time of one handler call
+//	eoskit_dead_lettered_total            counter                        DeadLetter          input records routed to the dead-letter topic
+//	eoskit_offset_commits_total           counter    result              Committed           offset commits of a non-transactional consumer; result ok, error
+//	eoskit_rebalances_total               counter    event               Assignment          rebalance events of this member; event assigned, revoked, lost
+//	eoskit_assigned_partitions            gauge                          Assignment          partitions assigned to this member now
+//	eoskit_session_restarts_total         counter                        SessionRestart      client sessions rebuilt after an error
+//	eoskit_lag_to_lso_records             gauge      topic, partition    LagCollector        last stable offset - committed offset: what a read_committed member can still read
+//	eoskit_lag_to_hwm_records             gauge      topic, partition    LagCollector        high watermark - committed offset (never 0 under transactions)
+//	eoskit_open_txn_age_seconds           gauge      topic, partition    LagCollector        age of the oldest open transaction holding the partition's LSO; 0 none; rising: stuck
+//	eoskit_lag_up                         gauge                          LagCollector        1 if the last poll got every answer
+//	eoskit_lag_poll_seconds               gauge                          LagCollector        duration of the last poll
+//	eoskit_kafka_*                        (kprom)    node_id, topic      KgoOpts             franz-go's kprom: connects, errors, bytes, records and batches per topic, buffered records
+//
+// Without a committed offset, lag is counted from the log start offset.
+// Histogram buckets: DefaultDurationBuckets (1 ms to 16 s) and
+// DefaultCountBuckets (1 to 16384), replaced with WithDurationBuckets and
+// WithCountBuckets.
+//
+// # Concurrency and cost
+//
+// Metrics' hook methods are safe for concurrent use and allocate nothing
+// per record. LagCollector serialises its polls; each scrape sends about
+// six admin requests and waits at most LagTimeout.
+package prom
