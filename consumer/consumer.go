@@ -8,11 +8,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit/internal/conn"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Consumer is a consumer group member. Create it with New, call Run once,
@@ -125,6 +126,7 @@ func (r *run) kgoOpts() []kgo.Opt {
 		kgo.AutoCommitCallback(r.autoCommitted),
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
+		kgo.AdjustFetchOffsetsFn(r.pinStart),
 	)
 	if r.cfg.kip848 {
 		opts = append(opts, kgo.ServerSideBalancer())
@@ -305,6 +307,92 @@ func (r *run) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	r.cfg.logger.Warn("partitions lost; handled but uncommitted records will be handled again", "group", r.cfg.group, "partitions", lost)
 }
 
+// pinStart runs when partitions are assigned, after their committed
+// offsets were fetched: a partition without a committed offset starts at
+// the start offset, and with StartAtLatest (or StartAtEarliest) that is a
+// moving target. If the partition changed owner before its first commit,
+// the next owner would resolve "the end" anew and skip every record
+// produced in between. So the position is resolved here, once, committed
+// for the group, and consumed from exactly.
+func (r *run) pinStart(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	start := *r.cfg.start
+	atEnd := start == kgo.NewOffset().AtEnd()
+	if !atEnd && start != kgo.NewOffset().AtStart() {
+		return offsets, nil // an exact offset or a time: the same for every owner
+	}
+	need := map[string][]int32{}
+	for t, ps := range offsets {
+		for p, o := range ps {
+			if o == start {
+				need[t] = append(need[t], p)
+			}
+		}
+	}
+	if len(need) == 0 {
+		return offsets, nil
+	}
+	topics := make([]string, 0, len(need))
+	for t := range need {
+		topics = append(topics, t)
+	}
+	adm := kadm.NewClient(r.cl)
+	list, what := adm.ListStartOffsets, "start offsets"
+	switch {
+	case atEnd && r.cfg.readUncommitted:
+		list, what = adm.ListEndOffsets, "high watermarks"
+	case atEnd:
+		list, what = adm.ListCommittedOffsets, "last stable offsets"
+	}
+	listed, err := list(ctx, topics...)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer: pin the start of newly assigned partitions: list %s: %w", what, err)
+	}
+	pin := map[string]map[int32]kgo.EpochOffset{}
+	offs := map[string]map[int32]int64{}
+	for t, ps := range need {
+		pin[t], offs[t] = map[int32]kgo.EpochOffset{}, map[int32]int64{}
+		for _, p := range ps {
+			o, ok := listed.Lookup(t, p)
+			if !ok {
+				return nil, fmt.Errorf("consumer: pin the start of %s/%d: no offset listed", t, p)
+			}
+			pin[t][p] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+			offs[t][p] = o.Offset
+			offsets[t][p] = kgo.NewOffset().At(o.Offset)
+		}
+	}
+	var cerr error
+	r.cl.CommitOffsetsSync(ctx, pin, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		cerr = err
+		if err == nil {
+			cerr = firstCommitErr(resp)
+		}
+	})
+	r.cfg.onCommit(offs, cerr)
+	if cerr != nil {
+		return nil, fmt.Errorf("consumer: pin the start of newly assigned partitions: commit %v: %w", offs, cerr)
+	}
+	r.cfg.logger.Debug("pinned the start of partitions without a committed offset", "group", r.cfg.group, "offsets", offs)
+	return offsets, nil
+}
+
+func firstCommitErr(resp *kmsg.OffsetCommitResponse) error {
+	if resp == nil {
+		return nil
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // commit commits every handled offset not yet committed.
 func (r *run) commit(ctx context.Context) error {
 	marked := r.cl.MarkedOffsets()
@@ -339,15 +427,8 @@ func (r *run) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *
 			offs[t.Topic][p.Partition] = p.Offset
 		}
 	}
-	if err == nil && resp != nil {
-	check:
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err = kerr.ErrorForCode(p.ErrorCode); err != nil {
-					break check
-				}
-			}
-		}
+	if err == nil {
+		err = firstCommitErr(resp)
 	}
 	if err != nil {
 		r.cfg.logger.Warn("periodic commit failed; retried at the next interval", "group", r.cfg.group, "err", err)

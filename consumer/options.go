@@ -132,7 +132,10 @@ func WithTopics(topics ...string) Opt { return opt(func(c *config) { c.topics = 
 func StartAtEarliest() Opt { return WithStartOffset(kgo.NewOffset().AtStart()) }
 
 // StartAtLatest makes partitions without a committed offset start at the log
-// end (records produced before the group first joined are not read).
+// end (records produced before the group first joined are not read). The
+// end is resolved once, when the partition is first assigned, and committed
+// for the group at once: a partition that changes owner before its first
+// commit resumes there, so no record produced after that is skipped.
 func StartAtLatest() Opt { return WithStartOffset(kgo.NewOffset().AtEnd()) }
 
 // WithStartOffset sets where partitions without a committed offset start,
