@@ -1,6 +1,7 @@
 package eoskit
 
 import (
+	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -127,10 +128,33 @@ type Handled struct {
 	Attempt  int // 1 for the first try, 2 for the first retry...
 	Duration time.Duration
 	Err      error
+	// Context is the context the handler ran with (what the
+	// HookRecordContext hooks returned), so that a tracing hook can end
+	// the span it started there; nil when no HookRecordContext is set.
+	Context context.Context
 }
 
 // HookHandled is called after every handler call.
 type HookHandled interface{ OnHandled(Handled) }
+
+// HookRecordContext is called before each handler call on an input
+// record (each attempt) with the context the handler would get; the
+// handler runs with the context it returns (a tracing hook returns one
+// carrying the record's span, continuing the trace of the record's
+// headers). With several such hooks, each gets the previous one's
+// context. It must return a context derived from ctx.
+type HookRecordContext interface {
+	OnRecordContext(ctx context.Context, in *kgo.Record) context.Context
+}
+
+// HookEmit is called for every output record the handler emits, before it
+// is produced, with the handler's context (HookRecordContext's) and the
+// input record it came from (nil when none). A hook may add headers to out
+// (a tracing hook injects the W3C traceparent); it must not change
+// anything else.
+type HookEmit interface {
+	OnEmit(ctx context.Context, in, out *kgo.Record)
+}
 
 // Assignment is a group rebalance event.
 type Assignment struct {

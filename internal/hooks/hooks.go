@@ -4,7 +4,13 @@
 // an event nobody observes.
 package hooks
 
-import "github.com/eoskit/eoskit"
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
+)
 
 // Set is the hooks of one client, grouped by interface.
 type Set struct {
@@ -17,6 +23,8 @@ type Set struct {
 	commit   []eoskit.HookCommit
 	dead     []eoskit.HookDeadLetter
 	restart  []eoskit.HookSessionRestart
+	recCtx   []eoskit.HookRecordContext
+	emit     []eoskit.HookEmit
 }
 
 // New sorts hs by the interfaces each implements.
@@ -49,6 +57,12 @@ func New(hs []eoskit.Hook) Set {
 		}
 		if x, ok := h.(eoskit.HookSessionRestart); ok {
 			s.restart = append(s.restart, x)
+		}
+		if x, ok := h.(eoskit.HookRecordContext); ok {
+			s.recCtx = append(s.recCtx, x)
+		}
+		if x, ok := h.(eoskit.HookEmit); ok {
+			s.emit = append(s.emit, x)
 		}
 	}
 	return s
@@ -120,5 +134,25 @@ func (s *Set) DeadLetter(e eoskit.DeadLetter) {
 func (s *Set) SessionRestart(e eoskit.SessionRestart) {
 	for _, h := range s.restart {
 		h.OnSessionRestart(e)
+	}
+}
+
+// HasEmit reports whether any hook observes emitted records.
+func (s *Set) HasEmit() bool { return len(s.emit) > 0 }
+
+// RecordContext returns the context a handler call on in runs with: ctx
+// passed through every HookRecordContext in turn (ctx itself when there
+// is none). Put the result in Handled.Context.
+func (s *Set) RecordContext(ctx context.Context, in *kgo.Record) context.Context {
+	for _, h := range s.recCtx {
+		ctx = h.OnRecordContext(ctx, in)
+	}
+	return ctx
+}
+
+// Emit calls every HookEmit.
+func (s *Set) Emit(ctx context.Context, in, out *kgo.Record) {
+	for _, h := range s.emit {
+		h.OnEmit(ctx, in, out)
 	}
 }
