@@ -58,6 +58,7 @@ type run struct {
 	failed   chan struct{} // closed on a fatal error
 
 	progress chan struct{} // a partition that was behind caught up
+	ready    chan struct{} // closed once cl is set (group callbacks may run before)
 	err      error
 }
 
@@ -89,6 +90,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		parts:    map[tp]*part{},
 		failed:   make(chan struct{}),
 		progress: make(chan struct{}, 1),
+		ready:    make(chan struct{}),
 	}
 	cl, err := kgo.NewClient(r.kgoOpts()...)
 	if err != nil {
@@ -101,6 +103,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	r.cl = cl
+	close(r.ready)
 	r.poll(ctx)
 	return r.shutdown()
 }
@@ -330,6 +333,11 @@ func (r *run) pinStart(ctx context.Context, offsets map[string]map[int32]kgo.Off
 	}
 	if len(need) == 0 {
 		return offsets, nil
+	}
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	topics := make([]string, 0, len(need))
 	for t := range need {
