@@ -1,0 +1,261 @@
+package otel
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	gotel "go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/eoskit/eoskit"
+)
+
+// ScopeName is the instrumentation scope of the spans.
+const ScopeName = "github.com/eoskit/eoskit/otel"
+
+// Span attribute keys: the OpenTelemetry messaging conventions where they
+// have one, eoskit.* for the transaction.
+const (
+	AttrMessagingSystem    = "messaging.system" // always "kafka"
+	AttrOperationType      = "messaging.operation.type"
+	AttrDestination        = "messaging.destination.name"
+	AttrPartition          = "messaging.destination.partition.id"
+	AttrOffset             = "messaging.kafka.offset"
+	AttrGroup              = "messaging.consumer.group.name"
+	AttrErrorType          = "error.type"
+	AttrTransactionalID    = "eoskit.txn.id"
+	AttrOutcome            = "eoskit.txn.outcome" // committed, aborted, unknown, fenced
+	AttrReason             = "eoskit.txn.reason"  // why it aborted: rebalance, produce_error, ...
+	AttrRecords            = "eoskit.txn.records"
+	AttrOutputs            = "eoskit.txn.outputs"
+	AttrDeadLettered       = "eoskit.txn.dead_lettered"
+	AttrProducerID         = "eoskit.txn.producer_id"
+	AttrEpoch              = "eoskit.txn.epoch"
+	AttrFlushSeconds       = "eoskit.txn.flush_seconds"
+	AttrCommitSeconds      = "eoskit.txn.commit_seconds"
+	AttrAttempt            = "eoskit.handler.attempt"
+	messagingSystemKafka   = "kafka"
+	operationProcess       = "process"
+	spanNameTxnPrefix      = "txn "
+	spanNameProcessPostfix = " process"
+)
+
+// Opt configures New.
+type Opt interface{ apply(*Tracer) }
+
+type opt func(*Tracer)
+
+func (o opt) apply(t *Tracer) { o(t) }
+
+// WithTracerProvider sets the provider of the spans' tracer. Default: the
+// global one (go.opentelemetry.io/otel.GetTracerProvider).
+func WithTracerProvider(tp trace.TracerProvider) Opt {
+	return opt(func(t *Tracer) { t.provider = tp })
+}
+
+// WithPropagator sets how span contexts go into and out of record
+// headers. Default: the global propagator if one is set, else W3C trace
+// context (the traceparent and tracestate headers).
+func WithPropagator(p propagation.TextMapPropagator) Opt {
+	return opt(func(t *Tracer) { t.prop = p })
+}
+
+// Tracer is an eoskit hook that traces transactions and handler calls
+// and carries the trace from input records to output records through
+// their headers. Pass it to txn.WithHooks (producer.WithHooks for the
+// transactions of a TxProducer). Its methods are safe for concurrent use.
+type Tracer struct {
+	provider trace.TracerProvider
+	prop     propagation.TextMapPropagator
+	tracer   trace.Tracer
+
+	mu   sync.Mutex
+	txns map[string]trace.Span // the open transaction's span, by transactional ID
+}
+
+// New returns a Tracer.
+func New(opts ...Opt) *Tracer {
+	t := &Tracer{txns: map[string]trace.Span{}}
+	for _, o := range opts {
+		o.apply(t)
+	}
+	if t.provider == nil {
+		t.provider = gotel.GetTracerProvider()
+	}
+	if t.prop == nil {
+		t.prop = gotel.GetTextMapPropagator()
+		if len(t.prop.Fields()) == 0 { // the global default is a no-op
+			t.prop = propagation.TraceContext{}
+		}
+	}
+	t.tracer = t.provider.Tracer(ScopeName)
+	return t
+}
+
+// OnTxnBegin implements eoskit.HookTxnBegin: it starts the transaction's
+// span, "txn <transactional ID>", a root span (a transaction gathers
+// records of many traces; each handler span links to it).
+func (t *Tracer) OnTxnBegin(e eoskit.TxnBegin) {
+	at := e.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, span := t.tracer.Start(context.Background(), spanNameTxnPrefix+e.TransactionalID,
+		trace.WithNewRoot(), trace.WithTimestamp(at), trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String(AttrTransactionalID, e.TransactionalID), attribute.String(AttrMessagingSystem, messagingSystemKafka)))
+	if e.Group != "" {
+		span.SetAttributes(attribute.String(AttrGroup, e.Group))
+	}
+	t.mu.Lock()
+	old := t.txns[e.TransactionalID]
+	t.txns[e.TransactionalID] = span
+	t.mu.Unlock()
+	if old != nil { // its end was never reported
+		old.SetStatus(codes.Error, "no end reported")
+		old.End()
+	}
+}
+
+// OnTxnEnd implements eoskit.HookTxnEnd: it ends the transaction's span
+// with its outcome (status Error unless committed). A transaction whose
+// begin was not seen gets a span from TxnEnd.Began.
+func (t *Tracer) OnTxnEnd(e eoskit.TxnEnd) {
+	t.mu.Lock()
+	span := t.txns[e.TransactionalID]
+	delete(t.txns, e.TransactionalID)
+	t.mu.Unlock()
+	if span == nil {
+		start := e.Began
+		if start.IsZero() {
+			start = time.Now().Add(-e.Duration)
+		}
+		_, span = t.tracer.Start(context.Background(), spanNameTxnPrefix+e.TransactionalID,
+			trace.WithNewRoot(), trace.WithTimestamp(start),
+			trace.WithAttributes(attribute.String(AttrTransactionalID, e.TransactionalID), attribute.String(AttrMessagingSystem, messagingSystemKafka)))
+	}
+	span.SetAttributes(
+		attribute.String(AttrOutcome, e.Outcome.String()),
+		attribute.Int(AttrRecords, e.Records),
+		attribute.Int(AttrOutputs, e.Outputs),
+		attribute.Int(AttrDeadLettered, e.DeadLettered),
+		attribute.Int64(AttrProducerID, e.ProducerID),
+		attribute.Int(AttrEpoch, int(e.Epoch)),
+		attribute.Float64(AttrFlushSeconds, e.Flush.Seconds()),
+		attribute.Float64(AttrCommitSeconds, e.Commit.Seconds()),
+	)
+	if e.Reason != eoskit.AbortNone {
+		span.SetAttributes(attribute.String(AttrReason, e.Reason.String()))
+	}
+	if e.Err != nil {
+		span.RecordError(e.Err)
+	}
+	if e.Outcome != eoskit.TxnCommitted {
+		span.SetAttributes(attribute.String(AttrErrorType, e.Outcome.String()))
+		span.SetStatus(codes.Error, e.Outcome.String())
+	}
+	span.End()
+}
+
+// OnRecordContext implements eoskit.HookRecordContext: it starts the
+// handler's span, "<topic> process", continuing the trace of the input's
+// headers (or of the record's own context, as franz-go's kotel leaves it)
+// and linked to the open transaction's span when exactly one is open.
+func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Context {
+	parent := t.prop.Extract(ctx, headerCarrier{in})
+	if !trace.SpanContextFromContext(parent).IsValid() && in.Context != nil {
+		if sc := trace.SpanContextFromContext(in.Context); sc.IsValid() {
+			parent = trace.ContextWithSpanContext(ctx, sc)
+		}
+	}
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String(AttrMessagingSystem, messagingSystemKafka),
+			attribute.String(AttrOperationType, operationProcess),
+			attribute.String(AttrDestination, in.Topic),
+			attribute.String(AttrPartition, strconv.Itoa(int(in.Partition))),
+			attribute.Int64(AttrOffset, in.Offset),
+		),
+	}
+	t.mu.Lock()
+	if len(t.txns) == 1 {
+		for _, s := range t.txns {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: s.SpanContext()}))
+		}
+	}
+	t.mu.Unlock()
+	ctx, _ = t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, opts...)
+	return ctx
+}
+
+// OnHandled implements eoskit.HookHandled: it ends the handler's span
+// (from Handled.Context) with the call's error.
+func (t *Tracer) OnHandled(e eoskit.Handled) {
+	if e.Context == nil {
+		return
+	}
+	span := trace.SpanFromContext(e.Context)
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(attribute.Int(AttrAttempt, e.Attempt))
+	if e.Group != "" {
+		span.SetAttributes(attribute.String(AttrGroup, e.Group))
+	}
+	if e.Err != nil {
+		span.RecordError(e.Err)
+		span.SetStatus(codes.Error, e.Err.Error())
+		span.SetAttributes(attribute.String(AttrErrorType, "handler_error"))
+	}
+	span.End()
+}
+
+// OnEmit implements eoskit.HookEmit: it writes the handler span's context
+// into the output's headers (W3C traceparent by default), replacing any
+// trace header the output copied from its input, so the output continues
+// the input's trace through the handler's span.
+func (t *Tracer) OnEmit(ctx context.Context, _, out *kgo.Record) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	t.prop.Inject(ctx, headerCarrier{out})
+}
+
+// headerCarrier is a propagation.TextMapCarrier over a record's headers,
+// as franz-go's kotel.RecordCarrier, except that Set never writes into the
+// existing header slice: an output whose handler copied its input's
+// headers shares their backing array, and the input must not change.
+type headerCarrier struct{ r *kgo.Record }
+
+func (c headerCarrier) Get(key string) string {
+	for _, h := range c.r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func (c headerCarrier) Set(key, val string) {
+	hs := make([]kgo.RecordHeader, 0, len(c.r.Headers)+1)
+	for _, h := range c.r.Headers {
+		if h.Key != key {
+			hs = append(hs, h)
+		}
+	}
+	c.r.Headers = append(hs, kgo.RecordHeader{Key: key, Value: []byte(val)})
+}
+
+func (c headerCarrier) Keys() []string {
+	out := make([]string, len(c.r.Headers))
+	for i, h := range c.r.Headers {
+		out[i] = h.Key
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+package otel_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/otel"
+)
+
+func newTracer(t *testing.T) (*otel.Tracer, *tracetest.SpanRecorder, *sdktrace.TracerProvider) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return otel.New(otel.WithTracerProvider(tp)), rec, tp
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	out := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		out[kv.Key] = kv.Value
+	}
+	return out
+}
+
+func byName(t *testing.T, rec *tracetest.SpanRecorder, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	for _, s := range rec.Ended() {
+		if s.Name() == name {
+			return s
+		}
+	}
+	t.Fatalf("no ended span %q among %d", name, len(rec.Ended()))
+	return nil
+}
+
+// TestOutputContinuesInputTrace: an input carrying an upstream producer's
+// traceparent is handled and copied (the output shares the input's header
+// slice, as a copying handler does); the output's traceparent continues
+// the upstream trace through the handler span, the input's headers are
+// unchanged, and the committed transaction's span records its outcome.
+func TestOutputContinuesInputTrace(t *testing.T) {
+	tr, rec, tp := newTracer(t)
+	upCtx, upstream := tp.Tracer("upstream").Start(context.Background(), "produce")
+	in := &kgo.Record{Topic: "in", Partition: 2, Offset: 41, Headers: []kgo.RecordHeader{{Key: "k", Value: []byte("v")}}}
+	carrierIn := map[string]string{}
+	propagation.TraceContext{}.Inject(upCtx, propagation.MapCarrier(carrierIn))
+	in.Headers = append(in.Headers, kgo.RecordHeader{Key: "traceparent", Value: []byte(carrierIn["traceparent"])})
+	upstream.End()
+	inTraceparent := header(in, "traceparent")
+
+	tr.OnTxnBegin(eoskit.TxnBegin{TransactionalID: "copy-0", Group: "g", At: time.Now()})
+	ctx := tr.OnRecordContext(context.Background(), in)
+	out := &kgo.Record{Topic: "out", Value: in.Value, Headers: in.Headers[:len(in.Headers):len(in.Headers)]}
+	tr.OnEmit(ctx, in, out)
+	tr.OnHandled(eoskit.Handled{Group: "g", Record: in, Batch: 1, Attempt: 1, Duration: time.Millisecond, Context: ctx})
+	tr.OnTxnEnd(eoskit.TxnEnd{TransactionalID: "copy-0", Group: "g", ProducerID: 7, Epoch: 3, Outcome: eoskit.TxnCommitted,
+		Records: 1, Outputs: 1, Began: time.Now().Add(-10 * time.Millisecond), Flush: time.Millisecond, Commit: 2 * time.Millisecond})
+
+	process := byName(t, rec, "in process")
+	if process.SpanContext().TraceID() != upstream.SpanContext().TraceID() || process.Parent().SpanID() != upstream.SpanContext().SpanID() {
+		t.Fatalf("handler span trace %s parent %s, want the upstream's trace %s and span %s",
+			process.SpanContext().TraceID(), process.Parent().SpanID(), upstream.SpanContext().TraceID(), upstream.SpanContext().SpanID())
+	}
+	outCtx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": header(out, "traceparent")})
+	outSC := trace.SpanContextFromContext(outCtx)
+	if outSC.TraceID() != upstream.SpanContext().TraceID() || outSC.SpanID() != process.SpanContext().SpanID() {
+		t.Fatalf("output traceparent %q: trace %s span %s, want trace %s span %s (the handler's)",
+			header(out, "traceparent"), outSC.TraceID(), outSC.SpanID(), upstream.SpanContext().TraceID(), process.SpanContext().SpanID())
+	}
+	n := 0
+	for _, h := range out.Headers {
+		if h.Key == "traceparent" {
+			n++
+		}
+	}
+	if n != 1 || header(out, "k") != "v" {
+		t.Fatalf("output headers %v: want the input's k=v and one traceparent", out.Headers)
+	}
+	if header(in, "traceparent") != inTraceparent || len(in.Headers) != 2 {
+		t.Fatalf("input headers changed: %v", in.Headers)
+	}
+	a := attrs(process)
+	if a[otel.AttrDestination].AsString() != "in" || a[otel.AttrPartition].AsString() != "2" || a[otel.AttrOffset].AsInt64() != 41 ||
+		a[otel.AttrGroup].AsString() != "g" || a[otel.AttrMessagingSystem].AsString() != "kafka" || process.SpanKind() != trace.SpanKindConsumer {
+		t.Fatalf("handler span attributes %v kind %v", a, process.SpanKind())
+	}
+
+	txn := byName(t, rec, "txn copy-0")
+	ta := attrs(txn)
+	if ta[otel.AttrOutcome].AsString() != "committed" || ta[otel.AttrRecords].AsInt64() != 1 || ta[otel.AttrProducerID].AsInt64() != 7 ||
+		ta[otel.AttrEpoch].AsInt64() != 3 || txn.Status().Code != codes.Unset {
+		t.Fatalf("transaction span attributes %v status %v", ta, txn.Status())
+	}
+	if len(process.Links()) != 1 || process.Links()[0].SpanContext.SpanID() != txn.SpanContext().SpanID() {
+		t.Fatalf("handler span links %v, want one to the transaction span %s", process.Links(), txn.SpanContext().SpanID())
+	}
+	if txn.Parent().IsValid() {
+		t.Fatalf("transaction span has parent %s, want a root span", txn.Parent().SpanID())
+	}
+}
+
+// TestAbortAndHandlerErrorAreErrors: a failed handler call and an aborted
+// (then a fenced) transaction end with status Error and say why.
+func TestAbortAndHandlerErrorAreErrors(t *testing.T) {
+	tr, rec, _ := newTracer(t)
+	in := &kgo.Record{Topic: "in"} // no trace header: the handler span starts a trace
+	tr.OnTxnBegin(eoskit.TxnBegin{TransactionalID: "p-0"})
+	ctx := tr.OnRecordContext(context.Background(), in)
+	out := &kgo.Record{Topic: "out"}
+	tr.OnEmit(ctx, in, out)
+	tr.OnHandled(eoskit.Handled{Record: in, Attempt: 2, Err: errors.New("boom"), Context: ctx})
+	tr.OnTxnEnd(eoskit.TxnEnd{TransactionalID: "p-0", Outcome: eoskit.TxnAborted, Reason: eoskit.AbortHandlerError, Err: errors.New("boom")})
+	tr.OnTxnEnd(eoskit.TxnEnd{TransactionalID: "p-0", Outcome: eoskit.TxnFenced, Err: eoskit.ErrFenced, Duration: time.Millisecond}) // no begin seen
+
+	process := byName(t, rec, "in process")
+	if process.Parent().IsValid() || process.Status().Code != codes.Error || attrs(process)[otel.AttrAttempt].AsInt64() != 2 {
+		t.Fatalf("handler span parent %v status %v attrs %v: want a root span, Error, attempt 2", process.Parent(), process.Status(), attrs(process))
+	}
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": header(out, "traceparent")}))
+	if sc.SpanID() != process.SpanContext().SpanID() {
+		t.Fatalf("output traceparent %q does not name the handler span %s", header(out, "traceparent"), process.SpanContext().SpanID())
+	}
+	var outcomes []string
+	for _, s := range rec.Ended() {
+		if s.Name() != "txn p-0" {
+			continue
+		}
+		a := attrs(s)
+		if s.Status().Code != codes.Error {
+			t.Errorf("%s transaction: status %v, want Error", a[otel.AttrOutcome].AsString(), s.Status())
+		}
+		outcomes = append(outcomes, a[otel.AttrOutcome].AsString()+"/"+a[otel.AttrReason].AsString())
+	}
+	if len(outcomes) != 2 || outcomes[0] != "aborted/handler_error" || outcomes[1] != "fenced/" {
+		t.Fatalf("transaction spans %v, want aborted/handler_error then fenced/", outcomes)
+	}
+}
+
+// TestNoSpanContextNoHeader: without a handler span (no OnRecordContext)
+// OnEmit adds nothing.
+func TestNoSpanContextNoHeader(t *testing.T) {
+	tr, _, _ := newTracer(t)
+	out := &kgo.Record{Topic: "out"}
+	tr.OnEmit(context.Background(), nil, out)
+	tr.OnHandled(eoskit.Handled{}) // no context: ignored
+	if len(out.Headers) != 0 {
+		t.Fatalf("headers %v, want none", out.Headers)
+	}
+}
