@@ -201,3 +201,16 @@ type SessionRestart struct {
 
 // HookSessionRestart is called before a session is rebuilt after an error.
 type HookSessionRestart interface{ OnSessionRestart(SessionRestart) }
+
+// SessionStart is a client session ready to work: its producer ID is
+// initialised (txn.Processor at start-up and after every restart,
+// producer.TxProducer). Group membership is reported by HookAssigned.
+type SessionStart struct {
+	TransactionalID string
+	Group           string
+	ProducerID      int64
+	Epoch           int16
+}
+
+// HookSessionStart is called when a session's producer ID is initialised.
+type HookSessionStart interface{ OnSessionStart(SessionStart) }

@@ -23,6 +23,7 @@ type Set struct {
 	commit   []eoskit.HookCommit
 	dead     []eoskit.HookDeadLetter
 	restart  []eoskit.HookSessionRestart
+	start    []eoskit.HookSessionStart
 	recCtx   []eoskit.HookRecordContext
 	emit     []eoskit.HookEmit
 }
@@ -58,6 +59,9 @@ func New(hs []eoskit.Hook) Set {
 		if x, ok := h.(eoskit.HookSessionRestart); ok {
 			s.restart = append(s.restart, x)
 		}
+		if x, ok := h.(eoskit.HookSessionStart); ok {
+			s.start = append(s.start, x)
+		}
 		if x, ok := h.(eoskit.HookRecordContext); ok {
 			s.recCtx = append(s.recCtx, x)
 		}
@@ -70,6 +74,9 @@ func New(hs []eoskit.Hook) Set {
 
 // HasProduce reports whether any hook observes produced records.
 func (s *Set) HasProduce() bool { return len(s.produce) > 0 }
+
+// HasTxnEnd reports whether any hook observes transaction ends.
+func (s *Set) HasTxnEnd() bool { return len(s.txnEnd) > 0 }
 
 // HasHandled reports whether any hook observes handler calls.
 func (s *Set) HasHandled() bool { return len(s.handled) > 0 }
@@ -154,5 +161,12 @@ func (s *Set) RecordContext(ctx context.Context, in *kgo.Record) context.Context
 func (s *Set) Emit(ctx context.Context, in, out *kgo.Record) {
 	for _, h := range s.emit {
 		h.OnEmit(ctx, in, out)
+	}
+}
+
+// SessionStart calls every HookSessionStart.
+func (s *Set) SessionStart(e eoskit.SessionStart) {
+	for _, h := range s.start {
+		h.OnSessionStart(e)
 	}
 }
