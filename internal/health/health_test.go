@@ -28,7 +28,9 @@ func TestReadiness(t *testing.T) {
 	}{
 		{"new", func() {}, 503, "producer not initialised, group not joined"},
 		{"session started", func() { h.(eoskit.HookSessionStart).OnSessionStart(eoskit.SessionStart{TransactionalID: "a"}) }, 503, "group not joined"},
-		{"assigned", func() { h.(eoskit.HookAssigned).OnAssigned(eoskit.Assignment{Partitions: map[string][]int32{"in": {0}}}) }, 200, "ready"},
+		{"assigned", func() {
+			h.(eoskit.HookAssigned).OnAssigned(eoskit.Assignment{Partitions: map[string][]int32{"in": {0}}})
+		}, 200, "ready"},
 		{"clean revoke stays ready", func() { h.(eoskit.HookRevoked).OnRevoked(eoskit.Assignment{Partitions: map[string][]int32{"in": {0}}}) }, 200, "ready"},
 		{"lost", func() { h.(eoskit.HookRevoked).OnRevoked(eoskit.Assignment{Lost: true}) }, 503, "group not joined"},
 		{"assigned again", func() { tr.OnAssigned(eoskit.Assignment{}) }, 200, "ready"},
