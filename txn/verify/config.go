@@ -40,6 +40,19 @@ type Config struct {
 	// passed. Zero reads the output once, to its end offsets at the start.
 	Wait time.Duration
 
+	// SettleTimeout is how long Run waits for every partition's last
+	// stable offset to reach its high watermark (no open transaction
+	// holding unread records). A partition still unsettled then fails the
+	// verification with eoskit.ErrNotSettled: records after an open
+	// transaction cannot be read, so a pass would be a guess. 0 means
+	// DefaultSettleTimeout; negative checks once without waiting.
+	SettleTimeout time.Duration
+
+	// AllowCompacted verifies output topics whose cleanup.policy includes
+	// compact. Compaction may delete a duplicate before it is read, so Run
+	// refuses such topics (ErrCompactedOutput) unless this is set.
+	AllowCompacted bool
+
 	// Logger receives progress at debug level. Nil: silent.
 	Logger *slog.Logger
 }
@@ -77,6 +90,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// DefaultSettleTimeout is Config.SettleTimeout's default.
+const DefaultSettleTimeout = 60 * time.Second
+
+func (c Config) settleTimeout() time.Duration {
+	switch {
+	case c.SettleTimeout == 0:
+		return DefaultSettleTimeout
+	case c.SettleTimeout < 0:
+		return 0
+	}
+	return c.SettleTimeout
 }
 
 func (c Config) maxListed() int {

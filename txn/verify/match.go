@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sort"
 )
@@ -62,7 +63,19 @@ func Match(cfg Config, s Snapshot) Report {
 	m.matchKeyValues()
 	m.duplicatesAndMissing()
 	m.order()
+	if n := m.rep.Counts.ByKeyValue; n > 0 {
+		m.rep.Limitations = append(m.rep.Limitations, fmt.Sprintf(
+			"%d %s matched by key and value (no %s header): a duplicate of one input cannot be told from the output of another input with the same key and value, and order and identity are not checked for them; stamp the header for a full check",
+			n, pluralOutputs(n), ProvenanceHeader))
+	}
 	return m.rep
+}
+
+func pluralOutputs(n int) string {
+	if n == 1 {
+		return "output was"
+	}
+	return "outputs were"
 }
 
 type matcher struct {

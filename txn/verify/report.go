@@ -27,6 +27,13 @@ type Report struct {
 	Unexplained     []Unexplained    `json:"unexplained,omitempty"`
 	OrderViolations []OrderViolation `json:"order_violations,omitempty"`
 	Mismatches      []Mismatch       `json:"mismatches,omitempty"`
+	// Unsettled are the partitions whose last stable offset stayed below
+	// the high watermark for Config.SettleTimeout: records after the open
+	// transaction were not read, so the report cannot pass.
+	Unsettled []Unsettled `json:"unsettled,omitempty"`
+	// Limitations name what this verification could not check, e.g.
+	// outputs matched by key and value rather than by provenance header.
+	Limitations []string `json:"limitations,omitempty"`
 	// Truncated is true when some list above holds fewer entries than its count.
 	Truncated bool `json:"truncated,omitempty"`
 }
@@ -51,6 +58,9 @@ type Counts struct {
 	// KeyOrderViolations those of them where both records have the same key.
 	OrderViolations    int `json:"order_violations"`
 	KeyOrderViolations int `json:"key_order_violations"`
+	// Unsettled counts partitions not read to their high watermark (an
+	// open transaction held the last stable offset below it).
+	Unsettled int `json:"unsettled"`
 	// Mismatched counts header-matched outputs whose key or value differs
 	// from their input's (checked only with Config.Identity).
 	Mismatched int `json:"mismatched"`
@@ -85,6 +95,34 @@ type OrderViolation struct {
 	SameKey bool   `json:"same_key"`
 }
 
+// Unsettled is a partition whose last stable offset (LSO) stayed below its
+// high watermark (HWM): an open transaction starting at the LSO hides every
+// record after it from read_committed readers.
+type Unsettled struct {
+	Topic         string         `json:"topic"`
+	Partition     int32          `json:"partition"`
+	LSO           int64          `json:"lso"`
+	HWM           int64          `json:"hwm"`
+	OpenProducers []OpenProducer `json:"open_producers,omitempty"`
+}
+
+// OpenProducer is a producer with an open transaction on a partition, as
+// DescribeProducers reports it.
+type OpenProducer struct {
+	ProducerID     int64 `json:"producer_id"`
+	Epoch          int16 `json:"epoch"`
+	TxnStartOffset int64 `json:"txn_start_offset"`
+	LastTimestamp  int64 `json:"last_timestamp_ms"`
+}
+
+func (u Unsettled) String() string {
+	s := fmt.Sprintf("%s/%d: last stable offset %d below high watermark %d", u.Topic, u.Partition, u.LSO, u.HWM)
+	for _, p := range u.OpenProducers {
+		s += fmt.Sprintf("; open transaction of producer %d (epoch %d) from offset %d", p.ProducerID, p.Epoch, p.TxnStartOffset)
+	}
+	return s
+}
+
 // Mismatch is a header-matched output whose key or value differs from the
 // input it names.
 type Mismatch struct {
@@ -94,10 +132,10 @@ type Mismatch struct {
 }
 
 // Anomalies returns the number of anomalies that make the report fail:
-// duplicates, missing and unexplained records, mismatches, and order
-// violations when order was checked.
+// duplicates, missing and unexplained records, mismatches, unsettled
+// partitions, and order violations when order was checked.
 func (r Report) Anomalies() int {
-	n := r.Counts.Duplicates + r.Counts.Missing + r.Counts.Unexplained + r.Counts.Mismatched
+	n := r.Counts.Duplicates + r.Counts.Missing + r.Counts.Unexplained + r.Counts.Mismatched + r.Counts.Unsettled
 	if r.OrderChecked {
 		n += r.orderAnomalies()
 	}
@@ -162,10 +200,19 @@ func (r Report) WriteText(w io.Writer) {
 	if c.Mismatched > 0 {
 		row("mismatched", n(c.Mismatched)+mark(c.Mismatched))
 	}
+	if c.Unsettled > 0 {
+		row("unsettled", n(c.Unsettled)+" "+plural(c.Unsettled, "partition", "partitions")+" not settled: an open transaction hides the records after it"+mark(c.Unsettled))
+	}
 	if c.Later > 0 {
 		row("later", n(c.Later)+" outputs of input written after the check started (not checked)")
 	}
 	tw.Flush()
+	for _, u := range r.Unsettled {
+		fmt.Fprintf(w, "not settled: %s\n", u)
+	}
+	for _, l := range r.Limitations {
+		fmt.Fprintf(w, "limitation: %s\n", l)
+	}
 	for _, d := range r.Duplicates {
 		outs := make([]string, len(d.Outputs))
 		for i, o := range d.Outputs {

@@ -5,15 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
 // ErrUnknownTopic reports an input or output topic that does not exist.
 var ErrUnknownTopic = errors.New("topic does not exist")
+
+// ErrCompactedOutput reports an output topic whose cleanup.policy includes
+// compact: compaction may delete duplicates before they are read. Set
+// Config.AllowCompacted to verify it anyway.
+var ErrCompactedOutput = errors.New("output topic is compacted")
 
 // Run verifies that cfg.Output is an exactly-once image of cfg.Input and
 // returns the report. A report with anomalies is not an error: check
@@ -44,13 +52,15 @@ func Run(ctx context.Context, cfg Config, opts ...kgo.Opt) (Report, error) {
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
 
-	// Input first: every output below the output's end then comes from an
-	// input that is, or is later than, the input snapshot.
-	inStarts, inEnds, err := listRange(ctx, adm, cfg.Input)
-	if err != nil {
-		return Report{}, err
+	if !cfg.AllowCompacted {
+		if err := refuseCompacted(ctx, adm, cfg.Output); err != nil {
+			return Report{}, err
+		}
 	}
-	outStarts, outEnds, err := listRange(ctx, adm, cfg.Output)
+	// Input first: every output below the output's end then comes from an
+	// input that is, or is later than, the input snapshot. Both must be
+	// settled (LSO = HWM) or what lies past an open transaction is unread.
+	inStarts, inEnds, outStarts, outEnds, unsettled, err := settle(ctx, adm, cfg)
 	if err != nil {
 		return Report{}, err
 	}
@@ -82,6 +92,15 @@ func Run(ctx context.Context, cfg Config, opts ...kgo.Opt) (Report, error) {
 		snap.Outputs = outR.records(outEnds)
 		rep := Match(cfg, snap)
 		log.Debug("verify: output read", "topics", cfg.Output, "records", len(snap.Outputs), "missing", rep.Counts.Missing)
+		if len(unsettled) > 0 {
+			rep.Unsettled, rep.Counts.Unsettled = unsettled, len(unsettled)
+			msgs := make([]string, len(unsettled))
+			for i, u := range unsettled {
+				msgs[i] = u.String()
+			}
+			return rep, fmt.Errorf("verify: %w after %v: %s: end or abort the transaction (or wait for its timeout), then verify again",
+				eoskit.ErrNotSettled, cfg.settleTimeout(), strings.Join(msgs, "; "))
+		}
 		if cfg.Wait <= 0 || rep.Counts.Missing == 0 || !time.Now().Before(deadline) {
 			return rep, nil
 		}
@@ -90,7 +109,7 @@ func Run(ctx context.Context, cfg Config, opts ...kgo.Opt) (Report, error) {
 			return Report{}, fmt.Errorf("verify: waiting for the output: %w", ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
-		if _, outEnds, err = listRange(ctx, adm, cfg.Output); err != nil {
+		if _, outEnds, _, err = listRange(ctx, adm, cfg.Output); err != nil {
 			return Report{}, err
 		}
 		if err := outR.readTo(ctx, outEnds); err != nil {
@@ -99,45 +118,146 @@ func Run(ctx context.Context, cfg Config, opts ...kgo.Opt) (Report, error) {
 	}
 }
 
-// listRange returns the start offsets and last stable offsets of topics'
-// partitions, retrying for a few seconds while the cluster catches up with
-// a topic just created.
-func listRange(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends map[tp]int64, err error) {
-	for attempt := 0; ; attempt++ {
-		starts, ends, err = tryListRange(ctx, adm, topics)
-		if err == nil || attempt == 10 || ctx.Err() != nil {
-			return starts, ends, err
+// refuseCompacted returns ErrCompactedOutput for an output topic whose
+// cleanup.policy includes compact.
+func refuseCompacted(ctx context.Context, adm *kadm.Client, topics []string) error {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("verify: describe the output topics' configs: %w", err)
+	}
+	for _, rc := range rcs {
+		if errors.Is(rc.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("verify: %w: %q (create it, or check the name)", ErrUnknownTopic, rc.Name)
+		}
+		if rc.Err != nil {
+			return fmt.Errorf("verify: describe the configs of %q: %w", rc.Name, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && strings.Contains(c.MaybeValue(), "compact") {
+				return fmt.Errorf("verify: %w: %q has cleanup.policy=%s, and compaction may have deleted duplicates before they are read: verify a non-compacted copy, or set Config.AllowCompacted to check what is left",
+					ErrCompactedOutput, rc.Name, c.MaybeValue())
+			}
+		}
+	}
+	return nil
+}
+
+// settle lists the input's, then the output's, start and last stable
+// offsets until every partition's last stable offset has reached its high
+// watermark or the settle timeout passed; it returns the partitions still
+// unsettled then, with the producers holding them open.
+func settle(ctx context.Context, adm *kadm.Client, cfg Config) (inStarts, inEnds, outStarts, outEnds map[tp]int64, unsettled []Unsettled, err error) {
+	deadline := time.Now().Add(cfg.settleTimeout())
+	for {
+		var inHWM, outHWM map[tp]int64
+		if inStarts, inEnds, inHWM, err = listRange(ctx, adm, cfg.Input); err != nil {
+			return
+		}
+		if outStarts, outEnds, outHWM, err = listRange(ctx, adm, cfg.Output); err != nil {
+			return
+		}
+		unsettled = unsettled[:0]
+		for _, side := range []struct{ lso, hwm map[tp]int64 }{{inEnds, inHWM}, {outEnds, outHWM}} {
+			for p, lso := range side.lso {
+				if hwm := side.hwm[p]; lso < hwm {
+					unsettled = append(unsettled, Unsettled{Topic: p.topic, Partition: p.partition, LSO: lso, HWM: hwm})
+				}
+			}
+		}
+		if len(unsettled) == 0 || !time.Now().Before(deadline) {
+			break
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, err
+			err = fmt.Errorf("verify: waiting for open transactions to end: %w", ctx.Err())
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if len(unsettled) == 0 {
+		return inStarts, inEnds, outStarts, outEnds, nil, nil
+	}
+	slices.SortFunc(unsettled, func(a, b Unsettled) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	openProducers(ctx, adm, unsettled)
+	return inStarts, inEnds, outStarts, outEnds, unsettled, nil
+}
+
+// openProducers fills in the producers with an open transaction on each
+// unsettled partition, as far as DescribeProducers tells (best effort: an
+// older broker or a missing permission leaves them out).
+func openProducers(ctx context.Context, adm *kadm.Client, us []Unsettled) {
+	set := make(kadm.TopicsSet)
+	for _, u := range us {
+		set.Add(u.Topic, u.Partition)
+	}
+	described, err := adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return
+	}
+	for i, u := range us {
+		dp, ok := described[u.Topic].Partitions[u.Partition]
+		if !ok || dp.Err != nil {
+			continue
+		}
+		for _, p := range dp.ActiveProducers.Sorted() {
+			if p.CurrentTxnStartOffset >= 0 {
+				us[i].OpenProducers = append(us[i].OpenProducers, OpenProducer{
+					ProducerID: p.ProducerID, Epoch: p.ProducerEpoch,
+					TxnStartOffset: p.CurrentTxnStartOffset, LastTimestamp: p.LastTimestamp,
+				})
+			}
+		}
+	}
+}
+
+// listRange returns the start offsets, last stable offsets and high
+// watermarks of topics' partitions, retrying for a few seconds while the
+// cluster catches up with a topic just created.
+func listRange(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends, hwms map[tp]int64, err error) {
+	for attempt := 0; ; attempt++ {
+		starts, ends, hwms, err = tryListRange(ctx, adm, topics)
+		if err == nil || attempt == 10 || ctx.Err() != nil {
+			return starts, ends, hwms, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, err
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-func tryListRange(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends map[tp]int64, err error) {
+func tryListRange(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends, hwms map[tp]int64, err error) {
 	s, err := adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("verify: list start offsets of %v: %w", topics, err)
+		return nil, nil, nil, fmt.Errorf("verify: list start offsets of %v: %w", topics, err)
 	}
 	e, err := adm.ListCommittedOffsets(ctx, topics...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("verify: list last stable offsets of %v: %w", topics, err)
+		return nil, nil, nil, fmt.Errorf("verify: list last stable offsets of %v: %w", topics, err)
 	}
-	starts, ends = map[tp]int64{}, map[tp]int64{}
-	for _, l := range []kadm.ListedOffsets{s, e} {
+	h, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("verify: list high watermarks of %v: %w", topics, err)
+	}
+	starts, ends, hwms = map[tp]int64{}, map[tp]int64{}, map[tp]int64{}
+	for _, l := range []kadm.ListedOffsets{s, e, h} {
 		for _, t := range topics {
 			if _, ok := l[t]; !ok {
-				return nil, nil, fmt.Errorf("verify: %w: %q (create it, or check the name)", ErrUnknownTopic, t)
+				return nil, nil, nil, fmt.Errorf("verify: %w: %q (create it, or check the name)", ErrUnknownTopic, t)
 			}
 		}
 		for _, o := range offsetsOf(l) {
 			if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-				return nil, nil, fmt.Errorf("verify: %w: %q (create it, or check the name)", ErrUnknownTopic, o.Topic)
+				return nil, nil, nil, fmt.Errorf("verify: %w: %q (create it, or check the name)", ErrUnknownTopic, o.Topic)
 			}
 			if o.Err != nil {
-				return nil, nil, fmt.Errorf("verify: list offsets of %s/%d: %w", o.Topic, o.Partition, o.Err)
+				return nil, nil, nil, fmt.Errorf("verify: list offsets of %s/%d: %w", o.Topic, o.Partition, o.Err)
 			}
 		}
 	}
@@ -147,7 +267,10 @@ func tryListRange(ctx context.Context, adm *kadm.Client, topics []string) (start
 	for _, o := range offsetsOf(e) {
 		ends[tp{o.Topic, o.Partition}] = o.Offset
 	}
-	return starts, ends, nil
+	for _, o := range offsetsOf(h) {
+		hwms[tp{o.Topic, o.Partition}] = o.Offset
+	}
+	return starts, ends, hwms, nil
 }
 
 func offsetsOf(l kadm.ListedOffsets) []kadm.ListedOffset {

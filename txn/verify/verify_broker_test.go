@@ -4,6 +4,7 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/integration"
 	"github.com/eoskit/eoskit/internal/demo"
 	"github.com/eoskit/eoskit/txn"
@@ -70,7 +72,7 @@ func TestBrokerCleanCopy(t *testing.T) {
 // A transaction still open on the output holds back the last stable
 // offset: the verifier reads up to it, never past it, and does not wait
 // for the transaction.
-func TestBrokerStopsAtOpenTransaction(t *testing.T) {
+func TestBrokerRefusesHangingTransaction(t *testing.T) {
 	opts := brokerOpts()
 	ctx := testCtx(t, 2*time.Minute)
 	in, out := names(t)
@@ -78,23 +80,42 @@ func TestBrokerStopsAtOpenTransaction(t *testing.T) {
 	p0, p1 := writeInput(ctx, t, opts, in)
 	writeCleanCopy(ctx, t, opts, out, p0, p1)
 
+	// A transaction that hangs (never ends within the test), then a
+	// committed duplicate after it: reading to the last stable offset
+	// would pass without seeing the duplicate.
 	open := newClient(t, opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.TransactionalID(fmt.Sprintf("verify-test-open-%d", time.Now().UnixNano())))
 	if err := open.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
-	produce(ctx, t, open, copyOf(out, 0, p0[0], true), copyOf(out, 1, p1[0], true))
+	produce(ctx, t, open, copyOf(out, 0, p0[0], true))
 	t.Cleanup(func() { _ = open.EndTransaction(context.Background(), kgo.TryAbort) })
-
-	start := time.Now()
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true}, opts...)
+	pid, _, err := open.ProducerID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || rep.Counts.OutputRecords != 22 {
-		t.Fatalf("the open transaction's duplicates must be invisible:\n%s", rep)
+	produce(ctx, t, newClient(t, opts, kgo.RecordPartitioner(kgo.ManualPartitioner())), copyOf(out, 0, p0[1], true))
+
+	cfg := verify.Config{Input: []string{in}, Output: []string{out}, Order: true, SettleTimeout: 2 * time.Second}
+	rep, err := verify.Run(ctx, cfg, opts...)
+	if !errors.Is(err, eoskit.ErrNotSettled) || rep.OK() {
+		t.Fatalf("hanging transaction: err %v, report:\n%s\nwant ErrNotSettled and a failed report", err, rep)
 	}
-	t.Logf("verified in %v with a transaction open", time.Since(start))
+	if len(rep.Unsettled) != 1 || rep.Unsettled[0].Topic != out || rep.Unsettled[0].Partition != 0 ||
+		len(rep.Unsettled[0].OpenProducers) != 1 || rep.Unsettled[0].OpenProducers[0].ProducerID != pid {
+		t.Fatalf("unsettled %+v, want %s/0 held by producer %d", rep.Unsettled, out, pid)
+	}
+
+	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = verify.Run(ctx, cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Counts.Duplicates != 1 || rep.Counts.OutputRecords != 23 {
+		t.Fatalf("after the abort: want the committed duplicate found (23 outputs, 1 duplicate):\n%s", rep)
+	}
 }
 
 // Outputs of eoskit's own txn processor carry the provenance header the
