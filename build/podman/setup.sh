@@ -10,8 +10,22 @@
 #
 #   set -a; eval "$(build/podman/setup.sh)"; set +a
 #
+# Nothing in eoskit needs that environment: the integration package finds the
+# engine (and applies podman's settings) by itself. It is printed for other
+# testcontainers users.
+#
 # Idempotent and safe to re-run. Progress goes to stderr. If a real Docker engine
 # answers on /var/run/docker.sock it says so and changes nothing (prints nothing).
+#
+#   build/podman/setup.sh --if-needed
+#
+# is what `make test` runs: when any container engine already answers
+# ($DOCKER_HOST, Docker's or rootless Docker's sockets, podman's rootful or
+# rootless socket: the places the integration package looks) it changes nothing;
+# else, as root on Debian, it sets podman up as above (never prompting: stdin is
+# /dev/null, apt runs non-interactive) without removing any container; else it
+# prints one line on stdout saying what to install and exits 3. It prints no
+# environment.
 #
 # Environment knobs:
 #   EOSKIT_STORAGE_DRIVER=overlay|vfs  force the storage driver (default: the driver
@@ -21,6 +35,13 @@
 #   EOSKIT_FORCE_PODMAN=1              set up podman even if Docker is present
 #   EOSKIT_NO_CLEANUP=1                keep leftover testcontainers containers
 set -euo pipefail
+
+IF_NEEDED=0
+case "${1:-}" in
+  "") ;;
+  --if-needed) IF_NEEDED=1 ;;
+  *) echo "usage: $0 [--if-needed]" >&2; exit 2 ;;
+esac
 
 SOCK_DIR=/run/podman
 SOCK=$SOCK_DIR/podman.sock
@@ -41,10 +62,57 @@ ping_sock() { # $1 = socket path; true when the API answers _ping with OK
 }
 
 print_env() {
+  [ $IF_NEEDED = 0 ] || return 0
   echo "DOCKER_HOST=unix://$SOCK"
   echo "TESTCONTAINERS_RYUK_DISABLED=true"
   echo "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1"
 }
+
+# ---------------------------------------------------------------- --if-needed
+if [ $IF_NEEDED = 1 ]; then
+  exec </dev/null  # never wait for a prompt (CI has no stdin)
+  export DEBIAN_FRONTEND=noninteractive
+  EOSKIT_NO_CLEANUP=1  # containers that run now belong to someone: keep them
+  answers() { # $1 = unix socket path
+    if command -v curl >/dev/null 2>&1; then ping_sock "$1"
+    elif command -v docker >/dev/null 2>&1; then [ -S "$1" ] && docker -H "unix://$1" info >/dev/null 2>&1
+    elif command -v podman >/dev/null 2>&1; then [ -S "$1" ] && podman --url "unix://$1" info >/dev/null 2>&1
+    else return 1
+    fi
+  }
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    case "$DOCKER_HOST" in
+      unix://*)
+        if answers "${DOCKER_HOST#unix://}"; then
+          say "a container engine answers on \$DOCKER_HOST=$DOCKER_HOST; nothing to set up"; exit 0
+        fi
+        echo "no container engine answers on DOCKER_HOST=$DOCKER_HOST: start that engine, or unset DOCKER_HOST"
+        exit 3 ;;
+      *) say "DOCKER_HOST=$DOCKER_HOST is set; using it as is"; exit 0 ;;
+    esac
+  fi
+  uid=$(id -u)
+  cands=(/var/run/docker.sock)
+  [ -z "${XDG_RUNTIME_DIR:-}" ] || cands+=("$XDG_RUNTIME_DIR/docker.sock")
+  [ -z "${HOME:-}" ] || cands+=("$HOME/.docker/run/docker.sock" "$HOME/.docker/desktop/docker.sock")
+  [ "$uid" = 0 ] || cands+=("/run/user/$uid/docker.sock")
+  cands+=("$SOCK")
+  if [ -n "${XDG_RUNTIME_DIR:-}" ]; then cands+=("$XDG_RUNTIME_DIR/podman/podman.sock")
+  elif [ "$uid" != 0 ]; then cands+=("/run/user/$uid/podman/podman.sock")
+  fi
+  for c in "${cands[@]}"; do
+    if answers "$c"; then say "a container engine answers on $c; nothing to set up"; exit 0; fi
+  done
+  if [ "$uid" != 0 ] || [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+    if [ "$uid" != 0 ] && command -v podman >/dev/null 2>&1; then
+      echo "no container engine answers (tried ${cands[*]}): start podman's API service (systemctl --user start podman.socket), install Docker, or run as root on Debian"
+    else
+      echo "no container engine answers (tried ${cands[*]}): install Docker or podman, or run as root on Debian"
+    fi
+    exit 3
+  fi
+  say "no container engine answers (tried ${cands[*]}); setting podman up"
+fi
 
 # ---------------------------------------------------------------- Docker engine?
 docker_engine() { # true when a real Docker engine (not podman) answers on docker.sock
@@ -89,7 +157,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2 || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+  apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 else
   say "packages present"
