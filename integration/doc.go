@@ -10,7 +10,15 @@
 //
 // BackendContainers runs every node in a container through testcontainers-go
 // with host networking (addresses survive restarts). It needs a Docker API:
-// Docker, or podman's API service (`make podman` on Debian). The image is
+// Docker, or podman's API service (`make podman` on Debian). The engine is
+// found by the package: $DOCKER_HOST if set, else Docker's socket
+// (/var/run/docker.sock) and rootless Docker's, else podman's rootful
+// (/run/podman/podman.sock) and rootless ($XDG_RUNTIME_DIR/podman/podman.sock)
+// sockets. For podman it sets, in its own process and only where unset,
+// what testcontainers-go needs (TESTCONTAINERS_RYUK_DISABLED=true,
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1, TESTCONTAINERS_PROVIDER=podman,
+// DOCKER_HOST); testcontainers reads those once, at its first call. The
+// engine is printed with the backend choice. The image is
 // WithImage, else $EOSKIT_KAFKA_IMAGE, else LocalImage (built by `make
 // kafka-image` from the fetched jars) when present, else OfficialImage
 // (apache/kafka). Any image with jars in /opt/kafka/libs and java on the PATH
