@@ -26,17 +26,9 @@ type pgContainers struct {
 }
 
 func newPgContainers(ctx context.Context, cfg *pgConfig, port int) (*pgContainers, error) {
-	eng, err := useEngine() // before any testcontainers call: it may set testcontainers' settings
+	dc, eng, err := connectEngine(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("integration: containers backend: %w", err)
-	}
-	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("integration: containers backend: connect to the container engine, %s: %v: %w", eng, err, ErrBackendUnavailable)
-	}
-	if _, err := dc.Ping(ctx, client.PingOptions{}); err != nil {
-		_ = dc.Close()
-		return nil, fmt.Errorf("integration: containers backend: container engine, %s, does not answer: %v: %w", eng, err, ErrBackendUnavailable)
 	}
 	image := cfg.image
 	if image == "" {
