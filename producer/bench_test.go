@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/producer"
 )
 
@@ -46,8 +47,7 @@ func BenchmarkTxProduceAsync(b *testing.B) {
 		}
 	})
 	b.Run("eoskit", func(b *testing.B) {
-		p, err := producer.NewTransactional(ctx, "be", producer.WithBrokers(c.ListenAddrs()...),
-			producer.WithKgoOpts(kgo.DefaultProduceTopic("t")))
+		p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{kgo.DefaultProduceTopic("t")}}, "be")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,18 +2,23 @@
 //
 // # Idempotent producer
 //
-// New returns a Producer that writes with acks=all and idempotence on (at
-// most five requests in flight per broker), so franz-go's retries never
-// duplicate or reorder records within a partition. A configuration that would
-// weaken that (lower acks, idempotence off, cancellable in-flight records),
-// whether through this package's options or kgo options passed with
-// WithKgoOpts, is refused with ErrInvalidOption unless it is requested by name
-// with UnsafeAcks, UnsafeDisableIdempotence or UnsafeAllowProduceCancellation.
+// New(conn, opts...) returns a Producer for the cluster that conn (an
+// eoskit.Conn: seed brokers, TLS, SASL, client ID, extra franz-go options)
+// names. It writes with acks=all and idempotence on (at most five requests
+// in flight per broker), so franz-go's retries never duplicate or reorder
+// records within a partition. A configuration that would weaken that (lower
+// acks, idempotence off, cancellable in-flight records, a transactional ID
+// on New), whether through this package's options or franz-go options in
+// conn.KgoOpts, is refused with an *eoskit.OptionError (matching
+// eoskit.ErrInvalidOption) that lists every problem and names each option,
+// unless it is requested by name with UnsafeAcks, UnsafeDisableIdempotence
+// or UnsafeAllowProduceCancellation.
 //
 // Produce waits until every record has an outcome and returns a
 // *ProduceError listing the failed records and their reasons. Reasons wrap a
-// sentinel (ErrRecordTooLarge, ErrUnknownTopic, ErrAuthorization,
-// ErrNotEnoughReplicas, ErrClosed) and the broker's kerr code, so both
+// sentinel (ErrRecordTooLarge, ErrUnknownTopic, ErrNotEnoughReplicas,
+// ErrClosed, or an *eoskit.AccessError matching eoskit.ErrAccessDenied for
+// a missing ACL) and the broker's kerr code, so both
 // errors.Is(err, producer.ErrNotEnoughReplicas) and errors.Is(err,
 // kerr.NotEnoughReplicas) work. Nothing is dropped silently: a record either
 // is acknowledged or its error is returned (or passed to its callback).
@@ -28,9 +33,9 @@
 //
 // # Transactional producer
 //
-// NewTransactional returns a TxProducer for a stable transactional ID. It
-// initialises the ID at once, fencing any older instance. Run is the easy
-// path:
+// NewTransactional(ctx, conn, txnID, opts...) returns a TxProducer for a
+// stable transactional ID. It initialises the ID at once, fencing any older
+// instance. Run is the easy path:
 //
 //	err := p.Run(ctx, func(tx *producer.Tx) error {
 //		return tx.Produce(ctx, records...)
@@ -39,18 +44,29 @@
 // commits when the function returns nil and aborts when it returns an error
 // or panics (re-panicking after the abort). Begin, Tx.Commit and Tx.Abort
 // are there for callers who need them. Outcomes are distinct errors:
-// ErrAborted (nothing visible, retry), ErrCommitOutcomeUnknown (the commit was
-// sent but its answer lost: the producer is re-initialised on a new epoch
-// instead of aborting on the old one, which could abort or commit a later
-// transaction, KAFKA-17754) and ErrFenced (fatal: another instance owns the
-// ID; close and stop). Both transaction.version 1 and 2 brokers are
-// supported.
+//
+//	outcome                                    Commit returns                  then
+//	committed                                  nil                             Begin the next one
+//	a record failed, flush cut short, refused  ErrAborted                      retry: nothing is visible
+//	commit refused with INVALID_TXN_STATE      ErrAborted                      retry: the producer was re-initialised
+//	answer lost, the TV2 retry confirms it     nil                             Begin the next one
+//	answer lost, not confirmable               eoskit.ErrCommitOutcomeUnknown  treat as maybe written
+//	fenced: a newer instance owns the ID       eoskit.ErrFenced                fatal: close and stop
+//
+// A commit whose answer was lost is never followed by an abort on the same
+// epoch (which could abort or commit a later transaction, KAFKA-17754): the
+// producer is re-initialised on a new epoch. Both transaction.version 1 and
+// 2 brokers are supported.
 //
 // # Concurrency, logging, metrics
 //
 // Producer is safe for concurrent use. A TxProducer has one transaction at a
 // time; a Tx's Produce methods may be called concurrently. Logging goes to the
-// *slog.Logger given with WithLogger (silent by default). WithHooks takes
-// values implementing ProduceHook and/or TxnHook; franz-go hooks (kprom,
-// kotel) go through WithKgoOpts(kgo.WithHooks(...)).
+// *slog.Logger given with WithLogger (silent by default), with the
+// eoskit.LogKey* attribute keys. WithHooks takes eoskit hook values: the
+// producer calls eoskit.HookProduce for every record's outcome and, on a
+// TxProducer, eoskit.HookTxnBegin and eoskit.HookTxnEnd (the same TxnEnd
+// event txn.Processor emits, with the outcome, abort reason, producer ID
+// and epoch, outputs and phase durations). franz-go hooks (kprom, kotel) go
+// in conn.KgoOpts with kgo.WithHooks.
 package producer

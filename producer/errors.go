@@ -7,16 +7,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/conn"
 )
 
-// Sentinel errors. Errors returned by this package wrap one of these (and,
-// where the broker answered, the underlying *kerr.Error too), so callers
-// branch with errors.Is.
+// The errors of this package. Errors returned by this package wrap one of
+// these or a shared eoskit sentinel (eoskit.ErrFenced,
+// eoskit.ErrCommitOutcomeUnknown, eoskit.ErrInvalidOption, and
+// *eoskit.AccessError for authorization, authentication and TLS failures,
+// matching eoskit.ErrAccessDenied) and, where the broker answered, the
+// underlying *kerr.Error too, so callers branch with errors.Is.
 var (
-	// ErrInvalidOption reports options that conflict or would silently
-	// weaken durability.
-	ErrInvalidOption = errors.New("producer: invalid option")
-
 	// ErrRecordTooLarge: a record (or its batch) exceeds the client's
 	// ProducerBatchMaxBytes or the topic's max.message.bytes.
 	ErrRecordTooLarge = errors.New("record too large")
@@ -24,25 +26,9 @@ var (
 	// ErrUnknownTopic: the topic (or partition) does not exist.
 	ErrUnknownTopic = errors.New("unknown topic or partition")
 
-	// ErrAuthorization: the principal lacks a topic, cluster or
-	// transactional ID permission.
-	ErrAuthorization = errors.New("not authorized")
-
 	// ErrNotEnoughReplicas: fewer in-sync replicas than the topic's
 	// min.insync.replicas, so an acks=all write was refused.
 	ErrNotEnoughReplicas = errors.New("not enough in-sync replicas")
-
-	// ErrFenced: another producer with the same transactional ID has
-	// initialised (a newer epoch): this producer is a zombie. It is fatal:
-	// close the producer and stop; do not retry with it.
-	ErrFenced = errors.New("producer fenced: another producer took over the transactional ID")
-
-	// ErrCommitOutcomeUnknown: the commit request was sent but its answer was
-	// lost (timeout, connection loss, unknown server error). The transaction
-	// may or may not be committed. The producer has been re-initialised on a
-	// new epoch (it never aborts on the old one, see KAFKA-17754); treat the
-	// batch as "maybe written": reprocess it idempotently or check the output.
-	ErrCommitOutcomeUnknown = errors.New("transaction commit outcome unknown")
 
 	// ErrAborted: the transaction was aborted, not committed (the commit was
 	// refused or a record failed). Nothing it produced is visible to
@@ -103,9 +89,10 @@ func (e *ProduceError) Unwrap() []error {
 	return out
 }
 
-// mapErr wraps a franz-go or broker error with this package's sentinel for
-// it and advice on what to do. Unknown errors are returned unchanged.
-func mapErr(err error) error {
+// mapErr wraps a franz-go or broker error about record r with this
+// package's sentinel for it and advice on what to do. Unknown errors are
+// returned unchanged.
+func mapErr(r *kgo.Record, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -115,11 +102,15 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: create the topic first (eoskit never relies on auto-creation): %w", ErrUnknownTopic, err)
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
-		return fmt.Errorf("%w: grant the principal WRITE on the topic (and WRITE on the transactional ID for transactions): %w", ErrAuthorization, err)
+		var a conn.Access
+		if r != nil && r.Topic != "" {
+			a.Output = []string{r.Topic}
+		}
+		return conn.ExplainAuthError(err, a)
 	case errors.Is(err, kerr.NotEnoughReplicas), errors.Is(err, kerr.NotEnoughReplicasAfterAppend):
 		return fmt.Errorf("%w: bring brokers back so the in-sync replicas reach min.insync.replicas, then produce again: %w", ErrNotEnoughReplicas, err)
 	case errors.Is(err, kerr.ProducerFenced):
-		return fmt.Errorf("%w: close this producer: %w", ErrFenced, err)
+		return fmt.Errorf("%w: close this producer: %w", eoskit.ErrFenced, err)
 	case errors.Is(err, kgo.ErrClientClosed):
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
@@ -156,7 +147,7 @@ func resultsErr(rs kgo.ProduceResults) error {
 		if pe == nil {
 			pe = &ProduceError{Total: len(rs)}
 		}
-		pe.Failed = append(pe.Failed, RecordError{Record: r.Record, Err: mapErr(r.Err)})
+		pe.Failed = append(pe.Failed, RecordError{Record: r.Record, Err: mapErr(r.Record, r.Err)})
 	}
 	if pe == nil {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/producer"
 )
 
@@ -17,7 +18,7 @@ func ExampleProducer_Produce() {
 	defer cluster.Close()
 	ctx := context.Background()
 
-	p, err := producer.New(producer.WithBrokers(cluster.ListenAddrs()...))
+	p, err := producer.New(eoskit.Conn{Brokers: cluster.ListenAddrs()})
 	if err != nil {
 		panic(err)
 	}
@@ -39,11 +40,13 @@ func ExampleProducer_Produce() {
 
 // New refuses a configuration that silently weakens durability.
 func ExampleNew_refusesWeakDurability() {
-	_, err := producer.New(producer.WithBrokers("localhost:9092"),
-		producer.WithKgoOpts(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()))
-	fmt.Println(errors.Is(err, producer.ErrInvalidOption))
+	conn := eoskit.Conn{Brokers: []string{"localhost:9092"}}
+	weak := conn
+	weak.KgoOpts = []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}
+	_, err := producer.New(weak)
+	fmt.Println(errors.Is(err, eoskit.ErrInvalidOption))
 
-	p, err := producer.New(producer.WithBrokers("localhost:9092"), producer.UnsafeAcks(kgo.LeaderAck()))
+	p, err := producer.New(conn, producer.UnsafeAcks(kgo.LeaderAck()))
 	fmt.Println(err)
 	_ = p.Close(context.Background())
 	// Output:
@@ -58,7 +61,7 @@ func ExampleTxProducer_Run() {
 	defer cluster.Close()
 	ctx := context.Background()
 
-	p, err := producer.NewTransactional(ctx, "payments-writer-1", producer.WithBrokers(cluster.ListenAddrs()...))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: cluster.ListenAddrs()}, "payments-writer-1")
 	if err != nil {
 		panic(err)
 	}
@@ -81,9 +84,9 @@ func ExampleTxProducer_Run() {
 	fmt.Println("aborted:", errors.Is(err, producer.ErrAborted))
 
 	switch err := p.Run(ctx, func(*producer.Tx) error { return nil }); {
-	case errors.Is(err, producer.ErrFenced):
+	case errors.Is(err, eoskit.ErrFenced):
 		fmt.Println("another instance took over: stop")
-	case errors.Is(err, producer.ErrCommitOutcomeUnknown):
+	case errors.Is(err, eoskit.ErrCommitOutcomeUnknown):
 		fmt.Println("maybe committed: reconcile")
 	}
 	// Output:

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/integration"
 	"github.com/eoskit/eoskit/producer"
 )
@@ -91,7 +92,7 @@ func TestIdempotentProducerBrokerKillNoDuplicatesNoGaps(t *testing.T) {
 	const parts = 3
 	createTopic(t, c, topic, parts, 3, "2")
 	ctx := integration.Context(t, 5*time.Minute)
-	p, err := producer.New(producer.WithBrokers(c.Bootstrap()...), producer.WithPartitioner(kgo.ManualPartitioner()),
+	p, err := producer.New(eoskit.Conn{Brokers: c.Bootstrap()}, producer.WithPartitioner(kgo.ManualPartitioner()),
 		producer.WithLinger(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestNotEnoughReplicasIsTyped(t *testing.T) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	p, err := producer.New(producer.WithBrokers(c.Bootstrap()...), producer.WithRecordRetries(2))
+	p, err := producer.New(eoskit.Conn{Brokers: c.Bootstrap()}, producer.WithRecordRetries(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestNotEnoughReplicasIsTyped(t *testing.T) {
 }
 
 func TestUnknownTopicIsTyped(t *testing.T) {
-	p, err := producer.New(producer.WithBrokers(shared.Bootstrap()...))
+	p, err := producer.New(eoskit.Conn{Brokers: shared.Bootstrap()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func txnVisibility(t *testing.T, c *integration.Cluster, rf int16) {
 	topic := integration.UniqueName(t, "t")
 	createTopic(t, c, topic, 1, rf, "1")
 	ctx := integration.Context(t, 2*time.Minute)
-	p, err := producer.NewTransactional(ctx, integration.UniqueName(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.Bootstrap()}, integration.UniqueName(t, "txn"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,8 +354,8 @@ func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
 	createTopic(t, c, topic, 1, rf, "1")
 	ctx := integration.Context(t, 2*time.Minute)
 	id := integration.UniqueName(t, "txn")
-	opts := producer.WithBrokers(c.Bootstrap()...)
-	first, err := producer.NewTransactional(ctx, id, opts)
+	conn := eoskit.Conn{Brokers: c.Bootstrap()}
+	first, err := producer.NewTransactional(ctx, conn, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,15 +372,15 @@ func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
 	if err := zombie.Produce(ctx, rec("zombie")); err != nil {
 		t.Fatal(err)
 	}
-	second, err := producer.NewTransactional(ctx, id, opts)
+	second, err := producer.NewTransactional(ctx, conn, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close(ctx)
-	if err := zombie.Commit(ctx); !errors.Is(err, producer.ErrFenced) {
+	if err := zombie.Commit(ctx); !errors.Is(err, eoskit.ErrFenced) {
 		t.Fatalf("zombie Commit: %v, want ErrFenced", err)
 	}
-	if err := first.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("after")) }); !errors.Is(err, producer.ErrFenced) {
+	if err := first.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("after")) }); !errors.Is(err, eoskit.ErrFenced) {
 		t.Fatalf("fenced producer's next Run: %v, want ErrFenced", err)
 	}
 	if err := second.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("second"), rec("stop")) }); err != nil {
@@ -402,7 +403,7 @@ func TestUnknownCommitOutcome(t *testing.T) {
 			topic := integration.UniqueName(t, "t")
 			createTopic(t, c, topic, 1, 1, "1")
 			ctx := integration.Context(t, 3*time.Minute)
-			p, err := producer.NewTransactional(ctx, integration.UniqueName(t, "txn"), producer.WithBrokers(c.Bootstrap()...))
+			p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.Bootstrap()}, integration.UniqueName(t, "txn"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -437,7 +438,7 @@ func TestUnknownCommitOutcome(t *testing.T) {
 			// nil (the commit was confirmed by a retry on transaction.version
 			// 2), or ErrCommitOutcomeUnknown (either is then possible).
 			commitErr := err
-			if commitErr != nil && !errors.Is(commitErr, producer.ErrCommitOutcomeUnknown) {
+			if commitErr != nil && !errors.Is(commitErr, eoskit.ErrCommitOutcomeUnknown) {
 				t.Fatalf("Commit while the broker is frozen: %v, want nil or ErrCommitOutcomeUnknown", commitErr)
 			}
 			t.Logf("commit: %v", commitErr)

@@ -1,16 +1,13 @@
 package producer
 
 import (
-	"crypto/tls"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/hooks"
 )
 
 // Opt configures New and NewTransactional.
@@ -20,29 +17,11 @@ type opt func(*config)
 
 func (o opt) apply(c *config) { o(c) }
 
-// Hooks may implement any of ProduceHook and TxnHook; pass it with WithHooks.
-// For franz-go's own metrics plugins (kprom, kotel) use
-// WithKgoOpts(kgo.WithHooks(...)).
-
-// ProduceHook is called once per record with its outcome (err nil: acked
-// by all in-sync replicas). It must not block.
-type ProduceHook interface {
-	OnProduce(r *kgo.Record, err error)
-}
-
-// TxnHook is called when a transaction ends. committed is false for an abort
-// or a failed commit; err is what Commit or Abort returned.
-type TxnHook interface {
-	OnTxnEnd(txnID string, committed bool, err error)
-}
-
 type config struct {
-	brokers  []string
-	clientID string
-	tls      *tls.Config
-	sasl     sasl.Mechanism
+	conn     eoskit.Conn
 	logger   *slog.Logger
-	hooks    []any
+	hookVals []eoskit.Hook
+	hooks    hooks.Set // built once by the constructor
 
 	linger      *time.Duration
 	batchBytes  int32
@@ -54,8 +33,6 @@ type config struct {
 	unsafeAcks        *kgo.Acks
 	unsafeNoIdem      bool
 	unsafeCancellable bool
-
-	kgoOpts []kgo.Opt
 }
 
 // DefaultRecordRetries is how many times a record is tried before its error
@@ -67,39 +44,31 @@ const DefaultRecordRetries = 15
 // DefaultTransactionTimeout is the broker-side transaction timeout.
 const DefaultTransactionTimeout = 40 * time.Second
 
-func defaultConfig() config {
-	return config{
+func newConfig(conn eoskit.Conn, opts []Opt) config {
+	c := config{
+		conn:       conn,
 		logger:     slog.New(slog.DiscardHandler),
 		retries:    DefaultRecordRetries,
 		txnTimeout: DefaultTransactionTimeout,
 	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	c.hooks = hooks.New(c.hookVals)
+	return c
 }
-
-// WithBrokers sets the seed brokers (host:port). Required.
-func WithBrokers(brokers ...string) Opt { return opt(func(c *config) { c.brokers = brokers }) }
-
-// WithTLS encrypts connections with cfg (conn.LoadTLS-style: system roots
-// or a CA, and a client certificate for mTLS). Default: plaintext.
-func WithTLS(cfg *tls.Config) Opt { return opt(func(c *config) { c.tls = cfg }) }
-
-// WithSASL authenticates with m: franz-go's plain, scram or oauth
-// mechanisms. Default: no authentication.
-func WithSASL(m sasl.Mechanism) Opt { return opt(func(c *config) { c.sasl = m }) }
-
-// conn is the shared connection config of c.
-func (c *config) conn() eoskit.Conn {
-	return eoskit.Conn{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
-}
-
-// WithClientID sets the client ID brokers log and quota by. Default "eoskit".
-func WithClientID(id string) Opt { return opt(func(c *config) { c.clientID = id }) }
 
 // WithLogger receives this package's log lines (fenced, commit outcome
 // unknown, re-initialisation). Default: silent.
 func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
 
-// WithHooks registers values implementing ProduceHook and/or TxnHook.
-func WithHooks(hooks ...any) Opt { return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) }) }
+// WithHooks registers hook values: the producer calls eoskit.HookProduce
+// for every record's outcome and, on a TxProducer, eoskit.HookTxnEnd for
+// every ended transaction (and eoskit.HookTxnBegin). franz-go's own hooks
+// (plugin/kprom, kotel) go in eoskit.Conn.KgoOpts with kgo.WithHooks.
+func WithHooks(hs ...eoskit.Hook) Opt {
+	return opt(func(c *config) { c.hookVals = append(c.hookVals, hs...) })
+}
 
 // WithLinger sets how long a partition waits for more records before
 // sending a batch. Default franz-go's (10 ms).
@@ -125,13 +94,6 @@ func WithRecordRetries(n int) Opt { return opt(func(c *config) { c.retries = n }
 // enforces (NewTransactional only). Default DefaultTransactionTimeout.
 func WithTransactionTimeout(d time.Duration) Opt { return opt(func(c *config) { c.txnTimeout = d }) }
 
-// WithKgoOpts passes extra franz-go options through (hooks, SASL, TLS,
-// request timeouts...). Options that weaken durability are refused unless the
-// matching Unsafe option names the weakening.
-func WithKgoOpts(opts ...kgo.Opt) Opt {
-	return opt(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
-}
-
 // UnsafeAcks lowers the required acks below all in-sync replicas: an
 // acknowledged record can be lost when the leader fails. Only New accepts it.
 func UnsafeAcks(acks kgo.Acks) Opt { return opt(func(c *config) { c.unsafeAcks = &acks }) }
@@ -148,45 +110,48 @@ func UnsafeAllowProduceCancellation() Opt {
 	return opt(func(c *config) { c.unsafeCancellable = true })
 }
 
-func (c *config) validate(transactional bool) error {
-	if err := c.conn().Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
+// validate reports every problem at once as an *eoskit.OptionError.
+func (c *config) validate(txnID string) error {
+	ps := eoskit.NewProblems("producer")
+	ps.Add(c.conn.Validate())
+	transactional := txnID != ""
 	if c.logger == nil {
-		return fmt.Errorf("%w: WithLogger(nil): pass a logger or leave the option out for silence", ErrInvalidOption)
+		ps.Addf("WithLogger(nil): pass a logger or leave the option out for silence")
 	}
 	if c.retries < -1 {
-		return fmt.Errorf("%w: WithRecordRetries(%d): use -1 (forever) or a count >= 0", ErrInvalidOption, c.retries)
+		ps.Addf("WithRecordRetries(%d): use -1 (forever) or a count >= 0", c.retries)
 	}
 	if c.linger != nil && *c.linger < 0 {
-		return fmt.Errorf("%w: WithLinger(%v): use a duration >= 0", ErrInvalidOption, *c.linger)
+		ps.Addf("WithLinger(%v): use a duration >= 0", *c.linger)
 	}
 	if c.batchBytes < 0 {
-		return fmt.Errorf("%w: WithBatchMaxBytes(%d): use a positive size", ErrInvalidOption, c.batchBytes)
+		ps.Addf("WithBatchMaxBytes(%d): use a positive size", c.batchBytes)
 	}
 	if transactional {
-		switch {
-		case c.unsafeAcks != nil, c.unsafeNoIdem, c.unsafeCancellable:
-			return fmt.Errorf("%w: a transactional producer needs acks=all and idempotence: remove the Unsafe options", ErrInvalidOption)
-		case c.txnTimeout < time.Second:
-			return fmt.Errorf("%w: WithTransactionTimeout(%v): use at least 1s", ErrInvalidOption, c.txnTimeout)
+		if c.unsafeAcks != nil || c.unsafeNoIdem || c.unsafeCancellable {
+			ps.Addf("a transactional producer needs acks=all and idempotence: remove the Unsafe options")
+		}
+		if c.txnTimeout < time.Second {
+			ps.Addf("WithTransactionTimeout(%v): use at least 1s", c.txnTimeout)
 		}
 	}
 	if c.unsafeNoIdem && c.unsafeCancellable {
-		return fmt.Errorf("%w: UnsafeAllowProduceCancellation needs idempotence: drop one of the two options", ErrInvalidOption)
+		ps.Addf("UnsafeAllowProduceCancellation needs idempotence: drop one of the two options")
 	}
-	return nil
+	c.checkKgoOpts(ps, txnID)
+	return ps.Err()
 }
 
-// kgoOpts builds the franz-go options: connection, safe defaults, tuning,
-// then the caller's pass-through, then what must not be overridden.
+// kgoOptions builds the franz-go options: the connection (with the
+// caller's KgoOpts, already checked), then the settings eoskit needs.
 func (c *config) kgoOptions(txnID string) []kgo.Opt {
-	opts := c.conn().Opts()
-	opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	opts := c.conn.Opts()
+	acks := kgo.AllISRAcks()
 	if c.unsafeAcks != nil {
-		opts = append(opts, kgo.RequiredAcks(*c.unsafeAcks))
+		acks = *c.unsafeAcks
 	}
-	if c.unsafeAcks != nil && *c.unsafeAcks != kgo.AllISRAcks() || c.unsafeNoIdem {
+	opts = append(opts, kgo.RequiredAcks(acks))
+	if acks != kgo.AllISRAcks() || c.unsafeNoIdem {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	if c.unsafeCancellable {
@@ -208,66 +173,59 @@ func (c *config) kgoOptions(txnID string) []kgo.Opt {
 		opts = append(opts, kgo.RecordPartitioner(c.partitioner))
 	}
 	opts = append(opts, kgo.UnknownTopicRetries(2))
-	opts = append(opts, c.kgoOpts...)
 	if txnID != "" {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(c.txnTimeout))
 	}
 	return opts
 }
 
-// checkDurability refuses franz-go options (WithKgoOpts) that undo a
+// checkKgoOpts refuses franz-go options (Conn.KgoOpts) that undo a
 // guarantee the Unsafe options did not request by name. It builds a client
-// from the connection and the caller's kgo options alone (franz-go's
-// defaults are the safe ones) and reads the values back, so each problem
-// names the kgo option that caused it; the real client then applies
-// eoskit's settings after the caller's.
-func (c *config) checkDurability(txnID string) error {
-	if len(c.kgoOpts) == 0 {
-		return nil
+// (never dialled) from the connection alone, where franz-go's defaults are
+// the safe ones, and reads the values back, so each problem names the kgo
+// option that caused it.
+func (c *config) checkKgoOpts(ps *eoskit.Problems, txnID string) {
+	if len(c.conn.KgoOpts) == 0 || c.conn.Validate() != nil {
+		return
 	}
-	probe, err := kgo.NewClient(append(c.conn().Opts(), c.kgoOpts...)...)
+	probe, err := kgo.NewClient(c.conn.Opts()...)
 	if err != nil {
-		return fmt.Errorf("%w: WithKgoOpts: %w", ErrInvalidOption, err)
+		ps.Addf("Conn.KgoOpts: franz-go refuses them: %v", err)
+		return
 	}
 	defer probe.Close()
 	acks, _ := probe.OptValue(kgo.RequiredAcks).(kgo.Acks)
 	noIdem, _ := probe.OptValue(kgo.DisableIdempotentWrite).(bool)
 	cancellable, _ := probe.OptValue(kgo.AllowIdempotentProduceCancellation).(bool)
 	id, _ := probe.OptValue(kgo.TransactionalID).(string)
-	var problems []string
-	if acks != kgo.AllISRAcks() && (txnID != "" || c.unsafeAcks == nil || *c.unsafeAcks != acks) {
-		problems = append(problems, "kgo.RequiredAcks below all in-sync replicas can lose acknowledged records: use producer.UnsafeAcks (New only) to request it by name")
+	tx := txnID != ""
+	if acks != kgo.AllISRAcks() && (tx || c.unsafeAcks == nil || *c.unsafeAcks != acks) {
+		ps.Addf("Conn.KgoOpts sets kgo.RequiredAcks below all in-sync replicas, which can lose acknowledged records: use producer.UnsafeAcks (New only) to request it by name")
 	}
-	if noIdem && (txnID != "" || !c.unsafeNoIdem && (c.unsafeAcks == nil || *c.unsafeAcks == kgo.AllISRAcks())) {
-		problems = append(problems, "kgo.DisableIdempotentWrite allows duplicates and reordering: use producer.UnsafeDisableIdempotence (New only) to request it by name")
+	if noIdem && (tx || !c.unsafeNoIdem && (c.unsafeAcks == nil || *c.unsafeAcks == kgo.AllISRAcks())) {
+		ps.Addf("Conn.KgoOpts sets kgo.DisableIdempotentWrite, which allows duplicates and reordering: use producer.UnsafeDisableIdempotence (New only) to request it by name")
 	}
-	if cancellable && (txnID != "" || !c.unsafeCancellable) {
-		problems = append(problems, "kgo.AllowIdempotentProduceCancellation can duplicate records: use producer.UnsafeAllowProduceCancellation (New only) to request it by name")
+	if cancellable && (tx || !c.unsafeCancellable) {
+		ps.Addf("Conn.KgoOpts sets kgo.AllowIdempotentProduceCancellation, which can duplicate records: use producer.UnsafeAllowProduceCancellation (New only) to request it by name")
 	}
 	switch {
-	case id != "" && txnID == "":
-		problems = append(problems, "kgo.TransactionalID passed to New: use producer.NewTransactional")
+	case id != "" && !tx:
+		ps.Addf("Conn.KgoOpts sets kgo.TransactionalID on New: use producer.NewTransactional")
 	case id != "" && id != txnID:
-		problems = append(problems, fmt.Sprintf("kgo.TransactionalID(%q) overrides the transactional ID %q: pass the ID to NewTransactional only", id, txnID))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalidOption, strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-func (c *config) onProduce(r *kgo.Record, err error) {
-	for _, h := range c.hooks {
-		if ph, ok := h.(ProduceHook); ok {
-			ph.OnProduce(r, err)
-		}
+		ps.Addf("Conn.KgoOpts sets kgo.TransactionalID(%q), overriding the transactional ID %q: pass the ID to NewTransactional only", id, txnID)
 	}
 }
 
-func (c *config) onTxnEnd(id string, committed bool, err error) {
-	for _, h := range c.hooks {
-		if th, ok := h.(TxnHook); ok {
-			th.OnTxnEnd(id, committed, err)
-		}
+// newClient validates and builds the franz-go client.
+func (c *config) newClient(txnID string) (*kgo.Client, error) {
+	if err := c.validate(txnID); err != nil {
+		return nil, err
 	}
+	cl, err := kgo.NewClient(c.kgoOptions(txnID)...)
+	if err != nil {
+		ps := eoskit.NewProblems("producer")
+		ps.Addf("franz-go refuses the options: %v", err)
+		return nil, ps.Err()
+	}
+	return cl, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 )
 
@@ -28,21 +29,19 @@ func (p *Producer) checkSecurity(ctx context.Context) error {
 		return nil
 	}
 	if err := conn.Check(ctx, p.cl, conn.Access{}); err != nil {
-		return fmt.Errorf("producer: %w", err)
+		return fmt.Errorf("producer: %w", err) // an *eoskit.AccessError
 	}
 	p.checked.Store(true)
 	return nil
 }
 
-// New returns an idempotent producer. It does not contact the cluster.
-// Options that would weaken durability are refused with ErrInvalidOption
-// unless requested by name (UnsafeAcks, UnsafeDisableIdempotence,
-// UnsafeAllowProduceCancellation).
-func New(opts ...Opt) (*Producer, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
+// New returns an idempotent producer for conn. It does not contact the
+// cluster. Options that would weaken durability, including franz-go options
+// in conn.KgoOpts, are refused with an *eoskit.OptionError (matching
+// eoskit.ErrInvalidOption) listing every problem, unless requested by name
+// (UnsafeAcks, UnsafeDisableIdempotence, UnsafeAllowProduceCancellation).
+func New(conn eoskit.Conn, opts ...Opt) (*Producer, error) {
+	cfg := newConfig(conn, opts)
 	cl, err := cfg.newClient("")
 	if err != nil {
 		return nil, err
@@ -50,24 +49,10 @@ func New(opts ...Opt) (*Producer, error) {
 	return &Producer{cfg: cfg, cl: cl}, nil
 }
 
-func (c *config) newClient(txnID string) (*kgo.Client, error) {
-	if err := c.validate(txnID != ""); err != nil {
-		return nil, err
-	}
-	if err := c.checkDurability(txnID); err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(c.kgoOptions(txnID)...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	return cl, nil
-}
-
 // Produce writes records and waits until every one has an outcome. It
 // returns nil when all were acknowledged by all in-sync replicas, else a
 // *ProduceError naming each failed record and its reason (errors.Is works
-// with ErrRecordTooLarge, ErrUnknownTopic, ErrAuthorization,
+// with ErrRecordTooLarge, ErrUnknownTopic, eoskit.ErrAccessDenied,
 // ErrNotEnoughReplicas, ErrClosed and the kerr codes). Records without a
 // Topic fail. Partition and Offset of each record are set on success.
 //
@@ -85,7 +70,7 @@ func (p *Producer) Produce(ctx context.Context, records ...*kgo.Record) error {
 }
 
 func (p *Producer) report(records []*kgo.Record, err error) {
-	if len(p.cfg.hooks) == 0 {
+	if !p.cfg.hooks.HasProduce() {
 		return
 	}
 	var pe *ProduceError
@@ -93,7 +78,7 @@ func (p *Producer) report(records []*kgo.Record, err error) {
 		// Not a per-record outcome (the security check failed before
 		// anything was sent): every record failed with err.
 		for _, r := range records {
-			p.cfg.onProduce(r, err)
+			p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: err})
 		}
 		return
 	}
@@ -104,7 +89,7 @@ func (p *Producer) report(records []*kgo.Record, err error) {
 		}
 	}
 	for _, r := range records {
-		p.cfg.onProduce(r, failed[r])
+		p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: failed[r]})
 	}
 }
 
@@ -113,9 +98,13 @@ func (p *Producer) report(records []*kgo.Record, err error) {
 // outcome, mapped like Produce's errors; it runs on a franz-go goroutine
 // and must not block.
 func (p *Producer) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
+	if done == nil && !p.cfg.hooks.HasProduce() {
+		p.cl.Produce(ctx, r, nil)
+		return
+	}
 	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-		err = mapErr(err)
-		p.cfg.onProduce(r, err)
+		err = mapErr(r, err)
+		p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: err})
 		if done != nil {
 			done(r, err)
 		}

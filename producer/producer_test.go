@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/producer"
 )
 
@@ -33,31 +34,34 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestOptionValidation(t *testing.T) {
-	b := producer.WithBrokers("127.0.0.1:9092")
+	b := []string{"127.0.0.1:9092"}
+	conn := eoskit.Conn{Brokers: b}
+	with := func(opts ...kgo.Opt) eoskit.Conn { return eoskit.Conn{Brokers: b, KgoOpts: opts} }
 	cases := []struct {
 		name string
+		conn eoskit.Conn
 		opts []producer.Opt
 		ok   bool
 	}{
-		{"defaults", []producer.Opt{b}, true},
-		{"no brokers", nil, false},
-		{"broker without port", []producer.Opt{producer.WithBrokers("localhost")}, false},
-		{"leader acks through kgo", []producer.Opt{b, producer.WithKgoOpts(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())}, false},
-		{"idempotence off through kgo", []producer.Opt{b, producer.WithKgoOpts(kgo.DisableIdempotentWrite())}, false},
-		{"cancellation through kgo", []producer.Opt{b, producer.WithKgoOpts(kgo.AllowIdempotentProduceCancellation())}, false},
-		{"transactional ID through kgo", []producer.Opt{b, producer.WithKgoOpts(kgo.TransactionalID("x"))}, false},
-		{"leader acks by name", []producer.Opt{b, producer.UnsafeAcks(kgo.LeaderAck())}, true},
-		{"idempotence off by name", []producer.Opt{b, producer.UnsafeDisableIdempotence()}, true},
-		{"cancellation by name", []producer.Opt{b, producer.UnsafeAllowProduceCancellation()}, true},
-		{"named acks but kgo overrides to none", []producer.Opt{b, producer.UnsafeAcks(kgo.LeaderAck()), producer.WithKgoOpts(kgo.RequiredAcks(kgo.NoAck()))}, false},
-		{"nil logger", []producer.Opt{b, producer.WithLogger(nil)}, false},
-		{"negative retries", []producer.Opt{b, producer.WithRecordRetries(-2)}, false},
-		{"retry forever", []producer.Opt{b, producer.WithRecordRetries(-1)}, true},
-		{"negative linger", []producer.Opt{b, producer.WithLinger(-time.Second)}, false},
+		{"defaults", conn, nil, true},
+		{"no brokers", eoskit.Conn{}, nil, false},
+		{"broker without port", eoskit.Conn{Brokers: []string{"localhost"}}, nil, false},
+		{"leader acks through kgo", with(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()), nil, false},
+		{"idempotence off through kgo", with(kgo.DisableIdempotentWrite()), nil, false},
+		{"cancellation through kgo", with(kgo.AllowIdempotentProduceCancellation()), nil, false},
+		{"transactional ID through kgo", with(kgo.TransactionalID("x")), nil, false},
+		{"leader acks by name", conn, []producer.Opt{producer.UnsafeAcks(kgo.LeaderAck())}, true},
+		{"idempotence off by name", conn, []producer.Opt{producer.UnsafeDisableIdempotence()}, true},
+		{"cancellation by name", conn, []producer.Opt{producer.UnsafeAllowProduceCancellation()}, true},
+		{"named acks but kgo overrides to none", with(kgo.RequiredAcks(kgo.NoAck())), []producer.Opt{producer.UnsafeAcks(kgo.LeaderAck())}, false},
+		{"nil logger", conn, []producer.Opt{producer.WithLogger(nil)}, false},
+		{"negative retries", conn, []producer.Opt{producer.WithRecordRetries(-2)}, false},
+		{"retry forever", conn, []producer.Opt{producer.WithRecordRetries(-1)}, true},
+		{"negative linger", conn, []producer.Opt{producer.WithLinger(-time.Second)}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := producer.New(tc.opts...)
+			p, err := producer.New(tc.conn, tc.opts...)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("New: %v", err)
@@ -65,7 +69,7 @@ func TestOptionValidation(t *testing.T) {
 				_ = p.Close(context.Background())
 				return
 			}
-			if !errors.Is(err, producer.ErrInvalidOption) {
+			if !errors.Is(err, eoskit.ErrInvalidOption) {
 				t.Fatalf("New: %v, want ErrInvalidOption", err)
 			}
 		})
@@ -74,24 +78,28 @@ func TestOptionValidation(t *testing.T) {
 
 func TestTransactionalOptionValidation(t *testing.T) {
 	ctx := context.Background()
-	b := producer.WithBrokers("127.0.0.1:9092")
-	for name, opts := range map[string][]producer.Opt{
-		"unsafe acks":   {b, producer.UnsafeAcks(kgo.LeaderAck())},
-		"no idempotent": {b, producer.UnsafeDisableIdempotence()},
-		"short timeout": {b, producer.WithTransactionTimeout(time.Millisecond)},
+	b := eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}}
+	with := func(opts ...kgo.Opt) eoskit.Conn { return eoskit.Conn{Brokers: b.Brokers, KgoOpts: opts} }
+	for name, tc := range map[string]struct {
+		conn eoskit.Conn
+		opts []producer.Opt
+	}{
+		"unsafe acks":   {b, []producer.Opt{producer.UnsafeAcks(kgo.LeaderAck())}},
+		"no idempotent": {b, []producer.Opt{producer.UnsafeDisableIdempotence()}},
+		"short timeout": {b, []producer.Opt{producer.WithTransactionTimeout(time.Millisecond)}},
 		// #12 item 7: KgoOpts cannot undo what a transactional producer needs.
-		"another transactional ID through kgo": {b, producer.WithKgoOpts(kgo.TransactionalID("other"))},
-		"leader acks through kgo":              {b, producer.WithKgoOpts(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())},
-		"idempotence off through kgo":          {b, producer.WithKgoOpts(kgo.DisableIdempotentWrite())},
-		"cancellation through kgo":             {b, producer.WithKgoOpts(kgo.AllowIdempotentProduceCancellation())},
+		"another transactional ID through kgo": {with(kgo.TransactionalID("other")), nil},
+		"leader acks through kgo":              {with(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()), nil},
+		"idempotence off through kgo":          {with(kgo.DisableIdempotentWrite()), nil},
+		"cancellation through kgo":             {with(kgo.AllowIdempotentProduceCancellation()), nil},
 	} {
-		if _, err := producer.NewTransactional(ctx, "id", opts...); !errors.Is(err, producer.ErrInvalidOption) {
+		if _, err := producer.NewTransactional(ctx, tc.conn, "id", tc.opts...); !errors.Is(err, eoskit.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		} else if strings.Contains(name, "through kgo") && !strings.Contains(err.Error(), "kgo.") {
 			t.Errorf("%s: %v does not name the kgo option", name, err)
 		}
 	}
-	if _, err := producer.NewTransactional(ctx, "", b); !errors.Is(err, producer.ErrInvalidOption) {
+	if _, err := producer.NewTransactional(ctx, b, ""); !errors.Is(err, eoskit.ErrInvalidOption) {
 		t.Errorf("empty ID: %v, want ErrInvalidOption", err)
 	}
 }
@@ -99,29 +107,29 @@ func TestTransactionalOptionValidation(t *testing.T) {
 type hookRec struct {
 	mu       sync.Mutex
 	ok, fail int
-	ends     []bool
+	ends     []eoskit.TxnEnd
 }
 
-func (h *hookRec) OnProduce(_ *kgo.Record, err error) {
+func (h *hookRec) OnProduce(e eoskit.Produced) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil {
+	if e.Err != nil {
 		h.fail++
 	} else {
 		h.ok++
 	}
 }
 
-func (h *hookRec) OnTxnEnd(_ string, committed bool, _ error) {
+func (h *hookRec) OnTxnEnd(e eoskit.TxnEnd) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ends = append(h.ends, committed)
+	h.ends = append(h.ends, e)
 }
 
 func TestProduceErrorsAreTypedAndPerRecord(t *testing.T) {
 	c := fake(t, "known")
 	h := &hookRec{}
-	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithHooks(h),
+	p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs()}, producer.WithHooks(h),
 		producer.WithBatchMaxBytes(1<<10))
 	if err != nil {
 		t.Fatal(err)
@@ -199,15 +207,15 @@ func TestBrokerErrorsAreTyped(t *testing.T) {
 		want error
 	}{
 		{kerr.NotEnoughReplicas, producer.ErrNotEnoughReplicas},
-		{kerr.TopicAuthorizationFailed, producer.ErrAuthorization},
+		{kerr.TopicAuthorizationFailed, eoskit.ErrAccessDenied},
 		{kerr.MessageTooLarge, producer.ErrRecordTooLarge},
 		{kerr.RecordListTooLarge, producer.ErrRecordTooLarge},
 	} {
 		t.Run(tc.code.Message, func(t *testing.T) {
 			c := fake(t, "t")
 			produceErrors(c, tc.code.Code, 100)
-			p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithRecordRetries(1),
-				producer.WithKgoOpts(kgo.MetadataMinAge(10*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })))
+			p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+				kgo.MetadataMinAge(10 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}}, producer.WithRecordRetries(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,8 +236,8 @@ func TestTransactionalIDAuthorizationIsFatal(t *testing.T) {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp, nil, true
 	})
-	_, err := producer.NewTransactional(ctxT(t), "not-mine", producer.WithBrokers(c.ListenAddrs()...))
-	if !errors.Is(err, producer.ErrAuthorization) || errors.Is(err, producer.ErrFenced) {
+	_, err := producer.NewTransactional(ctxT(t), eoskit.Conn{Brokers: c.ListenAddrs()}, "not-mine")
+	if !errors.Is(err, eoskit.ErrAccessDenied) || errors.Is(err, eoskit.ErrFenced) {
 		t.Fatalf("NewTransactional: %v, want ErrAuthorization (and not ErrFenced)", err)
 	}
 }
@@ -237,8 +245,8 @@ func TestTransactionalIDAuthorizationIsFatal(t *testing.T) {
 func TestRetriableErrorIsRetried(t *testing.T) {
 	c := fake(t, "t")
 	produceErrors(c, kerr.NotEnoughReplicas.Code, 2)
-	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...),
-		producer.WithKgoOpts(kgo.MetadataMinAge(10*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })))
+	p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+		kgo.MetadataMinAge(10 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +258,7 @@ func TestRetriableErrorIsRetried(t *testing.T) {
 
 func TestProduceAsyncFlushClose(t *testing.T) {
 	c := fake(t, "t")
-	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...))
+	p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs()})
 	if err != nil {
 		t.Fatal(err)
 	}

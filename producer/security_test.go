@@ -43,7 +43,7 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
-// TestWithTLSAndSASL: WithTLS and WithSASL reach the client; a wrong
+// TestWithTLSAndSASL: Conn.TLS and Conn.SASL reach the client; a wrong
 // password fails (kfake drops the connection; the real-broker suite in
 // integration/securitytest asserts SASL_AUTHENTICATION_FAILED).
 func TestWithTLSAndSASL(t *testing.T) {
@@ -55,8 +55,8 @@ func TestWithTLSAndSASL(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	produce := func(pass string) error {
-		p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTLS(client),
-			producer.WithSASL(scram.Auth{User: "eos", Pass: pass}.AsSha512Mechanism()), producer.WithRecordRetries(1))
+		p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), TLS: client,
+			SASL: scram.Auth{User: "eos", Pass: pass}.AsSha512Mechanism()}, producer.WithRecordRetries(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestHookSeesSecurityFailure(t *testing.T) {
 	t.Cleanup(c.Close)
 	untrusted := &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12} // the broker's CA is unknown
 	h := &hookRec{}
-	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTLS(untrusted),
+	p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), TLS: untrusted},
 		producer.WithRecordRetries(1),
 		producer.WithHooks(h))
 	if err != nil {

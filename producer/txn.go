@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 )
 
@@ -23,9 +24,10 @@ const abortTimeout = 30 * time.Second
 // One transaction is open at a time; Begin, Commit, Abort and Run are
 // serialised, and a Tx's Produce methods may be called concurrently.
 //
-// Once it returns an error wrapping ErrFenced (or ErrAuthorization for the
-// transactional ID), the producer is dead: every later call returns that
-// error. Close it and stop; a newer instance owns the ID.
+// Once it returns an error wrapping eoskit.ErrFenced (or an
+// *eoskit.AccessError for the transactional ID), the producer is dead:
+// every later call returns that error. Close it and stop; a newer instance
+// owns the ID.
 type TxProducer struct {
 	cfg config
 	id  string
@@ -38,28 +40,30 @@ type TxProducer struct {
 
 // Tx is one open transaction, from Begin until Commit or Abort.
 type Tx struct {
-	p *TxProducer
+	p     *TxProducer
+	cl    *kgo.Client // the client the transaction runs on
+	began time.Time
 
 	done  atomic.Bool  // ended by Commit or Abort
 	total atomic.Int64 // records produced in it (no lock per record)
-
-	mu     sync.Mutex
-	failed []RecordError
+	first kgo.FirstErrPromise
 }
 
-// NewTransactional returns a transactional producer for txnID and
+// NewTransactional returns a transactional producer for txnID on conn and
 // initialises its producer ID at once: this fences any older producer with
-// the same ID and aborts its open transaction, so read_committed consumers are
-// not blocked until that transaction times out. Keep txnID stable across
-// restarts of the same logical producer. It returns ErrFenced or
-// ErrAuthorization if the initialisation is refused for good.
-func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProducer, error) {
+// the same ID and aborts its open transaction, so read_committed consumers
+// are not blocked until that transaction times out. Keep txnID stable
+// across restarts of the same logical producer. Options are validated like
+// New's (an *eoskit.OptionError lists every problem); it returns an error
+// matching eoskit.ErrFenced, or an *eoskit.AccessError, if the
+// initialisation is refused for good.
+func NewTransactional(ctx context.Context, c eoskit.Conn, txnID string, opts ...Opt) (*TxProducer, error) {
+	cfg := newConfig(c, opts)
 	if txnID == "" {
-		return nil, fmt.Errorf("%w: empty transactional ID: pass a stable ID that identifies this producer across restarts", ErrInvalidOption)
-	}
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
+		ps := eoskit.NewProblems("producer")
+		ps.Addf("empty transactional ID: pass a stable ID that identifies this producer across restarts")
+		ps.Add(cfg.validate("-"))
+		return nil, ps.Err()
 	}
 	cl, err := cfg.newClient(txnID)
 	if err != nil {
@@ -76,7 +80,7 @@ func NewTransactional(ctx context.Context, txnID string, opts ...Opt) (*TxProduc
 		if isFencedErr(err) {
 			return nil, p.fatalErr(err)
 		}
-		return nil, fmt.Errorf("producer: initialise transactional ID %q: %w", txnID, mapErr(err))
+		return nil, fmt.Errorf("producer: initialise transactional ID %q: %w", txnID, mapErr(nil, err))
 	}
 	return p, nil
 }
@@ -96,11 +100,11 @@ func (p *TxProducer) fatalErr(err error) error {
 		return p.fatal
 	}
 	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-		p.fatal = fmt.Errorf("producer: transactional ID %q: %w", p.id, mapErr(err))
+		p.fatal = fmt.Errorf("producer: transactional ID %q: %w", p.id, conn.ExplainAuthError(err, conn.Access{TransactionalID: p.id}))
 	} else {
-		p.fatal = fmt.Errorf("producer: transactional ID %q: %w: close this producer; a newer instance owns the ID: %w", p.id, ErrFenced, err)
+		p.fatal = fmt.Errorf("producer: transactional ID %q: %w: close this producer; a newer instance owns the ID: %w", p.id, eoskit.ErrFenced, err)
 	}
-	p.cfg.logger.Error("transactional producer is fatal", "txn_id", p.id, "err", err)
+	p.cfg.logger.Error("transactional producer is fatal", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, err)
 	return p.fatal
 }
 
@@ -114,13 +118,15 @@ func (p *TxProducer) Begin() (*Tx, error) {
 	if p.open != nil {
 		return nil, fmt.Errorf("producer: begin: %w: a transaction is already open: commit or abort it first", ErrTxnState)
 	}
-	if err := p.Client().BeginTransaction(); err != nil {
+	cl := p.Client()
+	if err := cl.BeginTransaction(); err != nil {
 		if isFencedErr(err) {
 			return nil, p.fatalErr(err)
 		}
-		return nil, fmt.Errorf("producer: begin: %w", mapErr(err))
+		return nil, fmt.Errorf("producer: begin: %w", mapErr(nil, err))
 	}
-	p.open = &Tx{p: p}
+	p.open = &Tx{p: p, cl: cl, began: time.Now()}
+	p.cfg.hooks.TxnBegin(eoskit.TxnBegin{TransactionalID: p.id, At: p.open.began})
 	return p.open, nil
 }
 
@@ -131,30 +137,20 @@ func (tx *Tx) Produce(ctx context.Context, records ...*kgo.Record) error {
 	if err := tx.check(); err != nil {
 		return err
 	}
-	err := resultsErr(tx.p.Client().ProduceSync(ctx, records...))
-	var pe *ProduceError
+	rs := tx.cl.ProduceSync(ctx, records...)
 	tx.total.Add(int64(len(records)))
-	tx.mu.Lock()
-	if errors.As(err, &pe) {
-		tx.failed = append(tx.failed, pe.Failed...)
-	}
-	tx.mu.Unlock()
-	for _, r := range records {
-		tx.p.cfg.onProduce(r, recordErr(pe, r))
-	}
-	return err
-}
-
-func recordErr(pe *ProduceError, r *kgo.Record) error {
-	if pe == nil {
-		return nil
-	}
-	for _, f := range pe.Failed {
-		if f.Record == r {
-			return f.Err
+	for _, r := range rs {
+		if r.Err != nil {
+			tx.first.Promise()(r.Record, r.Err)
 		}
 	}
-	return nil
+	err := resultsErr(rs)
+	if tx.p.cfg.hooks.HasProduce() {
+		for _, r := range rs {
+			tx.p.cfg.hooks.Produce(eoskit.Produced{Record: r.Record, Err: mapErr(r.Record, r.Err)})
+		}
+	}
+	return err
 }
 
 // ProduceAsync buffers r in the transaction; done (if not nil) gets the
@@ -167,17 +163,18 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 		return
 	}
 	tx.total.Add(1)
-	tx.p.Client().Produce(ctx, r, func(r *kgo.Record, err error) {
-		err = mapErr(err)
-		if err != nil {
-			tx.mu.Lock()
-			tx.failed = append(tx.failed, RecordError{Record: r, Err: err})
-			tx.mu.Unlock()
-		}
-		tx.p.cfg.onProduce(r, err)
+	promise := tx.first.Promise()
+	if done == nil && !tx.p.cfg.hooks.HasProduce() {
+		tx.cl.Produce(ctx, r, promise)
+		return
+	}
+	tx.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		merr := mapErr(r, err)
+		tx.p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: merr})
 		if done != nil {
-			done(r, err)
+			done(r, merr)
 		}
+		promise(r, err)
 	})
 }
 
@@ -191,13 +188,32 @@ func (tx *Tx) check() error {
 // end marks the transaction ended; false if it already was.
 func (tx *Tx) end() bool { return tx.done.CompareAndSwap(false, true) }
 
-func (tx *Tx) failure() error {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	if len(tx.failed) == 0 {
-		return nil
+// ended reports the end of tx to the TxnEnd hooks.
+func (tx *Tx) ended(pid int64, epoch int16, reason eoskit.AbortReason, start time.Time, flush time.Duration, err error) {
+	e := eoskit.TxnEnd{
+		TransactionalID: tx.p.id, ProducerID: pid, Epoch: epoch, Outcome: outcomeOf(err), Reason: reason,
+		Outputs: int(tx.total.Load()), Began: tx.began, Flush: flush, Duration: time.Since(start), Err: err,
 	}
-	return &ProduceError{Failed: tx.failed, Total: int(tx.total.Load())}
+	e.Commit = e.Duration - flush
+	if err == ErrAborted { // a confirmed abort the caller asked for
+		e.Err = nil
+	}
+	if e.Outcome != eoskit.TxnAborted {
+		e.Reason = eoskit.AbortNone
+	}
+	tx.p.cfg.hooks.TxnEnd(e)
+}
+
+func outcomeOf(err error) eoskit.TxnOutcome {
+	switch {
+	case err == nil:
+		return eoskit.TxnCommitted
+	case errors.Is(err, eoskit.ErrFenced):
+		return eoskit.TxnFenced
+	case errors.Is(err, eoskit.ErrCommitOutcomeUnknown):
+		return eoskit.TxnOutcomeUnknown
+	}
+	return eoskit.TxnAborted
 }
 
 // Commit flushes the transaction's records and commits them. It returns:
@@ -208,7 +224,7 @@ func (tx *Tx) failure() error {
 //     the commit); the transaction was aborted and can be retried. When the
 //     coordinator answered INVALID_TXN_STATE (KAFKA-20785), the producer was
 //     re-initialised on a new epoch first, so the next Begin works.
-//   - an error wrapping ErrCommitOutcomeUnknown: the commit was sent but its
+//   - an error wrapping eoskit.ErrCommitOutcomeUnknown: the commit was sent but its
 //     answer was lost. The producer was re-initialised on a new epoch (never
 //     aborting on the old one, KAFKA-17754) and can begin a new transaction.
 //     (On transaction.version 2, when the re-initialisation shows that the
@@ -229,18 +245,23 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	if p.fatal != nil {
 		return p.fatal
 	}
-	if err := p.Client().Flush(ctx); err != nil {
-		return p.abortLocked(ctx, fmt.Errorf("records were still unflushed: %w", err))
+	start := time.Now()
+	pid, epoch := int64(-1), int16(-1)
+	if err := tx.cl.Flush(ctx); err != nil {
+		err = p.abortLocked(ctx, fmt.Errorf("records were still unflushed: %w", err))
+		tx.ended(pid, epoch, eoskit.AbortOther, start, time.Since(start), err)
+		return err
 	}
-	if err := tx.failure(); err != nil {
-		return p.abortLocked(ctx, err)
+	flush := time.Since(start)
+	if ferr := tx.first.Err(); ferr != nil {
+		err := p.abortLocked(ctx, fmt.Errorf("a record failed: %w", mapErr(nil, ferr)))
+		tx.ended(pid, epoch, eoskit.AbortProduceError, start, flush, err)
+		return err
 	}
-	pid, epoch, _ := p.Client().ProducerID(ctx) // loaded: no request; the ID and epoch this commit is sent with
-	err := p.Client().EndTransaction(ctx, kgo.TryCommit)
+	pid, epoch, _ = tx.cl.ProducerID(ctx) // loaded: no request; the ID and epoch this commit is sent with
+	err := tx.cl.EndTransaction(ctx, kgo.TryCommit)
 	switch {
 	case err == nil:
-		p.cfg.onTxnEnd(p.id, true, nil)
-		return nil
 	case isFencedErr(err):
 		err = p.fatalErr(err)
 	case errors.Is(err, kerr.InvalidTxnState):
@@ -250,16 +271,21 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	default:
 		err = p.unknownOutcomeLocked(ctx, err, pid, epoch)
 	}
-	p.cfg.onTxnEnd(p.id, false, err)
+	tx.ended(pid, epoch, eoskit.AbortOther, start, flush, err)
 	return err
 }
 
 // Abort discards the transaction's records: read_committed consumers never
-// see them. It returns nil once the abort is confirmed, ErrFenced if the
-// producer was fenced, or another error if the abort could not be confirmed
-// (the transaction still cannot commit: the next Begin re-initialises the
-// producer, which aborts it, or the coordinator times it out).
+// see them. It returns nil once the abort is confirmed, an error matching
+// eoskit.ErrFenced if the producer was fenced, or another error if the
+// abort could not be confirmed (the transaction still cannot commit: the
+// next Begin re-initialises the producer, which aborts it, or the
+// coordinator times it out).
 func (tx *Tx) Abort(ctx context.Context) error {
+	return tx.abort(ctx, eoskit.AbortRequested)
+}
+
+func (tx *Tx) abort(ctx context.Context, reason eoskit.AbortReason) error {
 	p := tx.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -270,8 +296,16 @@ func (tx *Tx) Abort(ctx context.Context) error {
 	if p.fatal != nil {
 		return p.fatal
 	}
+	start := time.Now()
+	pid, epoch, _ := tx.cl.ProducerID(ctx)
 	err := p.abortLocked(ctx, nil)
-	p.cfg.onTxnEnd(p.id, false, err)
+	if err == nil {
+		err = ErrAborted // for the hook only: the outcome is an abort
+	}
+	tx.ended(pid, epoch, reason, start, 0, err)
+	if err == ErrAborted {
+		return nil
+	}
 	return err
 }
 
@@ -320,12 +354,12 @@ func (p *TxProducer) abortLocked(ctx context.Context, cause error) error {
 //     commit is then retried on its own epoch, which KIP-890 defines as a
 //     retry: success means it committed. The producer then starts a fresh
 //     client (a new epoch again). Any other answer leaves the producer unable
-//     to prove it still owns the ID: that is fatal (ErrFenced).
+//     to prove it still owns the ID: that is fatal (eoskit.ErrFenced).
 func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid int64, epoch int16) error {
 	ctx, cancel := liveCtx(ctx)
 	defer cancel()
 	p.cfg.logger.Warn("transaction commit outcome unknown; re-initialising the producer on a new epoch",
-		"txn_id", p.id, "producer_id", pid, "epoch", epoch, "err", cause)
+		eoskit.LogKeyTxnID, p.id, eoskit.LogKeyProducerID, pid, eoskit.LogKeyEpoch, epoch, eoskit.LogKeyErr, cause)
 	cl := p.Client()
 	rerr := cl.EndTransaction(ctx, kgo.TryAbort)
 	if rerr == nil {
@@ -333,12 +367,12 @@ func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid 
 	}
 	switch {
 	case rerr == nil:
-		return fmt.Errorf("producer: %w: treat the records as maybe written; the producer was re-initialised on a new epoch: %w", ErrCommitOutcomeUnknown, cause)
+		return fmt.Errorf("producer: %w: treat the records as maybe written; the producer was re-initialised on a new epoch: %w", eoskit.ErrCommitOutcomeUnknown, cause)
 	case !errors.Is(rerr, kerr.ProducerFenced) && !errors.Is(rerr, kerr.InvalidProducerEpoch):
 		if isFencedErr(rerr) {
 			return p.fatalErr(rerr)
 		}
-		return fmt.Errorf("producer: %w: treat the records as maybe written (re-initialisation failed too and is retried at the next Begin: %v): %w", ErrCommitOutcomeUnknown, rerr, cause)
+		return fmt.Errorf("producer: %w: treat the records as maybe written (re-initialisation failed too and is retried at the next Begin: %v): %w", eoskit.ErrCommitOutcomeUnknown, rerr, cause)
 	}
 
 	req := kmsg.NewPtrEndTxnRequest()
@@ -348,13 +382,13 @@ func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid 
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
 	if err != nil {
-		p.cfg.logger.Error("commit retry after PRODUCER_FENCED failed", "txn_id", p.id, "err", err)
-		p.fatalErr(fmt.Errorf("%w (re-initialising: %v; retrying the commit: %v)", ErrCommitOutcomeUnknown, rerr, err))
-		return fmt.Errorf("producer: %w: %w", ErrCommitOutcomeUnknown, p.fatal)
+		p.cfg.logger.Error("commit retry after PRODUCER_FENCED failed", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, err)
+		p.fatalErr(fmt.Errorf("%w (re-initialising: %v; retrying the commit: %v)", eoskit.ErrCommitOutcomeUnknown, rerr, err))
+		return fmt.Errorf("producer: %w: %w", eoskit.ErrCommitOutcomeUnknown, p.fatal)
 	}
-	p.cfg.logger.Info("commit retry confirmed the commit; starting a fresh producer", "txn_id", p.id)
+	p.cfg.logger.Info("commit retry confirmed the commit; starting a fresh producer", eoskit.LogKeyTxnID, p.id)
 	if err := p.renewLocked(ctx); err != nil {
-		if errors.Is(err, ErrFenced) {
+		if errors.Is(err, eoskit.ErrFenced) {
 			return err
 		}
 		return fmt.Errorf("producer: the transaction committed, but the fresh producer failed to initialise (retried at the next produce): %w", err)
@@ -372,9 +406,9 @@ func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid 
 func (p *TxProducer) refusedInvalidStateLocked(ctx context.Context, cause error) error {
 	ctx, cancel := liveCtx(ctx)
 	defer cancel()
-	p.cfg.logger.Warn("commit refused with INVALID_TXN_STATE; re-initialising the producer", "txn_id", p.id, "err", cause)
+	p.cfg.logger.Warn("commit refused with INVALID_TXN_STATE; re-initialising the producer", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, cause)
 	if err := p.renewLocked(ctx); err != nil {
-		if errors.Is(err, ErrFenced) {
+		if errors.Is(err, eoskit.ErrFenced) {
 			return err
 		}
 		return fmt.Errorf("producer: transaction %w: the commit was refused: %w (re-initialising the producer failed and is retried at the next produce: %v; the transaction cannot commit)", ErrAborted, cause, err)
@@ -396,7 +430,7 @@ func (p *TxProducer) renewLocked(ctx context.Context) error {
 		if isFencedErr(err) {
 			return p.fatalErr(err)
 		}
-		return mapErr(err)
+		return mapErr(nil, err)
 	}
 	return nil
 }
@@ -412,15 +446,15 @@ func (p *TxProducer) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			if aerr := tx.Abort(ctx); aerr != nil {
-				p.cfg.logger.Error("abort after panic failed", "txn_id", p.id, "err", aerr)
+			if aerr := tx.abort(ctx, eoskit.AbortHandlerError); aerr != nil {
+				p.cfg.logger.Error("abort after panic failed", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, aerr)
 			}
 			panic(r)
 		}
 	}()
 	if ferr := fn(tx); ferr != nil {
-		aerr := tx.Abort(ctx)
-		if errors.Is(aerr, ErrFenced) {
+		aerr := tx.abort(ctx, eoskit.AbortHandlerError)
+		if errors.Is(aerr, eoskit.ErrFenced) {
 			return errors.Join(ferr, aerr)
 		}
 		if aerr != nil && !errors.Is(aerr, ErrTxnState) {
@@ -438,7 +472,7 @@ func (p *TxProducer) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	var err error
 	if tx != nil {
-		if err = tx.Abort(ctx); errors.Is(err, ErrTxnState) {
+		if err = tx.abort(ctx, eoskit.AbortShutdown); errors.Is(err, ErrTxnState) {
 			err = nil
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/producer"
 )
 
@@ -52,7 +53,8 @@ func TestRunCommitsAbortsAndRepanics(t *testing.T) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
 	h := &hookRec{}
-	p, err := producer.NewTransactional(ctx, "txn-run", producer.WithBrokers(c.ListenAddrs()...), producer.WithHooks(h))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs()}, "txn-run", producer.WithHooks(h),
+		producer.WithPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,16 +112,23 @@ func TestRunCommitsAbortsAndRepanics(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if fmt.Sprint(h.ends) != "[true false false true]" {
-		t.Fatalf("TxnHook saw %v", h.ends)
+	var ends []string
+	for _, e := range h.ends {
+		ends = append(ends, fmt.Sprintf("%v/%v/%d", e.Outcome, e.Reason, e.Outputs))
+		if e.TransactionalID != "txn-run" || e.ProducerID < 0 || e.Began.IsZero() || e.Duration <= 0 {
+			t.Errorf("TxnEnd %+v lacks the ID, producer ID, begin time or duration", e)
+		}
+	}
+	if want := "[committed//1 aborted/handler_error/1 aborted/handler_error/2 committed//2]"; fmt.Sprint(ends) != want {
+		t.Fatalf("HookTxnEnd saw %v, want %s", ends, want)
 	}
 }
 
 func TestSecondProducerFencesFirst(t *testing.T) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
-	opts := producer.WithBrokers(c.ListenAddrs()...)
-	first, err := producer.NewTransactional(ctx, "txn-fence", opts)
+	conn := eoskit.Conn{Brokers: c.ListenAddrs()}
+	first, err := producer.NewTransactional(ctx, conn, "txn-fence")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,15 +139,15 @@ func TestSecondProducerFencesFirst(t *testing.T) {
 	if err := first.Run(ctx, produce); err != nil {
 		t.Fatal(err)
 	}
-	second, err := producer.NewTransactional(ctx, "txn-fence", opts)
+	second, err := producer.NewTransactional(ctx, conn, "txn-fence")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close(ctx)
-	if err := first.Run(ctx, produce); !errors.Is(err, producer.ErrFenced) {
+	if err := first.Run(ctx, produce); !errors.Is(err, eoskit.ErrFenced) {
 		t.Fatalf("fenced producer's Run: %v, want ErrFenced", err)
 	}
-	if _, err := first.Begin(); !errors.Is(err, producer.ErrFenced) {
+	if _, err := first.Begin(); !errors.Is(err, eoskit.ErrFenced) {
 		t.Fatalf("Begin after fencing: %v, want ErrFenced (fatal)", err)
 	}
 	if err := second.Run(ctx, produce); err != nil {
@@ -153,8 +162,9 @@ func TestSecondProducerFencesFirst(t *testing.T) {
 func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
-	p, err := producer.NewTransactional(ctx, "txn-unknown", producer.WithBrokers(c.ListenAddrs()...),
-		producer.WithKgoOpts(kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })}}, "txn-unknown",
+		producer.WithPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +204,7 @@ func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
 	err = tx.Commit(cctx)
 	cancel()
 	dropping.Store(false)
-	if !errors.Is(err, producer.ErrCommitOutcomeUnknown) {
+	if !errors.Is(err, eoskit.ErrCommitOutcomeUnknown) {
 		t.Fatalf("Commit with lost EndTxn answers: %v, want ErrCommitOutcomeUnknown", err)
 	}
 	if inits.Load() == 0 {
@@ -224,7 +234,8 @@ func TestUnknownCommitOutcomeReinitialises(t *testing.T) {
 func TestInvalidTxnStateOnCommitRecovers(t *testing.T) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
-	p, err := producer.NewTransactional(ctx, "txn-invalid-state", producer.WithBrokers(c.ListenAddrs()...))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs()}, "txn-invalid-state",
+		producer.WithPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +282,9 @@ func TestInvalidTxnStateOnCommitRecovers(t *testing.T) {
 func TestCommitAnswerLostAfterCommitLanded(t *testing.T) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
-	p, err := producer.NewTransactional(ctx, "txn-landed", producer.WithBrokers(c.ListenAddrs()...),
-		producer.WithKgoOpts(kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })))
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })}}, "txn-landed",
+		producer.WithPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
