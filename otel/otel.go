@@ -173,24 +173,24 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 			parent = trace.ContextWithSpanContext(ctx, sc)
 		}
 	}
-	opts := []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String(AttrMessagingSystem, messagingSystemKafka),
-			attribute.String(AttrOperationType, operationProcess),
-			attribute.String(AttrDestination, in.Topic),
-			attribute.String(AttrPartition, strconv.Itoa(int(in.Partition))),
-			attribute.Int64(AttrOffset, in.Offset),
-		),
+	ctx, span := t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, trace.WithSpanKind(trace.SpanKindConsumer))
+	if !span.IsRecording() { // not sampled: its context still goes to the outputs
+		return ctx
 	}
+	span.SetAttributes(
+		attribute.String(AttrMessagingSystem, messagingSystemKafka),
+		attribute.String(AttrOperationType, operationProcess),
+		attribute.String(AttrDestination, in.Topic),
+		attribute.String(AttrPartition, strconv.Itoa(int(in.Partition))),
+		attribute.Int64(AttrOffset, in.Offset),
+	)
 	t.mu.Lock()
 	if len(t.txns) == 1 {
 		for _, s := range t.txns {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: s.SpanContext()}))
+			span.AddLink(trace.Link{SpanContext: s.SpanContext()})
 		}
 	}
 	t.mu.Unlock()
-	ctx, _ = t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, opts...)
 	return ctx
 }
 

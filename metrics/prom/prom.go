@@ -89,9 +89,10 @@ type Metrics struct {
 	txnEndDuration                                *prometheus.HistogramVec
 	txnRecords, txnOutputs                        prometheus.Histogram
 
-	recordsIn, recordsOut, produceErrors prometheus.Counter
-	handlerErrors, retries, deadLettered prometheus.Counter
-	handlerDuration                      prometheus.Histogram
+	recordsIn, recordsOut, produceErrors *fastCounter // per record: see fast.go
+	handlerErrors, retries               *fastCounter
+	handlerDuration                      *fastHistogram
+	deadLettered                         prometheus.Counter
 	commits                              *prometheus.CounterVec
 	rebalances                           *prometheus.CounterVec
 	assignedPartitions                   prometheus.Gauge
@@ -136,13 +137,13 @@ func New(reg prometheus.Registerer, opts ...Opt) (*Metrics, error) {
 		txnRecords: f.histogram("txn_records", "Input records per committed transaction.", c.countBuckets),
 		txnOutputs: f.histogram("txn_outputs", "Output records (dead letters included) per committed transaction.", c.countBuckets),
 
-		recordsIn:       f.counter("records_in_total", "Input records handed to the handler (first attempts; records redone after an abort count again)."),
-		recordsOut:      f.counter("records_out_total", "Records produced and acknowledged (inside a transaction: written, visible once it commits)."),
-		produceErrors:   f.counter("produce_errors_total", "Records whose produce failed."),
-		handlerErrors:   f.counter("handler_errors_total", "Handler calls that returned an error."),
-		retries:         f.counter("handler_retries_total", "Handler calls that retried a record (attempt 2 and later)."),
+		recordsIn:       f.fastCounter("records_in_total", "Input records handed to the handler (first attempts; records redone after an abort count again)."),
+		recordsOut:      f.fastCounter("records_out_total", "Records produced and acknowledged (inside a transaction: written, visible once it commits)."),
+		produceErrors:   f.fastCounter("produce_errors_total", "Records whose produce failed."),
+		handlerErrors:   f.fastCounter("handler_errors_total", "Handler calls that returned an error."),
+		retries:         f.fastCounter("handler_retries_total", "Handler calls that retried a record (attempt 2 and later)."),
 		deadLettered:    f.counter("dead_lettered_total", "Input records routed to the dead-letter topic."),
-		handlerDuration: f.histogram("handler_duration_seconds", "Time of one handler call.", c.durationBuckets),
+		handlerDuration: f.fastHistogram("handler_duration_seconds", "Time of one handler call.", c.durationBuckets),
 		commits:         f.counterVec("offset_commits_total", "Offset commits of a non-transactional consumer, by result (ok, error).", "result"),
 
 		rebalances:         f.counterVec("rebalances_total", "Group rebalance events of this member, by event (assigned, revoked, lost).", "event"),
@@ -197,24 +198,23 @@ func (m *Metrics) OnTxnEnd(e eoskit.TxnEnd) {
 // OnProduce implements eoskit.HookProduce.
 func (m *Metrics) OnProduce(e eoskit.Produced) {
 	if e.Err != nil {
-		m.produceErrors.Inc()
+		m.produceErrors.add(1)
 		return
 	}
-	m.recordsOut.Inc()
+	m.recordsOut.add(1)
 }
 
 // OnHandled implements eoskit.HookHandled.
 func (m *Metrics) OnHandled(e eoskit.Handled) {
-	n := max(e.Batch, 1)
 	if e.Attempt > 1 {
-		m.retries.Add(float64(n))
+		m.retries.add(1)
 	} else {
-		m.recordsIn.Add(float64(n))
+		m.recordsIn.add(uint64(max(e.Batch, 1)))
 	}
 	if e.Err != nil {
-		m.handlerErrors.Inc()
+		m.handlerErrors.add(1)
 	}
-	m.handlerDuration.Observe(e.Duration.Seconds())
+	m.handlerDuration.observe(e.Duration)
 }
 
 // OnDeadLetter implements eoskit.HookDeadLetter.

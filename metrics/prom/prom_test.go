@@ -233,3 +233,23 @@ func TestSecondMetricsOnOneRegistry(t *testing.T) {
 		t.Fatalf("%d eoskit_txn_committed_total series, want 2", n)
 	}
 }
+
+// TestHandlerDurationBuckets: bucket bounds are inclusive (le), as in
+// client_golang, and durations past the last bound count only in +Inf.
+func TestHandlerDurationBuckets(t *testing.T) {
+	reg, m := newMetrics(t)
+	for _, d := range []time.Duration{time.Millisecond, time.Millisecond + 1, 2 * time.Millisecond, time.Minute} {
+		m.OnHandled(eoskit.Handled{Attempt: 1, Duration: d})
+	}
+	h := family(t, reg, "eoskit_handler_duration_seconds").GetMetric()[0].GetHistogram()
+	cum := map[float64]uint64{}
+	for _, b := range h.GetBucket() {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	if cum[0.001] != 1 || cum[0.002] != 3 || cum[16.384] != 3 || h.GetSampleCount() != 4 || len(cum) != len(prom.DefaultDurationBuckets) {
+		t.Fatalf("buckets %v count %d, want le=0.001: 1, le=0.002: 3, le=16.384: 3, count 4, %d buckets", cum, h.GetSampleCount(), len(prom.DefaultDurationBuckets))
+	}
+	if want := 60.004000001; h.GetSampleSum() < want-1e-9 || h.GetSampleSum() > want+1e-9 {
+		t.Fatalf("sum %v, want %v", h.GetSampleSum(), want)
+	}
+}
