@@ -101,6 +101,9 @@ func newRootCmd(e *env) *cobra.Command {
 		newCopyCmd(e),
 		newVerifyCmd(e),
 		newDemoCmd(e),
+		newTxnsCmd(e),
+		newGroupsCmd(e),
+		newDLQCmd(e),
 	)
 	addVersion(root, e) // eosctl version, eosctl --version
 	// Argument-count errors from cobra.Args validators are usage errors too.

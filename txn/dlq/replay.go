@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -234,57 +233,44 @@ func (rp *Replayer) Run(ctx context.Context) (Summary, error) {
 		return sum, nil
 	}
 
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	pos := map[int32]int64{}
+	for part, sp := range spans {
+		pos[part] = sp.From
+	}
+	// Every committed transaction moves the position: report it, and stop
+	// once everything planned is committed. (Stopping from the handler
+	// instead would abort the last transaction when records past the plan
+	// are already buffered.)
+	h := &txnEnds{fn: func(e eoskit.TxnEnd) {
+		if e.Outcome != eoskit.TxnCommitted {
+			return
+		}
+		for part, at := range e.Offsets[rp.topic] {
+			pos[part] = max(pos[part], at)
+		}
+		rp.report(doneOf(plan, pos), sum.Total)
+		if reached(target, pos) {
+			stop()
+		}
+	}}
 	proc, err := txn.New(rp.conn, rp.handler(target), append(append([]txn.Opt{}, rp.cfg.txnOpts...),
 		txn.WithGroup(rp.cfg.group), txn.WithTopics(rp.topic), txn.WithTransactionalID(rp.cfg.txnID),
-		txn.WithProvenance(false), txn.WithLogger(rp.cfg.logger))...)
+		txn.WithProvenance(false), txn.WithLogger(rp.cfg.logger), txn.WithHooks(h))...)
 	if err != nil {
 		return sum, err
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		committed map[int32]int64
-	)
-	wg.Add(1)
-	go func() { // stops the processor once everything planned is committed
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-tick.C:
-			}
-			pos, err := rp.position(runCtx, adm)
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			committed = pos
-			mu.Unlock()
-			rp.report(doneOf(plan, pos), sum.Total)
-			if reached(target, pos) {
-				stop()
-				return
-			}
-		}
-	}()
+	rp.report(doneOf(plan, pos), sum.Total)
 	runErr := proc.Run(runCtx)
 	stop()
-	wg.Wait()
 	// The final position, read after Run committed its last transaction.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if pos, err := rp.position(fctx, adm); err == nil {
-		committed = pos
-	} else if runErr == nil {
+	committed, err := rp.position(fctx, adm)
+	if err != nil && runErr == nil {
 		runErr = err
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	sum.Done = doneOf(plan, committed)
 	rp.report(sum.Done, sum.Total)
 	for part, ps := range plan {
@@ -325,6 +311,11 @@ func (rp *Replayer) Run(ctx context.Context) (Summary, error) {
 	}
 	return sum, nil
 }
+
+// txnEnds is a txn hook calling fn for each ended transaction.
+type txnEnds struct{ fn func(eoskit.TxnEnd) }
+
+func (h *txnEnds) OnTxnEnd(e eoskit.TxnEnd) { h.fn(e) }
 
 // handler replays or keeps each record; records past the planned range
 // (dead-lettered after Run began, or kept by this very run) are kept, so
