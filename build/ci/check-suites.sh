@@ -25,6 +25,7 @@ required=(
   "consumer:containers"
   "txn:containers"
   "verify:containers"
+  "metrics:containers"
   "security:containers"
   "bench:containers"
 )
