@@ -43,7 +43,8 @@ type Cluster struct {
 	be      backend
 	nodes   []*node
 	workDir string
-	pki     *pki // set with WithSASLSSL
+	pki     *pki     // set with WithSASLSSL
+	net     *Network // set with WithNetworkFaults
 
 	mu     sync.Mutex
 	closed bool
@@ -115,6 +116,12 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 			hostDir:        fmt.Sprintf("%s/node-%d", workDir, i+1),
 		})
 	}
+	if cfg.networkFaults {
+		if c.net, err = newNetwork(c.nodes, cfg.dedicatedController, cfg.logger); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
 	clusterID := newClusterID()
 	began := time.Now()
 	cfg.logger.Info("starting kafka cluster", "backend", be.kind(), "brokers", cfg.brokers,
@@ -168,11 +175,12 @@ func (c *Cluster) brokerNodes() []*node {
 	return bs
 }
 
-// Bootstrap returns the brokers' addresses, reachable from the host.
+// Bootstrap returns the brokers' addresses, reachable from the host (with
+// WithNetworkFaults, their client proxies).
 func (c *Cluster) Bootstrap() []string {
 	var addrs []string
 	for _, n := range c.brokerNodes() {
-		addrs = append(addrs, n.addr())
+		addrs = append(addrs, n.clientAddr())
 	}
 	return addrs
 }
@@ -180,13 +188,14 @@ func (c *Cluster) Bootstrap() []string {
 // BootstrapString returns Bootstrap joined with commas.
 func (c *Cluster) BootstrapString() string { return strings.Join(c.Bootstrap(), ",") }
 
-// BrokerAddr returns the address of one node.
+// BrokerAddr returns the address clients use for one node (with
+// WithNetworkFaults, its client proxy).
 func (c *Cluster) BrokerAddr(id int32) (string, error) {
 	n, err := c.node(id)
 	if err != nil {
 		return "", err
 	}
-	return n.addr(), nil
+	return n.clientAddr(), nil
 }
 
 // NewClient returns a franz-go client seeded with the cluster's brokers; opts
@@ -443,6 +452,7 @@ func (c *Cluster) Close() error {
 	if err := c.be.close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	c.net.close()
 	if c.workDir != "" {
 		if err := os.RemoveAll(c.workDir); err != nil {
 			errs = append(errs, err)

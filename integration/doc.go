@@ -40,6 +40,47 @@
 // removes everything and is safe to call twice. Cluster methods are safe for
 // concurrent use.
 //
+// # Network faults
+//
+// WithNetworkFaults puts a TCP proxy on 127.0.0.1, in the test process, on
+// every link of the cluster (both backends: containers use host networking).
+// The proxies run toxiproxy's toxics (github.com/Shopify/toxiproxy/v2/toxics)
+// and stay up across Stop, Kill, Start and Restart. A node's links:
+//
+//	link              from → to           carries                                  how it is wired
+//	client:B          clients → broker B   every client request                     B advertises the proxy on its client listener
+//	broker:A->B       broker A → broker B  follower fetches, txn markers            B has a listener PEER_FROM_A advertised as the proxy;
+//	                                                                                 A's inter.broker.listener.name is PEER_FROM_A
+//	controller:A->C   node A → controller C  KRaft votes and fetches, broker         A's controller.quorum.voters names the proxy for C
+//	                                         registration and heartbeats
+//
+// So a client learns only proxies from metadata and never reaches a broker
+// directly, and each directed pair of nodes has its own proxy: cutting A-B
+// leaves A-C and B-C alone. A node reaches itself directly. CheckHealth and
+// WaitHealthy ask each broker on its real port (they observe the cluster, they
+// are not clients). A 3-node cluster has 15 links (3 client, 6 broker, 6
+// controller); Network.Links lists them with their counters: connections
+// accepted and open, bytes delivered each way (replicated records flow To →
+// From on broker links), faults on now.
+//
+// Cluster.Network returns the faults; each method returns once the fault is on
+// every open connection of its links and on every new one, so a test can set
+// a fault at a named point (after a request is sent, before its answer) and
+// then observe its effect. Each is undone by Heal:
+//
+//	method                     links                                  toxiproxy toxic (both streams)
+//	Isolate(id)                every link to or from id               timeout, timeout=0: data dropped, connections held open
+//	Partition(groups...)       broker and controller links between    timeout, timeout=0
+//	                           groups (nodes not named: one more group)
+//	CutClients(ids...)         client:id (all brokers without ids)    timeout, timeout=0
+//	Latency(d, jitter, ids...) all links, or those to or from ids     latency (latency=d, jitter): each chunk d±jitter later, each way
+//	Bandwidth(kb, ids...)      same                                   bandwidth (rate in KB/s), per connection and direction
+//	ResetAfter(n, ids...)      same                                   limit_data (bytes=n): a connection closes after n bytes one way
+//	Heal()                     every link                             all removed; connections that were cut are closed
+//
+// Network.Handler serves the same over HTTP (eosctl dev cluster
+// --network-faults prints its URL as control=...).
+//
 // # In tests
 //
 // Start(t, ...) registers Close with t.Cleanup and prints the tail of every

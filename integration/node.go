@@ -24,12 +24,22 @@ type node struct {
 	controllerOnly bool // a dedicated KRaft controller (no broker listener)
 	brokerPort     int
 	controllerPort int
-	saslPort       int    // SASL_SSL listener (WithSASLSSL)
-	mtlsPort       int    // SSL listener requiring client certificates (WithSASLSSL)
-	hostDir        string // files for this node on the host (and data for processes)
+	saslPort       int      // SASL_SSL listener (WithSASLSSL)
+	mtlsPort       int      // SSL listener requiring client certificates (WithSASLSSL)
+	hostDir        string   // files for this node on the host (and data for processes)
+	net            *nodeNet // with WithNetworkFaults
 }
 
+// addr is the broker's real client listener.
 func (n *node) addr() string { return fmt.Sprintf("127.0.0.1:%d", n.brokerPort) }
+
+// clientAddr is the address clients use: the client proxy with network faults.
+func (n *node) clientAddr() string {
+	if n.net != nil {
+		return n.net.clientAddr
+	}
+	return n.addr()
+}
 
 // DefaultKafkaHome is where `make kafka` puts the jars of a Kafka version:
 // $XDG_CACHE_HOME/eoskit/kafka-VERSION (os.UserCacheDir).
@@ -136,6 +146,9 @@ func nodeProperties(cfg *config, nodes []*node, n *node, logDir string, security
 	case cfg.dedicatedController:
 		p["process.roles"] = "broker"
 		p["listeners"] = fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort)
+	}
+	if n.net != nil {
+		applyNetProperties(cfg, n, p)
 	}
 	for k, v := range security {
 		p[k] = v

@@ -50,6 +50,7 @@ type config struct {
 	dedicatedController bool
 	secure              bool
 	authorizer          bool
+	networkFaults       bool
 }
 
 func defaultConfig() config {
@@ -131,6 +132,9 @@ func (c *config) validate() error {
 	}
 	if c.authorizer && !c.secure {
 		return fmt.Errorf("integration: WithAuthorizer needs WithSASLSSL (on PLAINTEXT every client is a super user): %w", ErrInvalidOption)
+	}
+	if c.networkFaults && c.secure {
+		return fmt.Errorf("integration: WithNetworkFaults does not proxy the SASL_SSL and SSL listeners of WithSASLSSL yet: use one of them: %w", ErrInvalidOption)
 	}
 	if c.startTimeout <= 0 {
 		return fmt.Errorf("integration: start timeout must be positive: %w", ErrInvalidOption)

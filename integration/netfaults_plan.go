@@ -1,0 +1,120 @@
+package integration
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// nodeNet is how a node is wired when the cluster has network faults.
+type nodeNet struct {
+	clientAddr     string           // advertised on the client listener: its proxy
+	peerPorts      map[int32]int    // source broker → real port of listener PEER_FROM_<source> here
+	peerAdvertised map[int32]string // source broker → address advertised on that listener
+	voters         map[int32]string // controller ID → address this node dials for it
+}
+
+// peerListener names the inter-broker listener that broker source uses to
+// reach this node. Each broker has its own inter.broker.listener.name, so
+// each directed broker pair can have its own proxy.
+func peerListener(source int32) string { return fmt.Sprintf("PEER_FROM_%d", source) }
+
+// newNetwork reserves the inter-broker ports, starts one proxy per link and
+// records on every node what its properties must say.
+func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, error) {
+	var brokers []*node
+	for _, n := range nodes {
+		if !n.controllerOnly {
+			brokers = append(brokers, n)
+		}
+	}
+	ports, err := freePorts(len(brokers) * len(brokers))
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int32]*node{}
+	for _, n := range nodes {
+		byID[n.id] = n
+		n.net = &nodeNet{peerPorts: map[int32]int{}, peerAdvertised: map[int32]string{}, voters: map[int32]string{}}
+	}
+	for i, dst := range brokers {
+		for j, src := range brokers {
+			port := ports[i*len(brokers)+j]
+			dst.net.peerPorts[src.id] = port
+			// A broker reaches itself directly (transaction markers to its own partitions).
+			dst.net.peerAdvertised[src.id] = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+	}
+	for _, n := range nodes {
+		if n.controllerOnly || !dedicated {
+			n.net.voters[n.id] = fmt.Sprintf("127.0.0.1:%d", n.controllerPort)
+		}
+	}
+	net := &Network{logger: logger}
+	for _, n := range nodes {
+		net.nodes = append(net.nodes, n.id)
+	}
+	slices.Sort(net.nodes)
+	for _, l := range planLinks(nodes, dedicated) {
+		dst := byID[l.To]
+		switch l.Kind {
+		case LinkClient:
+			l.Upstream = dst.addr()
+		case LinkBroker:
+			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.net.peerPorts[l.From])
+		case LinkController:
+			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.controllerPort)
+		}
+		p, err := startProxy(l.Upstream)
+		if err != nil {
+			net.close()
+			return nil, err
+		}
+		l.Listen = p.addr()
+		net.links = append(net.links, &netLink{Link: l, p: p})
+		switch l.Kind {
+		case LinkClient:
+			dst.net.clientAddr = l.Listen
+		case LinkBroker:
+			dst.net.peerAdvertised[l.From] = l.Listen
+		case LinkController:
+			byID[l.From].net.voters[l.To] = l.Listen
+		}
+	}
+	return net, nil
+}
+
+// applyNetProperties rewrites a node's listeners for network faults: clients
+// get the client proxy in metadata, each other broker reaches this one on a
+// listener of its own whose advertised address is that pair's proxy, and
+// controller.quorum.voters names, for each other controller, this node's
+// proxy to it.
+func applyNetProperties(cfg *config, n *node, p map[string]string) {
+	nn := n.net
+	var voters []string
+	for _, id := range slices.Sorted(maps.Keys(nn.voters)) {
+		voters = append(voters, fmt.Sprintf("%d@%s", id, nn.voters[id]))
+	}
+	p["controller.quorum.voters"] = strings.Join(voters, ",")
+	if n.controllerOnly {
+		return
+	}
+	listeners := []string{fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort)}
+	advertised := []string{"PLAINTEXT://" + nn.clientAddr}
+	protocols := []string{"PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"}
+	if !cfg.dedicatedController {
+		listeners = append(listeners, fmt.Sprintf("CONTROLLER://127.0.0.1:%d", n.controllerPort))
+	}
+	for _, src := range slices.Sorted(maps.Keys(nn.peerPorts)) {
+		name := peerListener(src)
+		listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.peerPorts[src]))
+		advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.peerAdvertised[src]))
+		protocols = append(protocols, name+":PLAINTEXT")
+	}
+	p["listeners"] = strings.Join(listeners, ",")
+	p["advertised.listeners"] = strings.Join(advertised, ",")
+	p["listener.security.protocol.map"] = strings.Join(protocols, ",")
+	p["inter.broker.listener.name"] = peerListener(n.id)
+}
