@@ -26,6 +26,7 @@ import (
 // and --log-level.
 type observeFlags struct {
 	metricsAddr string
+	linger      time.Duration
 	logFormat   string
 	logLevel    string
 }
@@ -33,6 +34,7 @@ type observeFlags struct {
 func (o *observeFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (default: off)")
+	fl.DurationVar(&o.linger, "metrics-linger", 0, "with --metrics-addr: keep serving this long after the command ends, so a last scrape sees the final figures (and /readyz the reason, e.g. fenced)")
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 }
@@ -54,7 +56,7 @@ type observed struct {
 	kgoOpts []kgo.Opt
 	addr    string          // the address /metrics listens on ("" when off)
 	ready   *health.Tracker // nil when off
-	stop    func()          // marks the processor stopped, shuts the server down, closes the lag client
+	stop    func()          // marks the processor stopped, serves --metrics-linger more, shuts the server down, closes the lag client
 }
 
 // logger checks --log-format and --log-level and returns the stderr
@@ -84,6 +86,9 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 	ob := &observed{logger: log, stop: func() {}}
 	if o.metricsAddr == "" {
 		return ob, nil
+	}
+	if o.linger < 0 {
+		return nil, usageErr(fmt.Errorf("--metrics-linger %v: must not be negative", o.linger))
 	}
 	if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
 		return nil, usageErr(fmt.Errorf("--metrics-addr %q: use HOST:PORT (for example 127.0.0.1:9464): %w", o.metricsAddr, err))
@@ -130,6 +135,10 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 	ob.ready = ready
 	ob.stop = func() {
 		ready.Stopped()
+		if o.linger > 0 {
+			fmt.Fprintf(e.stderr, "eosctl: serving the final metrics for %v more\n", o.linger)
+			time.Sleep(o.linger)
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -96,6 +97,7 @@ func TestObserveFlagErrors(t *testing.T) {
 		{logFormat: "xml", logLevel: "info"},
 		{logFormat: "text", logLevel: "loud"},
 		{logFormat: "text", logLevel: "info", metricsAddr: "9464"},
+		{logFormat: "text", logLevel: "info", metricsAddr: "127.0.0.1:0", linger: -time.Second},
 	} {
 		_, err := o.start(context.Background(), e, observeScope{conn: eoskit.Conn{Brokers: []string{"127.0.0.1:1"}}, group: "g"})
 		var ee *exitError
@@ -111,9 +113,44 @@ func TestObserveFlagErrors(t *testing.T) {
 	cmd := &cobra.Command{}
 	var o observeFlags
 	o.register(cmd)
-	for _, f := range []string{"metrics-addr", "log-format", "log-level"} {
+	for _, f := range []string{"metrics-addr", "metrics-linger", "log-format", "log-level"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("flag --%s not registered", f)
 		}
+	}
+}
+
+// TestObserveLinger: with --metrics-linger, stop keeps serving (/readyz
+// says stopped) before it shuts the server down.
+func TestObserveLinger(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e := &env{stdout: io.Discard, stderr: io.Discard}
+	o := observeFlags{metricsAddr: "127.0.0.1:0", linger: 500 * time.Millisecond, logFormat: "text", logLevel: "warn"}
+	ob, err := o.start(context.Background(), e, observeScope{conn: eoskit.Conn{Brokers: c.ListenAddrs()}, group: "g", txnID: "copy-0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { ob.stop(); close(stopped) }()
+	base := "http://" + ob.addr
+	for {
+		code, body := get(t, base+"/readyz")
+		if code == 503 && strings.Contains(body, "stopped") {
+			break
+		}
+		if code != 503 {
+			t.Fatalf("/readyz while stopping: %d %q", code, body)
+		}
+	}
+	if code, _ := get(t, base+"/metrics"); code != 200 {
+		t.Fatalf("/metrics while lingering: %d", code)
+	}
+	<-stopped
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("/healthz still answers after the linger")
 	}
 }
