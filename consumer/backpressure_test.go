@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
 // TestSlowPartitionIsPausedOthersFlow: partition 0's handler is slow, the
@@ -45,8 +47,8 @@ func TestSlowPartitionIsPausedOthersFlow(t *testing.T) {
 
 	var mu sync.Mutex
 	maxWaiting := map[int32]int{}
-	cons, err := New(WithBrokers(addrs...), WithGroup("g"), WithTopics("t"), StartAtEarliest(),
-		WithMaxPending(maxPending), WithKgoOpts(kgo.FetchMaxPartitionBytes(2000)))
+	cons, err := New(eoskit.Conn{Brokers: addrs, KgoOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(2000)}},
+		WithGroup("g"), WithTopics("t"), StartAtEarliest(), WithMaxPending(maxPending))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 )
 
@@ -24,19 +25,21 @@ type Consumer struct {
 	started atomic.Bool
 }
 
-// New validates the options and returns a Consumer. It does not contact the
-// cluster: the member joins the group when Run starts.
-func New(opts ...Opt) (*Consumer, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
+// New validates the options and returns a Consumer for the cluster conn
+// names. It does not contact the cluster: the member joins the group when
+// Run starts. Problems are reported all at once in an *eoskit.OptionError
+// (matching eoskit.ErrInvalidOption), franz-go options in conn.KgoOpts
+// that would undo a guarantee included.
+func New(conn eoskit.Conn, opts ...Opt) (*Consumer, error) {
+	cfg := newConfig(conn, opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	adm, err := kgo.NewClient(append(cfg.connOpts(), cfg.kgoOpts...)...)
+	adm, err := kgo.NewClient(cfg.conn.Opts()...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		ps := eoskit.NewProblems("consumer")
+		ps.Addf("franz-go refuses Conn.KgoOpts: %v", err)
+		return nil, ps.Err()
 	}
 	return &Consumer{cfg: cfg, adm: adm}, nil
 }
@@ -71,7 +74,8 @@ type tp struct {
 // graceful shutdown: in-flight records finish within the grace period, what
 // was handled is committed, the member leaves the group; Run returns nil,
 // or an error wrapping ErrCommit if the final commit failed) or a fatal
-// error: ErrPositionLost, ErrHandler, ErrFetch. On a fatal error Run also
+// error: eoskit.ErrPositionLost, ErrHandler, ErrFetch (or an
+// *eoskit.AccessError for a missing ACL). On a fatal error Run also
 // commits what was handled, never the failed record or anything after it in
 // its partition.
 //
@@ -94,7 +98,9 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	}
 	cl, err := kgo.NewClient(r.kgoOpts()...)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		ps := eoskit.NewProblems("consumer")
+		ps.Addf("franz-go refuses the options: %v", err)
+		return ps.Err()
 	}
 	// Wrong credentials, an untrusted CA or a missing ACL fail here at once,
 	// explained, instead of a group that silently never joins.
@@ -109,9 +115,8 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 }
 
 func (r *run) kgoOpts() []kgo.Opt {
-	opts := r.cfg.connOpts()
-	opts = append(opts, kgo.FetchMaxWait(DefaultFetchMaxWait)) // before the user's: theirs wins
-	opts = append(opts, r.cfg.kgoOpts...)
+	opts := append(r.cfg.conn.BaseOpts(), kgo.FetchMaxWait(DefaultFetchMaxWait)) // before the user's: theirs wins
+	opts = append(opts, r.cfg.conn.KgoOpts...)
 	iso := kgo.ReadCommitted()
 	if r.cfg.readUncommitted {
 		iso = kgo.ReadUncommitted()
@@ -127,6 +132,7 @@ func (r *run) kgoOpts() []kgo.Opt {
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(r.cfg.commitInterval),
 		kgo.AutoCommitCallback(r.autoCommitted),
+		kgo.OnPartitionsAssigned(r.assigned),
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 		kgo.AdjustFetchOffsetsFn(r.pinStart),
@@ -142,7 +148,7 @@ func (r *run) fail(err error) {
 	r.failOnce.Do(func() {
 		r.err = err
 		close(r.failed)
-		r.cfg.logger.Error("consumer stopping", "group", r.cfg.group, "err", err)
+		r.cfg.logger.Error("consumer stopping", eoskit.LogKeyGroup, r.cfg.group, eoskit.LogKeyErr, err)
 	})
 }
 
@@ -166,11 +172,11 @@ func (r *run) poll(ctx context.Context) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			if perr := classifyFetchErr(topic, partition, err); perr != nil {
+			if perr := r.classifyFetchErr(topic, partition, err); perr != nil {
 				r.fail(perr)
 				return
 			}
-			r.cfg.logger.Warn("fetch error, retrying", "topic", topic, "partition", partition, "err", err)
+			r.cfg.logger.Warn("fetch error, retrying", eoskit.LogKeyTopic, topic, eoskit.LogKeyPartition, partition, eoskit.LogKeyErr, err)
 		})
 		r.mu.Lock()
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -224,16 +230,16 @@ func (r *run) throttle(ctx context.Context) {
 }
 
 // classifyFetchErr returns a fatal error, or nil for errors franz-go retries.
-func classifyFetchErr(topic string, partition int32, err error) error {
+func (r *run) classifyFetchErr(topic string, partition int32, err error) error {
 	var dl *kgo.ErrDataLoss
 	switch {
 	case errors.As(err, &dl), errors.Is(err, kerr.OffsetOutOfRange):
-		return &PartitionError{Topic: topic, Partition: partition, Offset: -1,
-			Err: fmt.Errorf("%w: the consumer does not rewind or skip on its own: %w", ErrPositionLost, err)}
+		return &eoskit.PartitionError{Topic: topic, Partition: partition, Offset: -1,
+			Err: fmt.Errorf("consumer: %w: the consumer does not rewind or skip on its own: %w", eoskit.ErrPositionLost, err)}
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return &PartitionError{Topic: topic, Partition: partition, Offset: -1,
-			Err: fmt.Errorf("%w: grant the principal READ on the topic and group: %w", ErrFetch, err)}
+		return &eoskit.PartitionError{Topic: topic, Partition: partition, Offset: -1,
+			Err: fmt.Errorf("consumer: %w: %w", ErrFetch, conn.ExplainAuthError(err, conn.Access{Group: r.cfg.group, Input: []string{topic}}))}
 	}
 	return nil
 }
@@ -276,7 +282,7 @@ func (r *run) stopParts(which map[string][]int32, cancelNow bool) {
 				continue
 			case <-deadline.C:
 				expired = true
-				r.cfg.logger.Warn("handlers outlasted the grace period; cancelling them", "group", r.cfg.group)
+				r.cfg.logger.Warn("handlers outlasted the grace period; cancelling them", eoskit.LogKeyGroup, r.cfg.group)
 				for _, q := range stopping {
 					q.cancel()
 				}
@@ -295,19 +301,26 @@ func contains(ps []int32, p int32) bool {
 	return false
 }
 
+// assigned runs in franz-go's group goroutine: only the hooks.
+func (r *run) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	r.cfg.hooks.Assigned(eoskit.Assignment{Group: r.cfg.group, Partitions: assigned})
+}
+
 // revoked runs in franz-go's group goroutine (polls are blocked): stop the
 // revoked partitions' workers, then commit what they handled.
 func (r *run) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	r.cfg.hooks.Revoked(eoskit.Assignment{Group: r.cfg.group, Partitions: revoked})
 	r.stopParts(revoked, false)
 	if err := r.commit(ctx); err != nil {
-		r.cfg.logger.Warn("commit on revoke failed; the next owner handles those records again", "group", r.cfg.group, "err", err)
+		r.cfg.logger.Warn("commit on revoke failed; the next owner handles those records again", eoskit.LogKeyGroup, r.cfg.group, eoskit.LogKeyErr, err)
 	}
 }
 
 // lost: the partitions already belong to someone else; commits would fail.
 func (r *run) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.cfg.hooks.Revoked(eoskit.Assignment{Group: r.cfg.group, Partitions: lost, Lost: true})
 	r.stopParts(lost, true)
-	r.cfg.logger.Warn("partitions lost; handled but uncommitted records will be handled again", "group", r.cfg.group, "partitions", lost)
+	r.cfg.logger.Warn("partitions lost; handled but uncommitted records will be handled again", eoskit.LogKeyGroup, r.cfg.group, "partitions", lost)
 }
 
 // pinStart runs when partitions are assigned, after their committed
@@ -379,11 +392,11 @@ func (r *run) pinStart(ctx context.Context, offsets map[string]map[int32]kgo.Off
 			cerr = firstCommitErr(resp)
 		}
 	})
-	r.cfg.onCommit(offs, cerr)
+	r.cfg.hooks.Commit(eoskit.Committed{Group: r.cfg.group, Offsets: offs, Err: cerr})
 	if cerr != nil {
 		return nil, fmt.Errorf("consumer: pin the start of newly assigned partitions: commit %v: %w", offs, cerr)
 	}
-	r.cfg.logger.Debug("pinned the start of partitions without a committed offset", "group", r.cfg.group, "offsets", offs)
+	r.cfg.logger.Debug("pinned the start of partitions without a committed offset", eoskit.LogKeyGroup, r.cfg.group, "offsets", offs)
 	return offsets, nil
 }
 
@@ -417,7 +430,7 @@ func (r *run) commit(ctx context.Context) error {
 			offs[t][p] = eo.Offset
 		}
 	}
-	r.cfg.onCommit(offs, err)
+	r.cfg.hooks.Commit(eoskit.Committed{Group: r.cfg.group, Offsets: offs, Err: err})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
@@ -425,7 +438,7 @@ func (r *run) commit(ctx context.Context) error {
 }
 
 func (r *run) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-	if len(r.cfg.hooks) == 0 || req == nil {
+	if req == nil {
 		return
 	}
 	offs := map[string]map[int32]int64{}
@@ -439,9 +452,9 @@ func (r *run) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *
 		err = firstCommitErr(resp)
 	}
 	if err != nil {
-		r.cfg.logger.Warn("periodic commit failed; retried at the next interval", "group", r.cfg.group, "err", err)
+		r.cfg.logger.Warn("periodic commit failed; retried at the next interval", eoskit.LogKeyGroup, r.cfg.group, eoskit.LogKeyErr, err)
 	}
-	r.cfg.onCommit(offs, err)
+	r.cfg.hooks.Commit(eoskit.Committed{Group: r.cfg.group, Offsets: offs, Err: err})
 }
 
 // shutdown stops every worker, commits what was handled, and leaves.

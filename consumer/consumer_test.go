@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
@@ -69,36 +70,38 @@ func committed(t *testing.T, addrs []string, group string) map[int32]int64 {
 }
 
 func base(addrs []string, group string, topics ...string) []consumer.Opt {
-	return []consumer.Opt{consumer.WithBrokers(addrs...), consumer.WithGroup(group),
-		consumer.WithTopics(topics...), consumer.StartAtEarliest()}
+	return []consumer.Opt{consumer.WithGroup(group), consumer.WithTopics(topics...), consumer.StartAtEarliest()}
 }
 
 func TestOptionValidation(t *testing.T) {
-	ok := base([]string{"127.0.0.1:9092"}, "g", "t")
+	conn := eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}}
+	ok := base(nil, "g", "t")
 	cases := map[string][]consumer.Opt{
-		"no brokers":     {consumer.WithGroup("g"), consumer.WithTopics("t"), consumer.StartAtEarliest()},
-		"no group":       {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithTopics("t"), consumer.StartAtEarliest()},
-		"no topics":      {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithGroup("g"), consumer.StartAtEarliest()},
-		"no start":       {consumer.WithBrokers("127.0.0.1:9092"), consumer.WithGroup("g"), consumer.WithTopics("t")},
-		"concurrency 0":  append(ok[:4:4], consumer.WithConcurrency(0)),
-		"max pending 0":  append(ok[:4:4], consumer.WithMaxPending(0)),
-		"retries < 0":    append(ok[:4:4], consumer.WithRetries(-1, time.Second)),
-		"zero grace":     append(ok[:4:4], consumer.WithGracePeriod(0)),
-		"nil logger":     append(ok[:4:4], consumer.WithLogger(nil)),
-		"zero intervals": append(ok[:4:4], consumer.WithCommitInterval(0)),
+		"no group":       {consumer.WithTopics("t"), consumer.StartAtEarliest()},
+		"no topics":      {consumer.WithGroup("g"), consumer.StartAtEarliest()},
+		"no start":       {consumer.WithGroup("g"), consumer.WithTopics("t")},
+		"concurrency 0":  append(ok[:3:3], consumer.WithConcurrency(0)),
+		"max pending 0":  append(ok[:3:3], consumer.WithMaxPending(0)),
+		"retries < 0":    append(ok[:3:3], consumer.WithRetries(-1, time.Second)),
+		"zero grace":     append(ok[:3:3], consumer.WithGracePeriod(0)),
+		"nil logger":     append(ok[:3:3], consumer.WithLogger(nil)),
+		"zero intervals": append(ok[:3:3], consumer.WithCommitInterval(0)),
 	}
 	for name, opts := range cases {
-		if _, err := consumer.New(opts...); !errors.Is(err, consumer.ErrInvalidOption) {
+		if _, err := consumer.New(conn, opts...); !errors.Is(err, eoskit.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
 	}
-	_, err := consumer.New(consumer.WithGroup("g"))
+	if _, err := consumer.New(eoskit.Conn{}, ok...); !errors.Is(err, eoskit.ErrInvalidOption) {
+		t.Errorf("no brokers: %v, want ErrInvalidOption", err)
+	}
+	_, err := consumer.New(eoskit.Conn{}, consumer.WithGroup("g"))
 	for _, want := range []string{"brokers", "topics", "start position"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %q: every problem should be reported at once", err, want)
 		}
 	}
-	c, err := consumer.New(ok...)
+	c, err := consumer.New(conn, ok...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,20 +133,20 @@ func TestKgoOptsCannotUndoGuarantees(t *testing.T) {
 		"kgo.ConsumeStartOffset":        kgo.ConsumeStartOffset(kgo.NewOffset().AtEnd()),
 	}
 	for name, o := range cases {
-		_, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"), consumer.WithKgoOpts(o))...)
-		if !errors.Is(err, consumer.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+		_, err := consumer.New(eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}, KgoOpts: []kgo.Opt{o}}, base(nil, "g", "t")...)
+		if !errors.Is(err, eoskit.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v, want ErrInvalidOption naming %s", name, err, name)
 		}
 	}
 	// franz-go itself refuses direct partitions in a group.
-	_, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"),
-		consumer.WithKgoOpts(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().AtStart()}})))...)
-	if !errors.Is(err, consumer.ErrInvalidOption) {
+	_, err := consumer.New(eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}, KgoOpts: []kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().AtStart()}})}}, base(nil, "g", "t")...)
+	if !errors.Is(err, eoskit.ErrInvalidOption) {
 		t.Errorf("kgo.ConsumePartitions: %v, want ErrInvalidOption", err)
 	}
 	// Tuning stays allowed.
-	c, err := consumer.New(append(base([]string{"127.0.0.1:9092"}, "g", "t"),
-		consumer.WithKgoOpts(kgo.FetchMaxWait(time.Second), kgo.SessionTimeout(20*time.Second), kgo.FetchIsolationLevel(kgo.ReadCommitted())))...)
+	c, err := consumer.New(eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}, KgoOpts: []kgo.Opt{
+		kgo.FetchMaxWait(time.Second), kgo.SessionTimeout(20 * time.Second), kgo.FetchIsolationLevel(kgo.ReadCommitted())}}, base(nil, "g", "t")...)
 	if err != nil {
 		t.Fatalf("tuning options: %v", err)
 	}
@@ -156,7 +159,7 @@ func TestShutdownCommitsExactlyWhatWasHandled(t *testing.T) {
 	c := fake(t, 3, "t")
 	addrs := c.ListenAddrs()
 	seed(t, addrs, "t", 3, 100)
-	cons, err := consumer.New(append(base(addrs, "g1", "t"), consumer.WithConcurrency(2), consumer.WithMaxPending(7))...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, append(base(addrs, "g1", "t"), consumer.WithConcurrency(2), consumer.WithMaxPending(7))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +206,7 @@ func TestHandlerErrorRetriesThenStops(t *testing.T) {
 	c := fake(t, 1, "t")
 	addrs := c.ListenAddrs()
 	seed(t, addrs, "t", 1, 20)
-	cons, err := consumer.New(append(base(addrs, "g2", "t"), consumer.WithRetries(2, time.Millisecond))...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, append(base(addrs, "g2", "t"), consumer.WithRetries(2, time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestHandlerErrorRetriesThenStops(t *testing.T) {
 		}
 		return nil
 	})
-	var pe *consumer.PartitionError
+	var pe *eoskit.PartitionError
 	if !errors.Is(err, consumer.ErrHandler) || !errors.Is(err, poison) || !errors.As(err, &pe) || pe.Offset != 7 {
 		t.Fatalf("Run: %v, want ErrHandler for offset 7", err)
 	}
@@ -235,7 +238,7 @@ func TestOnHandlerErrorSkipsDeliberately(t *testing.T) {
 	seed(t, addrs, "t", 1, 10)
 	var dead []int64
 	ctx, cancel := context.WithCancel(ctxT(t))
-	cons, err := consumer.New(append(base(addrs, "g3", "t"),
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, append(base(addrs, "g3", "t"),
 		consumer.WithOnHandlerError(func(_ context.Context, r *kgo.Record, err error) error {
 			dead = append(dead, r.Offset) // e.g. produce to a dead-letter topic
 			return nil
@@ -280,14 +283,14 @@ func TestOutOfRangePositionIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Close()
-	cons, err := consumer.New(base(addrs, "g4", "t")...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, base(addrs, "g4", "t")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cons.Close()
 	handled := 0
 	err = cons.Run(ctxT(t), func(context.Context, *kgo.Record) error { handled++; return nil })
-	if !errors.Is(err, consumer.ErrPositionLost) {
+	if !errors.Is(err, eoskit.ErrPositionLost) {
 		t.Fatalf("Run: %v, want ErrPositionLost", err)
 	}
 	if handled != 0 {
@@ -299,7 +302,7 @@ func TestOutOfRangePositionIsAnError(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	cons, err := consumer.New(base([]string{"127.0.0.1:1"}, "g", "t")...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: []string{"127.0.0.1:1"}}, base([]string{"127.0.0.1:1"}, "g", "t")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +323,7 @@ func TestConcurrencyBound(t *testing.T) {
 	c := fake(t, parts, "t")
 	addrs := c.ListenAddrs()
 	seed(t, addrs, "t", parts, perPart)
-	cons, err := consumer.New(append(base(addrs, "g", "t"), consumer.WithConcurrency(2))...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, append(base(addrs, "g", "t"), consumer.WithConcurrency(2))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,15 @@
 // defaults on franz-go: nothing is skipped, nothing is committed before the
 // handler finished it.
 //
+// New(conn, opts...) takes the connection first: conn is an eoskit.Conn
+// (seed brokers, TLS, SASL, client ID, extra franz-go options). Options are
+// validated once, and every problem is reported at once in an
+// *eoskit.OptionError (matching eoskit.ErrInvalidOption); a franz-go option
+// in conn.KgoOpts that would undo a guarantee below (isolation level,
+// offset reset or start, auto-commit settings, BlockRebalanceOnPoll,
+// partition callbacks, the group, the topics, a transactional ID) is one
+// such problem, named.
+//
 // # Defaults
 //
 //   - read_committed isolation (WithReadUncommitted to opt out);
@@ -9,10 +18,13 @@
 //     consumer protocol with WithConsumerProtocol;
 //   - an explicit start position for partitions the group never committed
 //     (StartAtEarliest, StartAtLatest or WithStartOffset: New refuses to
-//     guess);
+//     guess). The earliest or latest position is resolved once, when the
+//     partition is first assigned, and committed at once, so a partition
+//     that changes owner before its first commit resumes there;
 //   - no silent offset reset: if the broker reports a committed or current
 //     position out of range, or data loss below it, Run stops with an error
-//     wrapping ErrPositionLost (franz-go's NoResetOffset) instead of jumping.
+//     matching eoskit.ErrPositionLost (franz-go's NoResetOffset) instead of
+//     jumping.
 //
 // # Run
 //
@@ -35,7 +47,7 @@
 // A failing record is retried WithRetries times with doubling backoff; then
 // the WithOnHandlerError callback decides (nil: count it handled, e.g. after
 // writing it to a dead-letter topic), or Run stops with an error wrapping
-// ErrHandler, as a *PartitionError naming the record.
+// ErrHandler, as an *eoskit.PartitionError naming the record.
 //
 // Cancelling ctx is a graceful shutdown: queued records are dropped,
 // in-flight ones finish (the handler's context is cancelled only after the
@@ -44,13 +56,26 @@
 // handlers at once and commit nothing.
 //
 // Lag reports per partition how far the group's committed offsets are
-// behind the last stable offset.
+// behind the last stable offset (what a read_committed member can reach)
+// and the high watermark, and flags a partition an open transaction pins
+// (LSO below HWM): a hanging transaction never looks like no lag.
+//
+// # Errors
+//
+// Run returns nil after a graceful shutdown, or: an *eoskit.PartitionError
+// matching eoskit.ErrPositionLost or ErrHandler; ErrFetch with an
+// *eoskit.AccessError (eoskit.ErrAccessDenied) for a missing ACL; ErrCommit
+// when the final commit failed; an *eoskit.AccessError at start for wrong
+// credentials or an untrusted certificate.
 //
 // # Concurrency, logging, metrics
 //
 // Run is called once per Consumer. The handler is called concurrently for
 // different partitions. Logging goes to the *slog.Logger given with
-// WithLogger (silent by default). WithHooks takes values implementing
-// HandleHook and/or CommitHook; franz-go hooks (kprom, kotel) go through
-// WithKgoOpts(kgo.WithHooks(...)).
+// WithLogger (silent by default), with the eoskit.LogKey* attribute keys.
+// WithHooks takes eoskit hook values: eoskit.HookHandled after every
+// handler call, eoskit.HookCommit after every commit, eoskit.HookAssigned
+// and eoskit.HookRevoked on rebalances (the same events txn.Processor
+// emits). franz-go hooks (kprom, kotel) go in conn.KgoOpts with
+// kgo.WithHooks.
 package consumer

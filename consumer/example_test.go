@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
@@ -26,8 +27,7 @@ func ExampleConsumer_Run() {
 	}
 	prod.Close()
 
-	c, err := consumer.New(
-		consumer.WithBrokers(cluster.ListenAddrs()...),
+	c, err := consumer.New(eoskit.Conn{Brokers: cluster.ListenAddrs()},
 		consumer.WithGroup("billing"),
 		consumer.WithTopics("events"),
 		consumer.StartAtEarliest(),
@@ -58,13 +58,14 @@ func ExampleConsumer_Run() {
 	// lag: 0
 }
 
-// A position the broker no longer has is an error, never a silent jump.
-func ExampleErrPositionLost() {
-	var err error = &consumer.PartitionError{Topic: "events", Partition: 3, Offset: -1,
-		Err: fmt.Errorf("%w: OFFSET_OUT_OF_RANGE", consumer.ErrPositionLost)}
-	if errors.Is(err, consumer.ErrPositionLost) {
+// A position the broker no longer has is an error, never a silent jump:
+// Run returns an *eoskit.PartitionError matching eoskit.ErrPositionLost.
+func Example_positionLost() {
+	var err error = &eoskit.PartitionError{Topic: "events", Partition: 3, Offset: -1,
+		Err: fmt.Errorf("%w: OFFSET_OUT_OF_RANGE", eoskit.ErrPositionLost)}
+	if errors.Is(err, eoskit.ErrPositionLost) {
 		fmt.Println("stop and page someone:", err)
 	}
 	// Output:
-	// stop and page someone: topic "events" partition 3: consumer: partition position lost: OFFSET_OUT_OF_RANGE
+	// stop and page someone: topic "events" partition 3: partition position lost: refusing to reset offsets silently: OFFSET_OUT_OF_RANGE
 }

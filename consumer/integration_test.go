@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 	"github.com/eoskit/eoskit/integration"
 )
@@ -103,8 +104,9 @@ func (tr *tracker) handler(delay time.Duration, count *atomic.Int64) consumer.Ha
 	}
 }
 
-func (tr *tracker) OnCommit(offsets map[string]map[int32]int64, err error) {
-	if err != nil {
+func (tr *tracker) OnCommit(c eoskit.Committed) {
+	offsets := c.Offsets
+	if c.Err != nil {
 		return
 	}
 	tr.mu.Lock()
@@ -166,9 +168,9 @@ type member struct {
 	count  atomic.Int64
 }
 
-func startMember(t *testing.T, tr *tracker, opts []consumer.Opt, delay time.Duration) *member {
+func startMember(t *testing.T, tr *tracker, conn eoskit.Conn, opts []consumer.Opt, delay time.Duration) *member {
 	t.Helper()
-	c, err := consumer.New(append(opts, consumer.WithHooks(tr))...)
+	c, err := consumer.New(conn, append(opts, consumer.WithHooks(tr))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,26 +211,28 @@ func membersLeaveAndCrash(t *testing.T, kip848 bool) {
 	produce(ctx, t, topic, 0, first)
 
 	tr := newTracker()
-	opts := func(extra ...kgo.Opt) []consumer.Opt {
-		o := []consumer.Opt{consumer.WithBrokers(shared.Bootstrap()...), consumer.WithGroup(group),
+	conn := func(extra ...kgo.Opt) eoskit.Conn {
+		return eoskit.Conn{Brokers: shared.Bootstrap(), KgoOpts: append(extra, kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(time.Second))}
+	}
+	opts := func() []consumer.Opt {
+		o := []consumer.Opt{consumer.WithGroup(group),
 			consumer.WithTopics(topic), consumer.StartAtEarliest(), consumer.WithConcurrency(2),
 			consumer.WithMaxPending(50), consumer.WithCommitInterval(200 * time.Millisecond),
-			consumer.WithGracePeriod(3 * time.Second),
-			consumer.WithKgoOpts(append(extra, kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(time.Second))...)}
+			consumer.WithGracePeriod(3 * time.Second)}
 		if kip848 {
 			o = append(o, consumer.WithConsumerProtocol())
 		}
 		return o
 	}
-	a := startMember(t, tr, opts(), 2*time.Millisecond)
+	a := startMember(t, tr, conn(), opts(), 2*time.Millisecond)
 	ks := &killSwitch{}
-	b := startMember(t, tr, opts(kgo.Dialer(ks.dial)), 2*time.Millisecond)
+	b := startMember(t, tr, conn(kgo.Dialer(ks.dial)), opts(), 2*time.Millisecond)
 	waitUntil(t, ctx, "both members handling", func() bool { return a.count.Load() > 100 && b.count.Load() > 100 })
 
 	go produce(ctx, t, topic, first, more)
 	ks.kill()
 	t.Logf("member B crashed after handling %d records (A: %d)", b.count.Load(), a.count.Load())
-	c := startMember(t, tr, opts(), 2*time.Millisecond)
+	c := startMember(t, tr, conn(), opts(), 2*time.Millisecond)
 	waitUntil(t, ctx, "member C handling", func() bool { return c.count.Load() > 200 })
 	c.cancel()
 	if err := <-c.done; err != nil {
@@ -305,7 +309,7 @@ func TestGracefulShutdownCommitsHandled(t *testing.T) {
 	createTopic(t, topic, 3)
 	ctx := integration.Context(t, 2*time.Minute)
 	produce(ctx, t, topic, 0, 900)
-	c, err := consumer.New(consumer.WithBrokers(shared.Bootstrap()...), consumer.WithGroup(group),
+	c, err := consumer.New(eoskit.Conn{Brokers: shared.Bootstrap()}, consumer.WithGroup(group),
 		consumer.WithTopics(topic), consumer.StartAtEarliest(), consumer.WithCommitInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +355,7 @@ func TestGracefulShutdownCommitsHandled(t *testing.T) {
 	}
 
 	// A new member resumes exactly after the handled records.
-	c2, err := consumer.New(consumer.WithBrokers(shared.Bootstrap()...), consumer.WithGroup(group),
+	c2, err := consumer.New(eoskit.Conn{Brokers: shared.Bootstrap()}, consumer.WithGroup(group),
 		consumer.WithTopics(topic), consumer.StartAtEarliest())
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +391,7 @@ func TestPositionLostStops(t *testing.T) {
 	if _, err := admin(t).CommitOffsets(ctx, group, os); err != nil {
 		t.Fatal(err)
 	}
-	c, err := consumer.New(consumer.WithBrokers(shared.Bootstrap()...), consumer.WithGroup(group),
+	c, err := consumer.New(eoskit.Conn{Brokers: shared.Bootstrap()}, consumer.WithGroup(group),
 		consumer.WithTopics(topic), consumer.StartAtEarliest())
 	if err != nil {
 		t.Fatal(err)
@@ -395,7 +399,7 @@ func TestPositionLostStops(t *testing.T) {
 	defer c.Close()
 	handled := 0
 	err = c.Run(ctx, func(context.Context, *kgo.Record) error { handled++; return nil })
-	if !errors.Is(err, consumer.ErrPositionLost) {
+	if !errors.Is(err, eoskit.ErrPositionLost) {
 		t.Fatalf("Run: %v, want ErrPositionLost", err)
 	}
 	offs, err := admin(t).FetchOffsets(ctx, group)

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
@@ -41,7 +42,7 @@ func TestLagSeesHangingTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cons, err := consumer.New(base(addrs, "lagged", "t")...)
+	cons, err := consumer.New(eoskit.Conn{Brokers: addrs}, base(addrs, "lagged", "t")...)
 	if err != nil {
 		t.Fatal(err)
 	}

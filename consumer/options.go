@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -11,9 +10,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/hooks"
 )
 
 // Opt configures New.
@@ -35,35 +34,21 @@ type Handler func(ctx context.Context, r *kgo.Record) error
 // dead-letter topic, for instance) and go on, or an error to stop Run.
 type ErrorHandler func(ctx context.Context, r *kgo.Record, err error) error
 
-// HandleHook is called after every handler call (each try of a record)
-// with its result and duration. It must not block.
-type HandleHook interface {
-	OnHandle(r *kgo.Record, err error, took time.Duration)
-}
-
-// CommitHook is called after each commit attempt with the offsets sent
-// (the next offset to consume, per partition).
-type CommitHook interface {
-	OnCommit(offsets map[string]map[int32]int64, err error)
-}
-
 type config struct {
-	brokers  []string
-	clientID string
-	tls      *tls.Config
-	sasl     sasl.Mechanism
+	conn     eoskit.Conn
 	group    string
 	topics   []string
 	start    *kgo.Offset
 	logger   *slog.Logger
-	hooks    []any
+	hookVals []eoskit.Hook
+	hooks    hooks.Set // built once by New
 
 	readUncommitted bool
 	kip848          bool
 	concurrency     int
 	maxPending      int
 	maxPendingBytes int
-	timeHandler     bool // a HandleHook wants each handler's duration
+	timeHandler     bool // a HookHandled wants each handler's duration
 
 	onPush         func(partition int32, pending int) // tests: records waiting after each fetch
 	retries        int
@@ -71,8 +56,6 @@ type config struct {
 	onError        ErrorHandler
 	commitInterval time.Duration
 	grace          time.Duration
-
-	kgoOpts []kgo.Opt
 }
 
 // Defaults.
@@ -83,15 +66,16 @@ const (
 	// DefaultFetchMaxWait is how long a broker may hold a fetch that has
 	// no data yet: Java's fetch.max.wait.ms, not franz-go's 5 s, so that a
 	// partition resumed after a pause is fetched again soon even when the
-	// others are idle. WithKgoOpts(kgo.FetchMaxWait(d)) overrides it.
+	// others are idle. kgo.FetchMaxWait(d) in eoskit.Conn.KgoOpts overrides it.
 	DefaultFetchMaxWait   = 500 * time.Millisecond
 	DefaultCommitInterval = time.Second
 	DefaultGrace          = 30 * time.Second
 	DefaultBackoff        = 100 * time.Millisecond
 )
 
-func defaultConfig() config {
-	return config{
+func newConfig(conn eoskit.Conn, opts []Opt) config {
+	c := config{
+		conn:            conn,
 		logger:          slog.New(slog.DiscardHandler),
 		concurrency:     DefaultConcurrency,
 		maxPending:      DefaultMaxPending,
@@ -100,26 +84,13 @@ func defaultConfig() config {
 		commitInterval:  DefaultCommitInterval,
 		grace:           DefaultGrace,
 	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	c.hooks = hooks.New(c.hookVals)
+	c.timeHandler = c.hooks.HasHandled()
+	return c
 }
-
-// WithBrokers sets the seed brokers (host:port). Required.
-func WithBrokers(brokers ...string) Opt { return opt(func(c *config) { c.brokers = brokers }) }
-
-// WithTLS encrypts connections with cfg (conn.LoadTLS-style: system roots
-// or a CA, and a client certificate for mTLS). Default: plaintext.
-func WithTLS(cfg *tls.Config) Opt { return opt(func(c *config) { c.tls = cfg }) }
-
-// WithSASL authenticates with m: franz-go's plain, scram or oauth
-// mechanisms. Default: no authentication.
-func WithSASL(m sasl.Mechanism) Opt { return opt(func(c *config) { c.sasl = m }) }
-
-// conn is the shared connection config of c.
-func (c *config) conn() eoskit.Conn {
-	return eoskit.Conn{Brokers: c.brokers, ClientID: c.clientID, TLS: c.tls, SASL: c.sasl}
-}
-
-// WithClientID sets the client ID. Default "eoskit".
-func WithClientID(id string) Opt { return opt(func(c *config) { c.clientID = id }) }
 
 // WithGroup sets the consumer group. Required.
 func WithGroup(group string) Opt { return opt(func(c *config) { c.group = group }) }
@@ -140,7 +111,7 @@ func StartAtLatest() Opt { return WithStartOffset(kgo.NewOffset().AtEnd()) }
 
 // WithStartOffset sets where partitions without a committed offset start,
 // e.g. kgo.NewOffset().AfterMilli(ms). It never applies to a partition
-// whose committed position is out of range: that is ErrPositionLost.
+// whose committed position is out of range: that is eoskit.ErrPositionLost.
 func WithStartOffset(o kgo.Offset) Opt { return opt(func(c *config) { c.start = &o }) }
 
 // WithReadUncommitted reads records of open and aborted transactions too.
@@ -192,64 +163,52 @@ func WithGracePeriod(d time.Duration) Opt { return opt(func(c *config) { c.grace
 // WithLogger receives this package's log lines. Default: silent.
 func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
 
-// WithHooks registers values implementing HandleHook and/or CommitHook.
-func WithHooks(hooks ...any) Opt { return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) }) }
-
-// WithKgoOpts passes extra franz-go options through (TLS, SASL, session
-// timeout, kgo hooks). Options that would let the consumer skip records,
-// read uncommitted data or commit unhandled ones (isolation level,
-// ConsumeResetOffset, ConsumeStartOffset, auto-commit settings,
-// BlockRebalanceOnPoll, partition and commit callbacks, the group, the
-// topics, a transactional ID) are refused with ErrInvalidOption naming the
-// option.
-func WithKgoOpts(opts ...kgo.Opt) Opt {
-	return opt(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
+// WithHooks registers eoskit hook values: the consumer calls
+// eoskit.HookHandled after every handler call, eoskit.HookCommit after
+// every offset commit, and eoskit.HookAssigned / eoskit.HookRevoked on
+// rebalances. franz-go's own hooks go in eoskit.Conn.KgoOpts.
+func WithHooks(hs ...eoskit.Hook) Opt {
+	return opt(func(c *config) { c.hookVals = append(c.hookVals, hs...) })
 }
 
+// validate reports every problem at once as an *eoskit.OptionError.
 func (c *config) validate() error {
-	var problems []string
-	if err := c.conn().Validate(); err != nil {
-		problems = append(problems, err.Error())
-	}
+	ps := eoskit.NewProblems("consumer")
+	ps.Add(c.conn.Validate())
 	if c.group == "" {
-		problems = append(problems, "no group: pass consumer.WithGroup")
+		ps.Addf("no group: pass consumer.WithGroup")
 	}
 	if len(c.topics) == 0 {
-		problems = append(problems, "no topics: pass consumer.WithTopics")
+		ps.Addf("no topics: pass consumer.WithTopics")
 	}
 	if c.start == nil {
-		problems = append(problems, "no start position for a new group: pass consumer.StartAtEarliest() or StartAtLatest()")
+		ps.Addf("no start position for a new group: pass consumer.StartAtEarliest() or StartAtLatest()")
 	}
 	if c.logger == nil {
-		problems = append(problems, "WithLogger(nil): leave the option out for silence")
+		ps.Addf("WithLogger(nil): leave the option out for silence")
 	}
 	if c.concurrency < 1 {
-		problems = append(problems, fmt.Sprintf("WithConcurrency(%d): use at least 1", c.concurrency))
+		ps.Addf("WithConcurrency(%d): use at least 1", c.concurrency)
 	}
 	if c.maxPending < 1 {
-		problems = append(problems, fmt.Sprintf("WithMaxPending(%d): use at least 1", c.maxPending))
+		ps.Addf("WithMaxPending(%d): use at least 1", c.maxPending)
 	}
 	if c.maxPendingBytes < 1 {
-		problems = append(problems, fmt.Sprintf("WithMaxPendingBytes(%d): use at least 1", c.maxPendingBytes))
-	}
-	for _, h := range c.hooks {
-		if _, ok := h.(HandleHook); ok {
-			c.timeHandler = true
-		}
+		ps.Addf("WithMaxPendingBytes(%d): use at least 1", c.maxPendingBytes)
 	}
 	if c.retries < 0 || c.backoff < 0 {
-		problems = append(problems, "WithRetries: use a count and backoff >= 0")
+		ps.Addf("WithRetries: use a count and backoff >= 0")
 	}
 	if c.commitInterval <= 0 || c.grace <= 0 {
-		problems = append(problems, "WithCommitInterval and WithGracePeriod take positive durations")
+		ps.Addf("WithCommitInterval and WithGracePeriod take positive durations")
 	}
-	if len(problems) == 0 {
-		problems = append(problems, c.checkKgoOpts()...)
+	if err := ps.Err(); err != nil {
+		return err
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalidOption, strings.Join(problems, "; "))
+	for _, p := range c.checkKgoOpts() {
+		ps.Addf("%s", p)
 	}
-	return nil
+	return ps.Err()
 }
 
 // guarded are the franz-go options a caller cannot set through
@@ -265,7 +224,7 @@ var guarded = []struct {
 	{"kgo.ConsumeRegex", kgo.ConsumeRegex, "changes what the topics mean: name them with consumer.WithTopics", false},
 	{"kgo.FetchIsolationLevel", kgo.FetchIsolationLevel, "overrides the isolation level: the consumer reads read_committed (consumer.WithReadUncommitted is the named opt-out)", false},
 	{"kgo.ConsumeStartOffset", kgo.ConsumeStartOffset, "overrides the start position: use consumer.WithStartOffset", false},
-	{"kgo.ConsumeResetOffset", kgo.ConsumeResetOffset, "would reset a lost position silently: the consumer stops with ErrPositionLost instead; move the group's offsets deliberately", false},
+	{"kgo.ConsumeResetOffset", kgo.ConsumeResetOffset, "would reset a lost position silently: the consumer stops with eoskit.ErrPositionLost instead; move the group's offsets deliberately", false},
 	{"kgo.DisableAutoCommit", kgo.DisableAutoCommit, "would stop the periodic commit of handled records", false},
 	{"kgo.AutoCommitMarks", kgo.AutoCommitMarks, "is the consumer's own setting: drop it", true},
 	{"kgo.AutoCommitInterval", kgo.AutoCommitInterval, "overrides the commit interval: use consumer.WithCommitInterval", false},
@@ -286,14 +245,14 @@ var guarded = []struct {
 // caller's options after them, and compares the values they read back
 // (kgo.Client.OptValue).
 func (c *config) checkKgoOpts() []string {
-	if len(c.kgoOpts) == 0 {
+	if len(c.conn.KgoOpts) == 0 {
 		return nil
 	}
 	iso := kgo.ReadCommitted()
 	if c.readUncommitted {
 		iso = kgo.ReadUncommitted()
 	}
-	opts := append(c.connOpts(),
+	opts := append(c.conn.BaseOpts(),
 		kgo.ConsumerGroup(c.group),
 		kgo.ConsumeTopics(c.topics...),
 		kgo.FetchIsolationLevel(iso),
@@ -306,21 +265,21 @@ func (c *config) checkKgoOpts() []string {
 		return []string{err.Error()}
 	}
 	defer ref.Close()
-	probe, err := kgo.NewClient(append(opts, c.kgoOpts...)...)
+	probe, err := kgo.NewClient(append(opts, c.conn.KgoOpts...)...)
 	if err != nil {
-		return []string{fmt.Sprintf("WithKgoOpts: franz-go refuses them with the consumer's settings: %v", err)}
+		return []string{fmt.Sprintf("Conn.KgoOpts: franz-go refuses them with the consumer's settings: %v", err)}
 	}
 	defer probe.Close()
 	// franz-go wraps its group callbacks, so OptValue cannot tell a
 	// caller's from the default: those are found by the option's name.
 	named := map[string]bool{}
-	for _, o := range c.kgoOpts {
+	for _, o := range c.conn.KgoOpts {
 		named[kgoOptName(o)] = true
 	}
 	var problems []string
 	for _, g := range guarded {
 		if g.byName && named[g.name] || !g.byName && differ(ref.OptValue(g.opt), probe.OptValue(g.opt)) {
-			problems = append(problems, g.name+" "+g.why)
+			problems = append(problems, "Conn.KgoOpts sets "+g.name+", which "+g.why)
 		}
 	}
 	return problems
@@ -356,22 +315,4 @@ func differ(a, b any) bool {
 	return !reflect.DeepEqual(a, b)
 }
 
-func (c *config) connOpts() []kgo.Opt {
-	return c.conn().Opts()
-}
-
-func (c *config) onHandle(r *kgo.Record, err error, took time.Duration) {
-	for _, h := range c.hooks {
-		if hh, ok := h.(HandleHook); ok {
-			hh.OnHandle(r, err, took)
-		}
-	}
-}
-
-func (c *config) onCommit(offsets map[string]map[int32]int64, err error) {
-	for _, h := range c.hooks {
-		if ch, ok := h.(CommitHook); ok {
-			ch.OnCommit(offsets, err)
-		}
-	}
-}
+func (c *config) connOpts() []kgo.Opt { return c.conn.Opts() }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
 // markEvery is how many handled records a worker lets pass between two
@@ -229,7 +231,7 @@ func (p *part) handle(rec *kgo.Record) bool {
 		if cfg.timeHandler {
 			began := time.Now()
 			err = p.r.h(p.ctx, rec)
-			cfg.onHandle(rec, err, time.Since(began))
+			cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: time.Since(began), Err: err})
 		} else {
 			err = p.r.h(p.ctx, rec)
 		}
@@ -242,7 +244,7 @@ func (p *part) handle(rec *kgo.Record) bool {
 		if try >= cfg.retries || p.stopped.Load() {
 			break
 		}
-		cfg.logger.Warn("handler failed, retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "try", try+1, "err", err)
+		cfg.logger.Warn("handler failed, retrying", eoskit.LogKeyTopic, rec.Topic, eoskit.LogKeyPartition, rec.Partition, eoskit.LogKeyOffset, rec.Offset, "try", try+1, eoskit.LogKeyErr, err)
 		select {
 		case <-time.After(backoff):
 		case <-p.ctx.Done():
@@ -260,7 +262,7 @@ func (p *part) handle(rec *kgo.Record) bool {
 			err = cerr
 		}
 	}
-	p.r.fail(&PartitionError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+	p.r.fail(&eoskit.PartitionError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 		Err: fmt.Errorf("%w: %w", ErrHandler, err)})
 	return false
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
-// TestWithSASL: the consumer authenticates with the WithSASL mechanism
-// (WithTLS sets the conn.Config field next to it; the real-broker suite in
+// TestWithSASL: the consumer authenticates with the Conn.SASL mechanism
+// (Conn.TLS sits next to it; the real-broker suite in
 // integration/securitytest runs both).
 func TestWithSASL(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in"),
@@ -32,7 +33,7 @@ func TestWithSASL(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cons, err := consumer.New(consumer.WithBrokers(c.ListenAddrs()...), consumer.WithSASL(mech), consumer.WithTLS(nil),
+	cons, err := consumer.New(eoskit.Conn{Brokers: c.ListenAddrs(), SASL: mech},
 		consumer.WithGroup("g"), consumer.WithTopics("in"), consumer.StartAtEarliest())
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
@@ -37,12 +38,12 @@ func TestStartAtLatestSurvivesHandOverBeforeFirstCommit(t *testing.T) {
 		}
 	}
 	opts := func() []consumer.Opt {
-		return []consumer.Opt{consumer.WithBrokers(addrs...), consumer.WithGroup("handover"), consumer.WithTopics("t"),
+		return []consumer.Opt{consumer.WithGroup("handover"), consumer.WithTopics("t"),
 			consumer.StartAtLatest(), consumer.WithGracePeriod(200 * time.Millisecond), consumer.WithCommitInterval(time.Hour)}
 	}
 
 	// A: assigned, then never finishes a record.
-	a, err := consumer.New(opts()...)
+	a, err := consumer.New(eoskit.Conn{Brokers: addrs}, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestStartAtLatestSurvivesHandOverBeforeFirstCommit(t *testing.T) {
 	}
 
 	// B takes over.
-	b, err := consumer.New(opts()...)
+	b, err := consumer.New(eoskit.Conn{Brokers: addrs}, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
