@@ -1,15 +1,11 @@
 package verify
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-)
 
-// ErrInvalidConfig is wrapped by the errors of Config.Validate.
-var ErrInvalidConfig = errors.New("invalid verify config")
+	"github.com/eoskit/eoskit"
+)
 
 // Config says what to verify. Only Input and Output are required.
 type Config struct {
@@ -57,39 +53,37 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate reports every problem of c at once; errors wrap ErrInvalidConfig.
+// Validate reports every problem of c at once in an *eoskit.OptionError
+// (matching eoskit.ErrInvalidOption).
 func (c Config) Validate() error {
-	var errs []string
+	ps := eoskit.NewProblems("verify")
 	if len(c.Input) == 0 {
-		errs = append(errs, "no input topic: name the topics the pipeline consumed")
+		ps.Addf("no input topic: name the topics the pipeline consumed (Config.Input)")
 	}
 	if len(c.Output) == 0 {
-		errs = append(errs, "no output topic: name the topics the pipeline produced to")
+		ps.Addf("no output topic: name the topics the pipeline produced to (Config.Output)")
 	}
 	seen := map[string]string{}
 	for _, t := range c.Input {
 		if t == "" {
-			errs = append(errs, "empty input topic name")
+			ps.Addf("empty input topic name")
 		}
 		seen[t] = "input"
 	}
 	for _, t := range c.Output {
 		if t == "" {
-			errs = append(errs, "empty output topic name")
+			ps.Addf("empty output topic name")
 		} else if seen[t] == "input" {
-			errs = append(errs, fmt.Sprintf("topic %q is both input and output: a pipeline cannot be verified against itself", t))
+			ps.Addf("topic %q is both input and output: a pipeline cannot be verified against itself", t)
 		}
 	}
 	if c.OrderByKey && !c.Order {
-		errs = append(errs, "OrderByKey needs Order")
+		ps.Addf("Config.OrderByKey needs Config.Order")
 	}
 	if c.Wait < 0 {
-		errs = append(errs, fmt.Sprintf("negative Wait %v", c.Wait))
+		ps.Addf("negative Config.Wait %v", c.Wait)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(errs, "; "))
-	}
-	return nil
+	return ps.Err()
 }
 
 // DefaultSettleTimeout is Config.SettleTimeout's default.

@@ -3,10 +3,19 @@
 // one committed output record, no output record is unexplained, and, when
 // asked, outputs keep their input's order.
 //
-// Run reads the input topics with read_committed isolation up to their last
-// stable offsets at the start, then the output topics likewise (so records
-// of aborted or still-open transactions never count), and calls Match, which
-// needs no broker and can be used on records already in memory.
+// Run(ctx, conn, cfg) takes the connection first (an eoskit.Conn) and a
+// plain Config value. It waits up to Config.SettleTimeout (default 60 s)
+// for every partition's last stable offset to reach its high watermark: a
+// transaction left open hides every record after it from read_committed
+// readers, so a partition that does not settle fails the verification
+// (eoskit.ErrNotSettled, and the report names the partition and the open
+// producer), never a pass. It then reads the input topics with
+// read_committed isolation up to their last stable offsets, then the output
+// topics likewise (so records of aborted transactions never count), and
+// calls Match, which needs no broker and can be used on records already in
+// memory. A compacted output topic is refused (ErrCompactedOutput):
+// compaction may have deleted duplicates; Config.AllowCompacted checks what
+// is left anyway.
 //
 // # Matching
 //
@@ -14,7 +23,10 @@
 // value "topic/partition/offset" of its input, as eoskit's txn processor
 // stamps by default) is matched to that input. Other output records are
 // matched by key and value, as a multiset, so outputs of any tool that
-// copies records can be checked too. The verifier assumes one output per
+// copies records can be checked too; the report names that as a limitation
+// (Report.Limitations): a duplicate of one input cannot be told from the
+// output of another input with the same key and value, and order and
+// identity are not checked for such outputs. The verifier assumes one output per
 // input (a copy, or a map): a pipeline that filters or fans out records
 // shows them as missing or duplicated.
 //
@@ -30,7 +42,9 @@
 //     outputs of one input partition out of input-offset order (optionally only
 //     between records of the same key, Config.OrderByKey);
 //   - mismatch (with Config.Identity): a header-matched output whose key or
-//     value differs from its input's.
+//     value differs from its input's;
+//   - unsettled: a partition whose last stable offset stayed below its high
+//     watermark (Run also returns eoskit.ErrNotSettled).
 //
 // Report.OK is true when there are none. Report.String and WriteText give a
 // human summary, Report.JSON a machine-readable one.

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
@@ -29,7 +30,7 @@ func ExampleRun() {
 			}})
 		}
 	}
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{"orders"}, Output: []string{"orders-copy"}, Order: true}, seeds)
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: c.ListenAddrs()}, verify.Config{Input: []string{"orders"}, Output: []string{"orders-copy"}, Order: true})
 	if err != nil {
 		panic(err)
 	}
@@ -54,7 +55,7 @@ func ExampleMatch() {
 	//   duplicates        1 (of 1 input)  <-- anomaly
 	//   missing           0
 	//   unexplained       0
-	//   order violations  0 (0 same key), not checked (use --order / Config.Order)
+	//   order violations  0 (0 same key), not checked (Config.Order)
 	// limitation: 2 outputs were matched by key and value (no eoskit-source header): a duplicate of one input cannot be told from the output of another input with the same key and value, and order and identity are not checked for them; stamp the header for a full check
 	// duplicate: input in/0/7 -> outputs out/2/0, out/2/0
 }

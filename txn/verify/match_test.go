@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
@@ -269,10 +270,10 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := verify.Config{Input: []string{"a"}, Output: []string{"a"}, OrderByKey: true}.Validate()
-	if !errors.Is(err, verify.ErrInvalidConfig) || !strings.Contains(err.Error(), "both input and output") || !strings.Contains(err.Error(), "OrderByKey needs Order") {
+	if !errors.Is(err, eoskit.ErrInvalidOption) || !strings.Contains(err.Error(), "both input and output") || !strings.Contains(err.Error(), "OrderByKey needs Config.Order") {
 		t.Fatalf("got %v", err)
 	}
-	if err := (verify.Config{}).Validate(); !errors.Is(err, verify.ErrInvalidConfig) || !strings.Contains(err.Error(), "no input topic") || !strings.Contains(err.Error(), "no output topic") {
+	if err := (verify.Config{}).Validate(); !errors.Is(err, eoskit.ErrInvalidOption) || !strings.Contains(err.Error(), "no input topic") || !strings.Contains(err.Error(), "no output topic") {
 		t.Fatalf("got %v", err)
 	}
 }

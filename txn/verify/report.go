@@ -190,7 +190,7 @@ func (r Report) WriteText(w io.Writer) {
 	ord := n(c.OrderViolations) + " (" + n(c.KeyOrderViolations) + " same key)"
 	switch {
 	case !r.OrderChecked:
-		ord += ", not checked (use --order / Config.Order)"
+		ord += ", not checked (Config.Order)"
 	case r.OrderByKey:
 		ord += ", checked per key" + mark(c.KeyOrderViolations)
 	default:
@@ -238,7 +238,7 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "mismatch: output %s has a different %s than input %s\n", m.Output, m.Field, m.Input)
 	}
 	if r.Truncated {
-		fmt.Fprintln(w, "(lists truncated: raise Config.MaxListed / --max-listed to see more)")
+		fmt.Fprintln(w, "(lists truncated: raise Config.MaxListed to see more)")
 	}
 }
 

@@ -23,31 +23,39 @@ var ErrUnknownTopic = errors.New("topic does not exist")
 // Config.AllowCompacted to verify it anyway.
 var ErrCompactedOutput = errors.New("output topic is compacted")
 
-// Run verifies that cfg.Output is an exactly-once image of cfg.Input and
-// returns the report. A report with anomalies is not an error: check
-// Report.OK. Errors are invalid configs (ErrInvalidConfig), missing topics
-// (ErrUnknownTopic), and failures to list offsets or read records.
+// Run verifies, on the cluster conn names, that cfg.Output is an
+// exactly-once image of cfg.Input and returns the report. A report with
+// anomalies is not an error: check Report.OK. Errors are an invalid cfg or
+// conn (an *eoskit.OptionError, matching eoskit.ErrInvalidOption), missing
+// topics (ErrUnknownTopic), a compacted output (ErrCompactedOutput),
+// partitions that did not settle (eoskit.ErrNotSettled, returned with the
+// failed report that names them), and failures to list offsets or read
+// records.
 //
-// opts are the franz-go options to reach the cluster (seed brokers, TLS,
-// SASL, client ID); Run adds its own consuming options. Run first lists the
-// input's last stable offsets, then the output's, reads both topics from
-// their start with read_committed isolation up to those offsets (so aborted
-// and still-open transactions are never seen), and calls Match. Records
-// written after that are not read, except with cfg.Wait. Verify a pipeline
-// that has stopped or caught up: a running one shows inputs not yet
-// processed as missing.
+// Run first waits, up to cfg.SettleTimeout, until every input and output
+// partition's last stable offset has reached its high watermark (no open
+// transaction hides records). It then lists the input's last stable
+// offsets, then the output's, reads both topics from their start with
+// read_committed isolation up to those offsets (so aborted transactions
+// are never seen), and calls Match. Records written after that are not
+// read, except with cfg.Wait. Verify a pipeline that has stopped or caught
+// up: a running one shows inputs not yet processed as missing.
 //
 // Run holds every record in memory. It returns when done or when ctx ends
 // (with ctx's error).
-func Run(ctx context.Context, cfg Config, opts ...kgo.Opt) (Report, error) {
-	if err := cfg.Validate(); err != nil {
+func Run(ctx context.Context, conn eoskit.Conn, cfg Config) (Report, error) {
+	ps := eoskit.NewProblems("verify")
+	ps.Add(conn.Validate())
+	ps.Add(cfg.Validate())
+	if err := ps.Err(); err != nil {
 		return Report{}, err
 	}
+	opts := conn.Opts()
 	log := cfg.logger()
 	start := time.Now()
 	admCl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return Report{}, fmt.Errorf("verify: client: %w", err)
+		return Report{}, fmt.Errorf("verify: client: %w: %w", eoskit.ErrInvalidOption, err)
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)

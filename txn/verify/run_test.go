@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
@@ -22,13 +23,24 @@ func fake(t *testing.T) []kgo.Opt {
 	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
 }
 
+// connOf is the Conn of the seed brokers in opts.
+func connOf(t *testing.T, opts []kgo.Opt) eoskit.Conn {
+	t.Helper()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	return eoskit.Conn{Brokers: cl.OptValue(kgo.SeedBrokers).([]string)}
+}
+
 func TestRunFindsAnomaliesOnFake(t *testing.T) {
 	opts := fake(t)
 	ctx := testCtx(t, time.Minute)
 	createTopics(t, opts, 2, "in", "out")
 	p0, p1 := writeInput(ctx, t, opts, "in")
 	writeAnomalousOutput(ctx, t, opts, "in", "out", p0, p1)
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{"in"}, Output: []string{"out"}, Order: true}, opts...)
+	rep, err := verify.Run(ctx, connOf(t, opts), verify.Config{Input: []string{"in"}, Output: []string{"out"}, Order: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +53,7 @@ func TestRunCleanCopyOnFake(t *testing.T) {
 	createTopics(t, opts, 2, "in", "out")
 	p0, p1 := writeInput(ctx, t, opts, "in")
 	writeCleanCopy(ctx, t, opts, "out", p0, p1)
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{"in"}, Output: []string{"out"}, Order: true, Identity: true}, opts...)
+	rep, err := verify.Run(ctx, connOf(t, opts), verify.Config{Input: []string{"in"}, Output: []string{"out"}, Order: true, Identity: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +73,7 @@ func TestRunWaitsForOutput(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // the verifier starts before the copy
 		writeCleanCopy(ctx, t, opts, "out", p0, p1)
 	}()
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{"in"}, Output: []string{"out"}, Wait: 30 * time.Second}, opts...)
+	rep, err := verify.Run(ctx, connOf(t, opts), verify.Config{Input: []string{"in"}, Output: []string{"out"}, Wait: 30 * time.Second})
 	<-done
 	if err != nil {
 		t.Fatal(err)
@@ -74,15 +86,16 @@ func TestRunWaitsForOutput(t *testing.T) {
 func TestRunUnknownTopic(t *testing.T) {
 	opts := fake(t)
 	createTopics(t, opts, 1, "in")
-	_, err := verify.Run(testCtx(t, 30*time.Second), verify.Config{Input: []string{"in"}, Output: []string{"nope"}}, opts...)
+	_, err := verify.Run(testCtx(t, 30*time.Second), connOf(t, opts), verify.Config{Input: []string{"in"}, Output: []string{"nope"}})
 	if !errors.Is(err, verify.ErrUnknownTopic) {
 		t.Fatalf("got %v, want ErrUnknownTopic", err)
 	}
 }
 
 func TestRunInvalidConfig(t *testing.T) {
-	_, err := verify.Run(testCtx(t, time.Second), verify.Config{Input: []string{"a"}}, kgo.SeedBrokers("127.0.0.1:1"))
-	if !errors.Is(err, verify.ErrInvalidConfig) {
+	_, err := verify.Run(testCtx(t, time.Second), eoskit.Conn{}, verify.Config{Input: []string{"a"}})
+	var oe *eoskit.OptionError
+	if !errors.Is(err, eoskit.ErrInvalidOption) || !errors.As(err, &oe) || len(oe.Problems) != 2 {
 		t.Fatalf("got %v", err)
 	}
 }

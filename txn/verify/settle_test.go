@@ -40,7 +40,7 @@ func TestRunRefusesUnsettledOutput(t *testing.T) {
 	produce(ctx, t, dup, copyOf("out", 0, p0[1], true)) // committed, above the LSO
 
 	cfg := verify.Config{Input: []string{"in"}, Output: []string{"out"}, SettleTimeout: 500 * time.Millisecond}
-	rep, err := verify.Run(ctx, cfg, opts...)
+	rep, err := verify.Run(ctx, connOf(t, opts), cfg)
 	if !errors.Is(err, eoskit.ErrNotSettled) {
 		t.Fatalf("Run with an open transaction on the output: %v, want ErrNotSettled\n%s", err, rep)
 	}
@@ -58,7 +58,7 @@ func TestRunRefusesUnsettledOutput(t *testing.T) {
 	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = verify.Run(ctx, cfg, opts...)
+	rep, err = verify.Run(ctx, connOf(t, opts), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +83,11 @@ func TestRunRefusesCompactedOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := verify.Config{Input: []string{"in"}, Output: []string{"out"}}
-	if _, err := verify.Run(ctx, cfg, opts...); !errors.Is(err, verify.ErrCompactedOutput) || !strings.Contains(err.Error(), `"out"`) {
+	if _, err := verify.Run(ctx, connOf(t, opts), cfg); !errors.Is(err, verify.ErrCompactedOutput) || !strings.Contains(err.Error(), `"out"`) {
 		t.Fatalf("compacted output: %v, want ErrCompactedOutput naming the topic", err)
 	}
 	cfg.AllowCompacted = true
-	if _, err := verify.Run(ctx, cfg, opts...); err != nil {
+	if _, err := verify.Run(ctx, connOf(t, opts), cfg); err != nil {
 		t.Fatalf("AllowCompacted: %v", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestReportNamesKeyValueMatching(t *testing.T) {
 	for _, r := range p0 {
 		produce(ctx, t, cl, copyOf("out", 0, r, false))
 	}
-	rep, err := verify.Run(context.Background(), verify.Config{Input: []string{"in"}, Output: []string{"out"}}, opts...)
+	rep, err := verify.Run(context.Background(), connOf(t, opts), verify.Config{Input: []string{"in"}, Output: []string{"out"}})
 	if err != nil {
 		t.Fatal(err)
 	}

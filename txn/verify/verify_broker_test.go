@@ -46,7 +46,7 @@ func TestBrokerFindsAnomalies(t *testing.T) {
 	createTopics(t, opts, 2, in, out)
 	p0, p1 := writeInput(ctx, t, opts, in)
 	writeAnomalousOutput(ctx, t, opts, in, out, p0, p1)
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true}, opts...)
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: shared.Bootstrap()}, verify.Config{Input: []string{in}, Output: []string{out}, Order: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestBrokerCleanCopy(t *testing.T) {
 	createTopics(t, opts, 2, in, out)
 	p0, p1 := writeInput(ctx, t, opts, in)
 	writeCleanCopy(ctx, t, opts, out, p0, p1)
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true}, opts...)
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: shared.Bootstrap()}, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestBrokerRefusesHangingTransaction(t *testing.T) {
 	produce(ctx, t, newClient(t, opts, kgo.RecordPartitioner(kgo.ManualPartitioner())), copyOf(out, 0, p0[1], true))
 
 	cfg := verify.Config{Input: []string{in}, Output: []string{out}, Order: true, SettleTimeout: 2 * time.Second}
-	rep, err := verify.Run(ctx, cfg, opts...)
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: shared.Bootstrap()}, cfg)
 	if !errors.Is(err, eoskit.ErrNotSettled) || rep.OK() {
 		t.Fatalf("hanging transaction: err %v, report:\n%s\nwant ErrNotSettled and a failed report", err, rep)
 	}
@@ -109,7 +109,7 @@ func TestBrokerRefusesHangingTransaction(t *testing.T) {
 	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = verify.Run(ctx, cfg, opts...)
+	rep, err = verify.Run(ctx, eoskit.Conn{Brokers: shared.Bootstrap()}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestBrokerTxnProcessorCopy(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true, Wait: time.Minute}, opts...)
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: shared.Bootstrap()}, verify.Config{Input: []string{in}, Output: []string{out}, Order: true, Identity: true, Wait: time.Minute})
 	stop()
 	if rerr := <-done; rerr != nil {
 		t.Errorf("processor: %v", rerr)
