@@ -75,7 +75,21 @@ func (c *pgContainers) start(ctx context.Context) error {
 	if c.ctr == nil {
 		return fmt.Errorf("postgres has no container")
 	}
-	return c.ctr.Start(ctx)
+	// Right after a kill, podman can refuse a start ("write child: broken
+	// pipe") while it is still cleaning the old process up: try again.
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		if err = c.ctr.Start(ctx); err == nil {
+			return nil
+		}
+		c.cfg.logger.Warn("postgres container start failed; retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // signal sends sig to the server and waits until the container stopped.

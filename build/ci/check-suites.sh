@@ -28,6 +28,7 @@ required=(
   "metrics:containers"
   "security:containers"
   "bench:containers"
+  "sink:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
