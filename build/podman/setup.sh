@@ -312,7 +312,9 @@ else
   say "starting podman system service on $SOCK (log $LOG)"
   # setsid: survive the caller's process group and terminal.
   # 9>&-: the service must not inherit (and hold) the setup lock.
-  setsid nohup podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 9>&- &
+  # cd /: conmon fails ("Failed to get working directory", every start then
+  # "write child: broken pipe") once the caller's folder is deleted.
+  (cd / && exec setsid nohup podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 9>&-) &
   echo $! >"$PIDFILE"
   deadline=$((SECONDS + 60))
   until ping_sock "$SOCK"; do
