@@ -90,7 +90,7 @@ func TestACLPlanApplyOnKfake(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	adm := admin.New(cl)
+	adm := admin.NewWithClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

@@ -38,7 +38,7 @@ func brokerAdmin(t *testing.T) (*admin.Client, *kadm.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return admin.New(cl), kadm.NewClient(cl)
+	return admin.NewWithClient(cl), kadm.NewClient(cl)
 }
 
 // topicConfigs returns the topic-level overrides (DYNAMIC_TOPIC_CONFIG).
@@ -244,7 +244,7 @@ func TestBrokerLintClusterFlagsUnsafeBrokerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	fs, err := admin.New(cl).LintCluster(integration.Context(t, time.Minute))
+	fs, err := admin.NewWithClient(cl).LintCluster(integration.Context(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,19 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
-// Client plans, applies, describes, lints and deletes topics. It is safe for
-// concurrent use; it holds no state besides the franz-go client it wraps,
-// which the caller owns and closes.
+// Client plans, applies, describes, lints and deletes topics, and manages
+// ACLs, transactions and groups. It is safe for concurrent use. A Client
+// from New owns its franz-go client (Close it); one from NewWithClient
+// wraps a client the caller keeps owning.
 type Client struct {
-	cl  *kgo.Client
-	adm *kadm.Client
-	log *slog.Logger
+	cl   *kgo.Client
+	adm  *kadm.Client
+	log  *slog.Logger
+	owns bool // Close closes cl
 }
 
 // Opt configures a Client.
@@ -35,15 +39,36 @@ func WithLogger(l *slog.Logger) Opt {
 	})
 }
 
-// New returns a Client using cl, which the caller keeps owning (close it
-// after the Client is done). Build cl from the same connection options every
-// eoskit client uses.
-func New(cl *kgo.Client, opts ...Opt) *Client {
+// New returns a Client for the cluster conn names, with a franz-go client
+// of its own (conn.KgoOpts applied): Close it when done. It does not
+// contact the cluster. An invalid conn is an error matching
+// eoskit.ErrInvalidOption.
+func New(conn eoskit.Conn, opts ...Opt) (*Client, error) {
+	cl, err := conn.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	c := NewWithClient(cl, opts...)
+	c.owns = true
+	return c, nil
+}
+
+// NewWithClient returns a Client using cl, which the caller keeps owning
+// (close it after the Client is done; Client.Close leaves it open).
+func NewWithClient(cl *kgo.Client, opts ...Opt) *Client {
 	c := &Client{cl: cl, adm: kadm.NewClient(cl), log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o.apply(c)
 	}
 	return c
+}
+
+// Close closes the franz-go client if New created it; it is a no-op for a
+// Client from NewWithClient.
+func (c *Client) Close() {
+	if c.owns {
+		c.cl.Close()
+	}
 }
 
 // metadata asks a broker for fresh metadata (kadm otherwise serves it from

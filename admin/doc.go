@@ -11,7 +11,8 @@
 //
 // Load specs with Parse or LoadFile (YAML, one file holding many topics;
 // unknown fields are errors naming their line) or build TopicSpec values in
-// code. Then, with a Client wrapping a franz-go client:
+// code. Then, with a Client (admin.New(conn) takes an eoskit.Conn and owns
+// its franz-go client; admin.NewWithClient wraps one you own):
 //
 //   - Plan compares specs with the cluster and returns a Plan value: topics to
 //     create, config keys to set (only those that differ), partitions to add,
@@ -41,7 +42,8 @@
 // # Concurrency and cancellation
 //
 // A Client is safe for concurrent use; it keeps no state besides the
-// franz-go client, which the caller owns and closes. Every method takes a
+// franz-go client: Close closes it for a Client from New (a Client from
+// NewWithClient leaves the caller's client open). Every method takes a
 // context: cancelling it abandons the requests in flight; a request the
 // broker already received (a create, an alter) may still take effect, so
 // re-run Plan to see where the cluster stands. A Client is silent unless

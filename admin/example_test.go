@@ -7,29 +7,28 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/admin"
 )
 
 // fakeCluster starts an in-memory three-broker kfake cluster for examples.
-func fakeCluster() (*kfake.Cluster, *kgo.Client) {
+func fakeCluster() (*kfake.Cluster, eoskit.Conn) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(3))
 	if err != nil {
 		panic(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		panic(err)
-	}
-	return c, cl
+	return c, eoskit.Conn{Brokers: c.ListenAddrs()}
 }
 
 func ExampleClient_Plan() {
-	cluster, cl := fakeCluster()
+	cluster, conn := fakeCluster()
 	defer cluster.Close()
-	defer cl.Close()
-	adm := admin.New(cl)
+	adm, err := admin.New(conn)
+	if err != nil {
+		panic(err)
+	}
+	defer adm.Close()
 	ctx := context.Background()
 
 	specs, err := admin.Parse("topics.yaml", strings.NewReader(`

@@ -27,7 +27,7 @@ func newFake(t *testing.T) *admin.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return admin.New(cl)
+	return admin.NewWithClient(cl)
 }
 
 func mustApply(t *testing.T, adm *admin.Client, specs ...admin.TopicSpec) admin.Plan {

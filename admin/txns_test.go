@@ -34,7 +34,7 @@ func txnCluster(t *testing.T) (*admin.Client, []string) {
 			t.Fatal(err)
 		}
 	}
-	return admin.New(cl), addrs
+	return admin.NewWithClient(cl), addrs
 }
 
 // openTxn begins a transaction for id, writes n records to t/partition and
