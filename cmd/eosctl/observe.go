@@ -99,13 +99,13 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 	if err != nil {
 		return nil, err
 	}
-	cl, err := s.conn.NewClient()
+	adm, err := admin.New(s.conn)
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	lag, err := prom.NewLagCollector(admin.New(cl), s.group, prom.LagTopics(s.topics...))
+	lag, err := prom.NewLagCollector(adm, s.group, prom.LagTopics(s.topics...))
 	if err != nil {
-		cl.Close()
+		adm.Close()
 		return nil, err
 	}
 	reg.MustRegister(lag)
@@ -117,7 +117,7 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 	mux.Handle("/readyz", ready)
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.metricsAddr)
 	if err != nil {
-		cl.Close()
+		adm.Close()
 		return nil, withCode(exitFailed, fmt.Errorf("--metrics-addr: %w", err))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -143,7 +143,7 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-served
-		cl.Close()
+		adm.Close()
 	}
 	return ob, nil
 }

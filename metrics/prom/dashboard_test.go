@@ -53,7 +53,7 @@ func registered(t *testing.T) map[string]map[string]bool {
 	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "g", offs); err != nil {
 		t.Fatal(err)
 	}
-	lag, err := prom.NewLagCollector(admin.New(cl), "g")
+	lag, err := prom.NewLagCollector(admin.NewWithClient(cl), "g")
 	if err != nil {
 		t.Fatal(err)
 	}

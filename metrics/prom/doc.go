@@ -14,7 +14,8 @@
 //	m, err := prom.New(reg, prom.WithGroup("g"), prom.WithTransactionalID("app-g-0"))
 //	conn.KgoOpts = append(conn.KgoOpts, m.KgoOpts()...)
 //	p, err := txn.New(conn, handler, txn.WithHooks(m), ...)
-//	lag, err := prom.NewLagCollector(kadm.NewClient(cl), "g", prom.LagTopics("in"))
+//	adm, err := admin.New(conn)
+//	lag, err := prom.NewLagCollector(adm, "g", prom.LagTopics("in"))
 //	reg.MustRegister(lag)
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //

@@ -74,7 +74,7 @@ type LagCollector struct {
 }
 
 // NewLagCollector returns the lag collector of group, querying through
-// adm (admin.New(cl); it does not close it). Errors wrap
+// adm (admin.New or admin.NewWithClient; it does not close it). Errors wrap
 // eoskit.ErrInvalidOption.
 func NewLagCollector(adm *admin.Client, group string, opts ...LagOpt) (*LagCollector, error) {
 	c := lagConfig{timeout: DefaultLagTimeout, labels: prometheus.Labels{}, now: time.Now}
@@ -83,7 +83,7 @@ func NewLagCollector(adm *admin.Client, group string, opts ...LagOpt) (*LagColle
 	}
 	p := eoskit.NewProblems("prom")
 	if adm == nil {
-		p.Addf("NewLagCollector: give an admin client (admin.New)")
+		p.Addf("NewLagCollector: give an admin client (admin.New or admin.NewWithClient)")
 	}
 	if group == "" {
 		p.Addf("NewLagCollector: give the consumer group")

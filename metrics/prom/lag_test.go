@@ -61,7 +61,7 @@ func TestLagCollectorOnKfake(t *testing.T) {
 	}
 
 	clock := &fakeClock{now: time.Now()}
-	lag, err := prom.NewLagCollector(admin.New(cl), "g", prom.LagTopics("in"), prom.LagClock(clock.Now))
+	lag, err := prom.NewLagCollector(admin.NewWithClient(cl), "g", prom.LagTopics("in"), prom.LagClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

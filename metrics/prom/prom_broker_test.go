@@ -115,7 +115,7 @@ func TestHangingTransactionShowsAsRisingAge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lag, err := prom.NewLagCollector(admin.New(cl), group, prom.LagTopics(topic))
+	lag, err := prom.NewLagCollector(admin.NewWithClient(cl), group, prom.LagTopics(topic))
 	if err != nil {
 		t.Fatal(err)
 	}
