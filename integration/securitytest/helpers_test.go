@@ -17,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/admin"
 	"github.com/eoskit/eoskit/integration"
-	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/eoskit/eoskit/txn"
 	"github.com/eoskit/eoskit/txn/verify"
 )
@@ -47,7 +47,7 @@ type creds struct {
 	SASL      sasl.Mechanism
 }
 
-func (c creds) conn() conn.Config { return conn.Config{Brokers: c.Brokers, TLS: c.TLS, SASL: c.SASL} }
+func (c creds) conn() eoskit.Conn { return eoskit.Conn{Brokers: c.Brokers, TLS: c.TLS, SASL: c.SASL} }
 
 // mode connects a named principal over one kind of listener.
 type mode struct {
@@ -140,12 +140,12 @@ func seed(t *testing.T, topic string, from, n int) {
 // adminAs returns an admin.Client connected with c.
 func adminAs(t *testing.T, c creds) *admin.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(c.conn().Opts()...)
+	adm, err := admin.New(c.conn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cl.Close)
-	return admin.New(cl)
+	t.Cleanup(adm.Close)
+	return adm
 }
 
 // waitPlan re-plans a until the broker's ACLs match done (ACLs propagate
@@ -187,13 +187,9 @@ func runCopy(t *testing.T, c creds, a admin.EOSAccess, txnID string, want int64)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	opts := []txn.Opt{txn.Brokers(c.Brokers...), txn.TLS(c.TLS),
-		txn.Group(a.Group), txn.Topics(a.InputTopics...), txn.TransactionalID(txnID),
-		txn.StartOffset(kgo.NewOffset().AtStart())}
-	if c.SASL != nil {
-		opts = append(opts, txn.SASL(c.SASL))
-	}
-	p, err := txn.New(txn.Copy(a.OutputTopics[0]), opts...)
+	p, err := txn.New(c.conn(), txn.Copy(a.OutputTopics[0]),
+		txn.WithGroup(a.Group), txn.WithTopics(a.InputTopics...), txn.WithTransactionalID(txnID),
+		txn.WithStartOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +211,8 @@ func runCopy(t *testing.T, c creds, a admin.EOSAccess, txnID string, want int64)
 // verifyCopy checks, as super user, that out is an exactly-once image of in.
 func verifyCopy(t *testing.T, in, out string, want int) {
 	t.Helper()
-	rep, err := verify.Run(integration.Context(t, 2*time.Minute), verify.Config{Input: []string{in}, Output: []string{out}, Identity: true},
-		kgo.SeedBrokers(shared.Bootstrap()...))
+	rep, err := verify.Run(integration.Context(t, 2*time.Minute), eoskit.Conn{Brokers: shared.Bootstrap()},
+		verify.Config{Input: []string{in}, Output: []string{out}, Identity: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/eoskit/eoskit/integration"
 	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/eoskit/eoskit/producer"
-	"github.com/eoskit/eoskit/txn"
 )
 
 const records = 200
@@ -45,7 +44,7 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 			fa := admin.EOSAccess{Principal: feeder.Principal, Group: rnd("fg"), TransactionalID: rnd("unused"),
 				InputTopics: []string{in}, OutputTopics: []string{in}}
 			grant(t, adm, fa)
-			p, err := producer.New(producer.WithBrokers(feeder.Brokers...), producer.WithTLS(feeder.TLS), producer.WithSASL(feeder.SASL))
+			p, err := producer.New(feeder.conn())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +57,7 @@ func TestEveryClientOverSecuredListeners(t *testing.T) {
 			}
 			_ = p.Close(integration.Context(t, time.Minute))
 
-			cons, err := consumer.New(consumer.WithBrokers(feeder.Brokers...), consumer.WithTLS(feeder.TLS), consumer.WithSASL(feeder.SASL),
+			cons, err := consumer.New(feeder.conn(),
 				consumer.WithGroup(fa.Group), consumer.WithTopics(in), consumer.StartAtEarliest())
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +104,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	c := modes[0].login(t, rnd("user"))
 	wrong := scram.Auth{User: strings.TrimPrefix(c.Principal, "User:"), Pass: "wrong"}.AsSha512Mechanism()
 	checkFails(t, creds{Principal: c.Principal, Brokers: c.Brokers, TLS: c.TLS, SASL: wrong}, eoskit.ErrAuthentication, "authentication failed: the brokers rejected "+c.Principal)
-	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(c.TLS), producer.WithSASL(wrong))
+	p, err := producer.New(eoskit.Conn{Brokers: c.Brokers, TLS: c.TLS, SASL: wrong})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 	if n := endOffsets(t, topic); n != 0 {
 		t.Fatalf("a client with a wrong password wrote: end offset %d", n)
 	}
-	cons, err := consumer.New(consumer.WithBrokers(c.Brokers...), consumer.WithTLS(c.TLS), consumer.WithSASL(wrong),
+	cons, err := consumer.New(eoskit.Conn{Brokers: c.Brokers, TLS: c.TLS, SASL: wrong},
 		consumer.WithGroup(rnd("g")), consumer.WithTopics(topic), consumer.StartAtEarliest())
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +140,7 @@ func TestUntrustedCAFailsFast(t *testing.T) {
 	c := modes[0].login(t, rnd("user"))
 	untrusted := &tls.Config{MinVersion: tls.VersionTLS12}
 	checkFails(t, creds{Brokers: c.Brokers, TLS: untrusted, SASL: c.SASL}, eoskit.ErrTLS, `signed by "CN=eoskit test CA", which is not trusted`)
-	p, err := producer.New(producer.WithBrokers(c.Brokers...), producer.WithTLS(untrusted), producer.WithSASL(c.SASL))
+	p, err := producer.New(eoskit.Conn{Brokers: c.Brokers, TLS: untrusted, SASL: c.SASL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +218,8 @@ func TestRevokedTransactionalIDWrite(t *testing.T) {
 
 func assertTxnIDDenied(t *testing.T, err error, a admin.EOSAccess, txnID string) {
 	t.Helper()
-	if !errors.Is(err, txn.ErrAccessDenied) || !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || !errors.Is(err, eoskit.ErrAuthorization) {
-		t.Fatalf("copy without WRITE on the transactional ID: %v, want txn.ErrAccessDenied explaining TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
+	if !errors.Is(err, eoskit.ErrAccessDenied) || !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || !errors.Is(err, eoskit.ErrAuthorization) {
+		t.Fatalf("copy without WRITE on the transactional ID: %v, want eoskit.ErrAccessDenied explaining TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
 	}
 	if want := fmt.Sprintf("may not WRITE TRANSACTIONAL_ID %q", txnID); !strings.Contains(err.Error(), want) {
 		t.Errorf("the denial %q does not say %q", err, want)
