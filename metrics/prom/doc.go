@@ -32,11 +32,11 @@
 //	eoskit_txn_aborted_total              counter    reason              TxnEnd              transactions aborted; reason rebalance, produce_error, handler_error, shutdown, requested, other
 //	eoskit_txn_unknown_outcome_total      counter                        TxnEnd              commit sent, answer lost (maybe committed; ErrCommitOutcomeUnknown)
 //	eoskit_txn_fenced_total               counter                        TxnEnd              a newer instance took the transactional ID (ErrFenced)
-//	eoskit_txn_end_duration_seconds       histogram  phase               TxnEnd              time to end a transaction: phase flush (produced records answered), commit (offset commit + EndTxn), total (KIP-761's flush-time and commit-time)
+//	eoskit_txn_end_duration_seconds       histogram  phase               TxnEnd              time to end a transaction; of a commit (committed or unknown): phase flush (produced records answered), commit (offset commit + EndTxn), total; of an abort: phase abort (KIP-761's flush-time, commit-time, abort-time)
 //	eoskit_txn_records                    histogram                      TxnEnd              input records per committed transaction (its _sum counts inputs committed exactly once)
 //	eoskit_txn_outputs                    histogram                      TxnEnd              outputs (dead letters included) per committed transaction
 //	eoskit_records_in_total               counter                        Handled             records handed to the handler, first attempts (redone after an abort: counted again)
-//	eoskit_records_out_total              counter                        Produced            records produced and acknowledged (in a transaction: visible once it commits)
+//	eoskit_records_out_total              counter                        Produced            records produced and acknowledged, dead letters included (in a transaction: visible once it commits)
 //	eoskit_produce_errors_total           counter                        Produced            records whose produce failed
 //	eoskit_handler_errors_total           counter                        Handled             handler calls that returned an error
 //	eoskit_handler_retries_total          counter                        Handled             handler calls that retried a record (attempt 2 and later)

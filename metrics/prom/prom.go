@@ -132,13 +132,13 @@ func New(reg prometheus.Registerer, opts ...Opt) (*Metrics, error) {
 		txnUnknown:   f.counter("txn_unknown_outcome_total", "Transactions whose commit was sent but whose answer was lost (maybe committed)."),
 		txnFenced:    f.counter("txn_fenced_total", "Transactions ended because a newer instance took the transactional ID."),
 		txnEndDuration: f.histogramVec("txn_end_duration_seconds",
-			"Time to end a transaction, by phase: flush (produced records answered), commit (offset commit and EndTxn), total.",
+			"Time to end a transaction, by phase: flush (produced records answered), commit (offset commit and EndTxn), total (of a commit), abort (all of an abort).",
 			c.durationBuckets, "phase"),
 		txnRecords: f.histogram("txn_records", "Input records per committed transaction.", c.countBuckets),
 		txnOutputs: f.histogram("txn_outputs", "Output records (dead letters included) per committed transaction.", c.countBuckets),
 
 		recordsIn:       f.fastCounter("records_in_total", "Input records handed to the handler (first attempts; records redone after an abort count again)."),
-		recordsOut:      f.fastCounter("records_out_total", "Records produced and acknowledged (inside a transaction: written, visible once it commits)."),
+		recordsOut:      f.fastCounter("records_out_total", "Records produced and acknowledged, dead letters included (inside a transaction: written, visible once it commits)."),
 		produceErrors:   f.fastCounter("produce_errors_total", "Records whose produce failed."),
 		handlerErrors:   f.fastCounter("handler_errors_total", "Handler calls that returned an error."),
 		retries:         f.fastCounter("handler_retries_total", "Handler calls that retried a record (attempt 2 and later)."),
@@ -156,7 +156,7 @@ func New(reg prometheus.Registerer, opts ...Opt) (*Metrics, error) {
 	for _, r := range []eoskit.AbortReason{eoskit.AbortRebalance, eoskit.AbortProduceError, eoskit.AbortHandlerError, eoskit.AbortShutdown, eoskit.AbortRequested, eoskit.AbortOther} {
 		m.txnAborted.WithLabelValues(r.String())
 	}
-	for _, p := range []string{"flush", "commit", "total"} {
+	for _, p := range []string{"flush", "commit", "total", "abort"} {
 		m.txnEndDuration.WithLabelValues(p)
 	}
 	for _, r := range []string{"ok", "error"} {
@@ -190,9 +190,14 @@ func (m *Metrics) OnTxnEnd(e eoskit.TxnEnd) {
 	case eoskit.TxnFenced:
 		m.txnFenced.Inc()
 	}
-	m.txnEndDuration.WithLabelValues("flush").Observe(e.Flush.Seconds())
-	m.txnEndDuration.WithLabelValues("commit").Observe(e.Commit.Seconds())
-	m.txnEndDuration.WithLabelValues("total").Observe(e.Duration.Seconds())
+	switch e.Outcome {
+	case eoskit.TxnCommitted, eoskit.TxnOutcomeUnknown: // a commit was tried
+		m.txnEndDuration.WithLabelValues("flush").Observe(e.Flush.Seconds())
+		m.txnEndDuration.WithLabelValues("commit").Observe(e.Commit.Seconds())
+		m.txnEndDuration.WithLabelValues("total").Observe(e.Duration.Seconds())
+	case eoskit.TxnAborted:
+		m.txnEndDuration.WithLabelValues("abort").Observe(e.Duration.Seconds())
+	}
 }
 
 // OnProduce implements eoskit.HookProduce.

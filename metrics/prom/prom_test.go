@@ -98,14 +98,16 @@ eoskit_txn_unknown_outcome_total{group="g",txn_id="app-g-0"} 1
 			t.Errorf("%s: count %d sum %v, want 2 and %v", name, hist.GetSampleCount(), hist.GetSampleSum(), sum)
 		}
 	}
-	// Every ended transaction observes each phase; the 2 s commit falls above the 1.024 s bucket.
+	// The 2 committed and the unknown transaction tried a commit: they
+	// observe flush, commit and total; the 3 aborted ones observe abort;
+	// the fenced one nothing. The 2 s commit falls above the 1.024 s bucket.
 	phases := map[string]*dto.Histogram{}
 	for _, mm := range family(t, reg, "eoskit_txn_end_duration_seconds").GetMetric() {
 		phases[labelsOf(mm)["phase"]] = mm.GetHistogram()
 	}
-	for _, p := range []string{"flush", "commit", "total"} {
-		if phases[p].GetSampleCount() != 7 {
-			t.Errorf("phase %s: %d observations, want 7", p, phases[p].GetSampleCount())
+	for p, want := range map[string]uint64{"flush": 3, "commit": 3, "total": 3, "abort": 3} {
+		if phases[p].GetSampleCount() != want {
+			t.Errorf("phase %s: %d observations, want %d", p, phases[p].GetSampleCount(), want)
 		}
 	}
 	var le1 uint64
@@ -114,8 +116,8 @@ eoskit_txn_unknown_outcome_total{group="g",txn_id="app-g-0"} 1
 			le1 = b.GetCumulativeCount()
 		}
 	}
-	if le1 != 6 {
-		t.Errorf("commit phase: %d observations <= 1.024 s, want 6 (all but the 2 s commit)", le1)
+	if le1 != 2 {
+		t.Errorf("commit phase: %d observations <= 1.024 s, want 2 (all but the 2 s commit)", le1)
 	}
 	if got := phases["commit"].GetSampleSum(); got < 2.02 || got > 2.021 {
 		t.Errorf("commit phase sum %v s, want 2.020", got)
