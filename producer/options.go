@@ -142,15 +142,17 @@ func (c *config) validate(txnID string) error {
 	return ps.Err()
 }
 
-// kgoOptions builds the franz-go options: the connection (with the
-// caller's KgoOpts, already checked), then the settings eoskit needs.
+// kgoOptions builds the franz-go options: the connection, eoskit's
+// defaults and this package's options, then the caller's conn.KgoOpts
+// (already checked: they cannot undo a guarantee), then the transactional
+// ID.
 func (c *config) kgoOptions(txnID string) []kgo.Opt {
-	opts := c.conn.Opts()
+	opts := c.conn.BaseOpts()
 	acks := kgo.AllISRAcks()
 	if c.unsafeAcks != nil {
 		acks = *c.unsafeAcks
 	}
-	opts = append(opts, kgo.RequiredAcks(acks))
+	opts = append(opts, kgo.RequiredAcks(acks), kgo.UnknownTopicRetries(2))
 	if acks != kgo.AllISRAcks() || c.unsafeNoIdem {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
@@ -172,7 +174,7 @@ func (c *config) kgoOptions(txnID string) []kgo.Opt {
 	if c.partitioner != nil {
 		opts = append(opts, kgo.RecordPartitioner(c.partitioner))
 	}
-	opts = append(opts, kgo.UnknownTopicRetries(2))
+	opts = append(opts, c.conn.KgoOpts...)
 	if txnID != "" {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(c.txnTimeout))
 	}
