@@ -101,6 +101,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newCopyCmd(e),
 		newVerifyCmd(e),
 		newDemoCmd(e),
+		newSinkCmd(e),
 		newTxnsCmd(e),
 		newGroupsCmd(e),
 		newDLQCmd(e),

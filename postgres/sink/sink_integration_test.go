@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,3 +539,85 @@ func TestPoisonRecords(t *testing.T) {
 	})
 	_ = input
 }
+
+// TestAppendAndUpsertTables: the ready-made handlers of `eosctl sink
+// postgres`. Append: one row per record, headers as jsonb. Upsert: one row
+// per key holding the key's last value.
+func TestAppendAndUpsertTables(t *testing.T) {
+	ctx := integration.Context(t, 3*time.Minute)
+	pool := newPool(t, ctx)
+	topic := integration.UniqueName(t, "in")
+	createTopic(t, ctx, topic, 3)
+	// Keys i%50 hashed to partitions (so each key's records are ordered),
+	// values v-i, header i.
+	pcl, err := shared.NewClient(kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := range 1000 {
+		recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(i % 50)), Value: []byte(fmt.Sprintf("v-%d", i)),
+			Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(fmt.Sprint(i))}}})
+	}
+	err = pcl.ProduceSync(ctx, recs...).FirstErr()
+	pcl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendT, upsertT := tableName(t), tableName(t)
+	for _, c := range []struct {
+		table  string
+		create func(string) (string, error)
+		h      func(string) (sink.Handler, error)
+	}{{appendT, sink.AppendTableSQL, sink.AppendHandler}, {upsertT, sink.UpsertTableSQL, sink.UpsertHandler}} {
+		sql, err := c.create(c.table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.CreateTable(ctx, pool, sql); err != nil {
+			t.Fatal(err)
+		}
+		h, err := c.h(c.table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sink.New(conn(), pool, h, sink.WithGroup(integration.UniqueName(t, "g")), sink.WithTopics(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runSink(t, s)
+		waitFor(t, ctx, "all records committed", func() bool { return s.Stats().Records == 1000 })
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, distinct int
+	var hdr string
+	if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), count(DISTINCT (partition, "offset")), min(headers->0->>'key') FROM %s`, appendT)).Scan(&rows, &distinct, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1000 || distinct != 1000 || hdr != "i" {
+		t.Fatalf("append table: %d rows, %d distinct, header key %q; want 1000, 1000, i", rows, distinct, hdr)
+	}
+	// Key k's last record is v-(950+k): produced last, in its partition.
+	rs, err := pool.Query(ctx, fmt.Sprintf(`SELECT convert_from(key, 'UTF8'), convert_from(value, 'UTF8') FROM %s`, upsertT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k, v string
+	n := 0
+	if _, err := pgx.ForEachRow(rs, []any{&k, &v}, func() error {
+		n++
+		if want := fmt.Sprintf("v-%s", strconv.Itoa(950+atoi(k))); v != want {
+			t.Errorf("key %s: value %s, want %s (last value wins)", k, v, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 50 {
+		t.Fatalf("upsert table: %d rows, want 50 keys", n)
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -192,3 +192,31 @@ func TestKeepDropsUnownedAndHandedOut(t *testing.T) {
 		t.Fatalf("dropped %d, want 2 (offset 6 handed out before; partition 1 not owned)", s.Stats().Dropped)
 	}
 }
+
+func TestTableSQL(t *testing.T) {
+	a, err := AppendTableSQL("app.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a, `CREATE TABLE IF NOT EXISTS "app"."log"`) || strings.Contains(a, "PRIMARY KEY") || strings.Contains(a, "UNIQUE") {
+		t.Fatalf("append table must have no unique constraint on the position:\n%s", a)
+	}
+	u, err := UpsertTableSQL("latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u, "key         bytea       PRIMARY KEY") {
+		t.Fatalf("upsert table is not keyed by the record key:\n%s", u)
+	}
+	for _, f := range []func(string) (string, error){AppendTableSQL, UpsertTableSQL} {
+		if _, err := f("x; DROP TABLE y"); !errors.Is(err, eoskit.ErrInvalidOption) {
+			t.Fatalf("err = %v, want ErrInvalidOption", err)
+		}
+	}
+	if _, err := AppendHandler("a b"); !errors.Is(err, eoskit.ErrInvalidOption) {
+		t.Fatalf("AppendHandler err = %v", err)
+	}
+	if _, err := UpsertHandler("a b"); !errors.Is(err, eoskit.ErrInvalidOption) {
+		t.Fatalf("UpsertHandler err = %v", err)
+	}
+}
