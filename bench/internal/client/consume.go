@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
 )
 
@@ -66,7 +67,7 @@ func fetchErr(ctx context.Context, fs kgo.Fetches) error {
 func consumeEoskit(ctx context.Context, s Spec) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := consumer.New(consumer.WithBrokers(s.Brokers...), consumer.WithGroup(s.Group),
+	c, err := consumer.New(eoskit.Conn{Brokers: s.Brokers}, consumer.WithGroup(s.Group),
 		consumer.WithTopics(s.Topic), consumer.StartAtEarliest())
 	if err != nil {
 		return Result{}, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/bench/internal/stats"
 	"github.com/eoskit/eoskit/txn"
 )
@@ -160,15 +161,15 @@ type txnEnds struct {
 	finished func()
 }
 
-func (h *txnEnds) OnTxnEnd(e txn.TxnEnd) {
+func (h *txnEnds) OnTxnEnd(e eoskit.TxnEnd) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !e.Committed {
+	if e.Outcome != eoskit.TxnCommitted {
 		h.aborted++
 		return
 	}
 	h.done += int64(e.Records)
-	h.commits = append(h.commits, ms(e.Latency))
+	h.commits = append(h.commits, ms(e.Duration))
 	if h.done >= h.want && h.last.IsZero() {
 		h.last = time.Now()
 		h.finished()
@@ -180,22 +181,22 @@ func copyEoskit(ctx context.Context, s Spec) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h := &txnEnds{want: s.Records, finished: cancel}
+	conn := eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), kgo.RecordPartitioner(kgo.ManualPartitioner()))}
 	opts := []txn.Opt{
-		txn.Brokers(s.Brokers...), txn.Group(s.Group), txn.Topics(s.Topic),
-		txn.TransactionalID(s.TxnID), txn.Provenance(false), txn.Hooks(h),
-		txn.KgoOpts(append(producerOpts(s), kgo.RecordPartitioner(kgo.ManualPartitioner()))...),
+		txn.WithGroup(s.Group), txn.WithTopics(s.Topic),
+		txn.WithTransactionalID(s.TxnID), txn.WithProvenance(false), txn.WithHooks(h),
 	}
 	if s.TxnRecords > 0 {
-		opts = append(opts, txn.MaxTxnRecords(s.TxnRecords))
+		opts = append(opts, txn.WithMaxTxnRecords(s.TxnRecords))
 	}
 	if s.TxnIntervalMs > 0 {
-		opts = append(opts, txn.CommitInterval(time.Duration(s.TxnIntervalMs)*time.Millisecond))
+		opts = append(opts, txn.WithCommitInterval(time.Duration(s.TxnIntervalMs)*time.Millisecond))
 	} else {
 		// The processor has no one-transaction-per-poll mode: close by size,
 		// or after 100 ms so a short tail does not wait.
-		opts = append(opts, txn.CommitInterval(100*time.Millisecond))
+		opts = append(opts, txn.WithCommitInterval(100*time.Millisecond))
 	}
-	p, err := txn.New(func(_ context.Context, in *kgo.Record, emit txn.Emit) error {
+	p, err := txn.New(conn, func(_ context.Context, in *kgo.Record, emit txn.Emit) error {
 		h.mu.Lock()
 		if h.first.IsZero() {
 			h.first = time.Now()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/bench/internal/stats"
 	"github.com/eoskit/eoskit/producer"
 )
@@ -48,7 +49,7 @@ func produce(ctx context.Context, s Spec) (Result, error) {
 		flush = func() error { return cl.Flush(ctx) }
 		close = cl.Close
 	case ImplEoskit:
-		p, err := producer.New(producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(append(producerOpts(s), stickyPartitioner(s))...))
+		p, err := producer.New(eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))})
 		if err != nil {
 			return Result{}, err
 		}
@@ -123,7 +124,7 @@ func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
 		}
 		return &franzTxn{ctx: ctx, cl: cl}, nil
 	default:
-		p, err := producer.NewTransactional(ctx, s.TxnID, producer.WithBrokers(s.Brokers...), producer.WithKgoOpts(append(producerOpts(s), stickyPartitioner(s))...))
+		p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))}, s.TxnID)
 		if err != nil {
 			return nil, err
 		}
