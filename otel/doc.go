@@ -27,6 +27,12 @@
 //     input's trace. A trace header the handler copied from the input is
 //     replaced, and the input's headers are never modified.
 //
+// NewMeter returns a *Meter, a hook recording metrics/prom's figures as
+// OpenTelemetry instruments instead (eoskit.txn.committed,
+// eoskit.txn.end.duration, ...: an OpenTelemetry Prometheus exporter
+// exposes them under metrics/prom's names); the lag figures come only
+// from metrics/prom's LagCollector.
+//
 // For franz-go's own client spans (produce and fetch requests) add
 // github.com/twmb/franz-go/plugin/kotel to eoskit.Conn.KgoOpts; both use
 // the same headers. Spans are ended on the client's goroutines as the
