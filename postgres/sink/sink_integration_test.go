@@ -67,7 +67,7 @@ func TestMain(m *testing.M) {
 
 func conn() eoskit.Conn { return eoskit.Conn{Brokers: shared.Bootstrap()} }
 
-func newPool(t *testing.T, ctx context.Context) *pgxpool.Pool {
+func newPool(t testing.TB, ctx context.Context) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(ctx, pg.DSN())
 	if err != nil {
@@ -78,7 +78,7 @@ func newPool(t *testing.T, ctx context.Context) *pgxpool.Pool {
 }
 
 // createTopic creates a topic with RF 3 and min.insync.replicas 2.
-func createTopic(t *testing.T, ctx context.Context, topic string, partitions int32) {
+func createTopic(t testing.TB, ctx context.Context, topic string, partitions int32) {
 	t.Helper()
 	cl, err := shared.NewClient()
 	if err != nil {
@@ -97,7 +97,7 @@ func createTopic(t *testing.T, ctx context.Context, topic string, partitions int
 
 // produce writes n records round-robin over the partitions (acks=all,
 // idempotent), values "v-<i>", and returns how many each partition got.
-func produce(t *testing.T, ctx context.Context, topic string, n int) map[int32]int {
+func produce(t testing.TB, ctx context.Context, topic string, n int) map[int32]int {
 	t.Helper()
 	cl, err := shared.NewClient(kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
@@ -131,7 +131,7 @@ func produce(t *testing.T, ctx context.Context, topic string, n int) map[int32]i
 
 // createSinkTable creates the append table the tests write: no unique
 // constraint, so a duplicate would be visible.
-func createSinkTable(t *testing.T, ctx context.Context, pool *pgxpool.Pool, table string) {
+func createSinkTable(t testing.TB, ctx context.Context, pool *pgxpool.Pool, table string) {
 	t.Helper()
 	_, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL, value text)`,
 		pgx.Identifier{table}.Sanitize()))
@@ -141,7 +141,7 @@ func createSinkTable(t *testing.T, ctx context.Context, pool *pgxpool.Pool, tabl
 }
 
 // tableName is a unique, legal table name for the test.
-func tableName(t *testing.T) string {
+func tableName(_ testing.TB) string {
 	return fmt.Sprintf("t%d", time.Now().UnixNano())
 }
 
