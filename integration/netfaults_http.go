@@ -111,9 +111,8 @@ func (n *Network) Serve(ctx context.Context, addr string) (string, error) {
 	if err := n.check(); err != nil {
 		return "", err
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return "", fmt.Errorf("integration: control address %q: want a loopback IP and a port, e.g. 127.0.0.1:0 (anyone who reaches it can cut the cluster): %w", addr, ErrInvalidOption)
+	if err := CheckControlAddr(addr); err != nil {
+		return "", err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -126,6 +125,16 @@ func (n *Network) Serve(ctx context.Context, addr string) (string, error) {
 		_ = srv.Close()
 	}()
 	return "http://" + ln.Addr().String(), nil
+}
+
+// CheckControlAddr reports whether Serve accepts addr: a loopback IP and a
+// port, since anyone who reaches the endpoint can cut the cluster.
+func CheckControlAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("integration: control address %q: want a loopback IP and a port, e.g. 127.0.0.1:0 (anyone who reaches it can cut the cluster): %w", addr, ErrInvalidOption)
+	}
+	return nil
 }
 
 var errBadRequest = errors.New("bad request")

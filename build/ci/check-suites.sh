@@ -46,6 +46,9 @@ required_tests=(
   "containers:TestTopicsCLIOnBroker"
   "containers:TestEOSCLIOnBroker"
   "containers:TestACLsCLIOnSecuredBroker"
+  "containers:TestNetworkFaults"
+  "processes:TestNetworkFaults"
+  "containers:TestDevClusterNetworkFaultsOnBroker"
 )
 for entry in "${required_tests[@]}"; do
   backend=${entry%%:*}

@@ -29,6 +29,9 @@ type devClusterFlags struct {
 	dedicatedController bool
 	brokerConfigs       []string
 	startTimeout        time.Duration
+	networkFaults       bool
+	controlAddr         string
+	controlAddrSet      bool
 }
 
 func newDevClusterCmd(e *env) *cobra.Command {
@@ -45,19 +48,42 @@ Once every broker is registered and healthy, one line is printed on stdout:
 then broker events are logged on stderr. Ctrl-C or SIGTERM stops the cluster and
 removes its containers or folders.
 
+With --network-faults every link (clients to each broker, broker to broker,
+node to controller) goes through a proxy on 127.0.0.1, and a second line
+names a control endpoint on --control-addr:
+
+    control=http://127.0.0.1:PORT
+
+    curl -s $CONTROL/links                                  # links, counters, faults
+    curl -s -X POST $CONTROL/isolate/2                      # node 2 cut off from everything
+    curl -s -X POST -d '{"groups":[[1],[2,3]]}' $CONTROL/partition
+    curl -s -X POST $CONTROL/cut-clients/3                  # only clients lose broker 3
+    curl -s -X POST "$CONTROL/latency?ms=100&jitter=20"     # every link, or &nodes=1,2
+    curl -s -X POST "$CONTROL/bandwidth?kbps=64"            # kilobytes per second
+    curl -s -X POST "$CONTROL/reset-after?bytes=4096"       # connections end after 4 KiB
+    curl -s -X POST $CONTROL/heal                           # every fault removed
+
+See 'go doc github.com/eoskit/eoskit/integration' for what each does.
+
 Backends: "containers" (Docker, or podman's Docker API: see 'make podman') runs
 each node in a container of the image from 'make kafka-image' or apache/kafka;
 "processes" runs JVMs from the jars that 'make kafka' fetched. Without --backend
 (or EOSKIT_BACKEND) eosctl picks containers when an engine answers.`,
 		Example: `  eosctl dev cluster --nodes 3
-  eosctl dev cluster --nodes 1 --backend processes --txn-version 1`,
+  eosctl dev cluster --nodes 1 --backend processes --txn-version 1
+  eosctl dev cluster --nodes 3 --network-faults --control-addr 127.0.0.1:7777`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.controlAddrSet = cmd.Flags().Changed("control-addr")
 			opts, err := f.options(e)
 			if err != nil {
 				return usageErr(err)
 			}
-			return runDevCluster(cmd.Context(), e, opts)
+			control := ""
+			if f.networkFaults {
+				control = f.controlAddr
+			}
+			return runDevCluster(cmd.Context(), e, opts, control)
 		},
 	}
 	fl := cmd.Flags()
@@ -69,6 +95,8 @@ each node in a container of the image from 'make kafka-image' or apache/kafka;
 	fl.BoolVar(&f.dedicatedController, "dedicated-controller", false, "run the KRaft quorum on one extra controller-only node")
 	fl.StringArrayVar(&f.brokerConfigs, "broker-config", nil, "broker property KEY=VALUE for every node (repeatable)")
 	fl.DurationVar(&f.startTimeout, "start-timeout", 3*time.Minute, "how long to wait for a healthy cluster")
+	fl.BoolVar(&f.networkFaults, "network-faults", false, "route every link through a fault-injecting proxy, controlled over HTTP on --control-addr")
+	fl.StringVar(&f.controlAddr, "control-addr", "127.0.0.1:0", "loopback address of the network fault control endpoint (with --network-faults)")
 	return cmd
 }
 
@@ -101,6 +129,15 @@ func (f *devClusterFlags) options(e *env) ([]integration.Option, error) {
 	if f.dedicatedController {
 		opts = append(opts, integration.WithDedicatedController())
 	}
+	if f.controlAddrSet && !f.networkFaults {
+		return nil, fmt.Errorf("--control-addr needs --network-faults")
+	}
+	if f.networkFaults {
+		if err := integration.CheckControlAddr(f.controlAddr); err != nil {
+			return nil, fmt.Errorf("--control-addr: %w", err)
+		}
+		opts = append(opts, integration.WithNetworkFaults())
+	}
 	for _, kv := range f.brokerConfigs {
 		k, v, ok := cutKV(kv)
 		if !ok {
@@ -120,7 +157,9 @@ func cutKV(s string) (string, string, bool) {
 	return "", "", false
 }
 
-func runDevCluster(ctx context.Context, e *env, opts []integration.Option) error {
+// runDevCluster runs a cluster until ctx ends; with a control address (and
+// network faults) it serves the fault control endpoint there.
+func runDevCluster(ctx context.Context, e *env, opts []integration.Option, control string) error {
 	c, err := integration.StartCluster(ctx, opts...)
 	if err != nil {
 		return err
@@ -132,6 +171,13 @@ func runDevCluster(ctx context.Context, e *env, opts []integration.Option) error
 		}
 	}()
 	fmt.Fprintf(e.stdout, "bootstrap=%s\n", c.BootstrapString())
+	if control != "" {
+		url, err := c.Network().Serve(ctx, control)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "control=%s\n", url)
+	}
 	fmt.Fprintf(e.stderr, "eosctl: cluster of %d node(s) on backend %s is healthy; Ctrl-C stops it\n",
 		len(c.NodeIDs()), c.Backend())
 	tick := time.NewTicker(10 * time.Second)
