@@ -90,10 +90,20 @@ type scenario struct {
 }
 
 type runState struct {
-	t   *testing.T
-	c   *integration.Cluster
-	sup *supervisor
-	rng *rand.Rand
+	t       *testing.T
+	c       *integration.Cluster
+	sup     *supervisor
+	rng     *rand.Rand
+	out     string
+	zombies []zombie // frozen copiers' open transactions, checked at the end
+}
+
+// zombie is a copier frozen inside an open transaction: its producer and
+// where the transaction began in each output partition it wrote.
+type zombie struct {
+	txnID      string
+	producerID int64
+	starts     map[int32]int64 // output partition -> first offset of the open transaction
 }
 
 // result is what a scenario reports.
@@ -111,8 +121,8 @@ func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int,
 	began := time.Now()
 	h := fnv.New64a()
 	h.Write([]byte(sc.name))
-	rs := &runState{t: t, c: c, rng: rand.New(rand.NewPCG(seed, h.Sum64()))}
 	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	rs := &runState{t: t, c: c, rng: rand.New(rand.NewPCG(seed, h.Sum64())), out: out}
 	createReplicated(t, c, in, sc.in)
 	createReplicated(t, c, out, sc.out)
 	seedInput(t, c, in, records)
@@ -157,13 +167,15 @@ func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int,
 		time.Sleep(200 * time.Millisecond)
 	}
 	rs.sup.close()
+	for _, u := range rs.sup.unexpectedExits() {
+		t.Errorf("%s: %s", sc.name, u)
+	}
 	st, exits := rs.sup.totals()
 	res.stats = fmt.Sprintf("txns committed %d aborted %d, session restarts %d, rebalances %d, process exits %v",
 		st.TxnsCommitted, st.TxnsAborted, st.SessionRestarts, st.Rebalances, exits)
 
 	ctx := testCtx(t, 2*time.Minute)
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{in}, Output: []string{out}, Order: sc.order, Identity: true},
-		kgo.SeedBrokers(c.Bootstrap()...))
+	rep, err := verify.Run(ctx, kconn(c.Bootstrap()), verify.Config{Input: []string{in}, Output: []string{out}, Order: sc.order, Identity: true})
 	if err != nil {
 		t.Fatalf("%s: verify: %v", sc.name, err)
 	}
@@ -183,6 +195,7 @@ func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int,
 	if !rep.OK() || cn.OrderViolations != 0 || cn.InputRecords != records {
 		t.Errorf("%s: exactly-once violated (input %d of %d):\n%s", sc.name, cn.InputRecords, records, rep.String())
 	}
+	rs.checkZombies()
 	return res
 }
 
@@ -277,21 +290,86 @@ func brokerBounce(hard bool) func(r *runState, step int) string {
 	}
 }
 
-// pauseZombie freezes a copier past the session timeout (3 s), so the group
-// gives its partitions away, then thaws it: the zombie must not commit. The
-// first pause (8 s) ends before the zombie's transaction times out (10 s),
-// so only the group generation fences it; later ones (14 s) outlast it, so
-// the coordinator has aborted and bumped the epoch.
+// pauseZombie freezes a copier while it holds an open transaction (the
+// coordinator says so), past the session timeout (3 s) so the group gives
+// its partitions away, then starts a replacement with the same
+// transactional ID, as an orchestrator that took it for dead would, and
+// thaws it. The zombie must exit fenced, and nothing of its open
+// transaction may become visible (checked at the end). The first pause
+// (8 s) ends before the zombie's transaction times out (10 s); later ones
+// (14 s) outlast it, so the coordinator has aborted it first.
 func pauseZombie(r *runState, step int) string {
 	id := r.pick()
 	pause := 8 * time.Second
 	if step > 0 {
 		pause = 14 * time.Second
 	}
-	r.sup.signal(id, syscall.SIGSTOP)
+	z := r.freezeInTransaction(id)
 	time.Sleep(pause)
-	r.sup.signal(id, syscall.SIGCONT)
-	return fmt.Sprintf("SIGSTOP copier slot %d for %v (session timeout 3s, transaction timeout 10s), then SIGCONT", id, pause)
+	old, fenced := r.sup.replace(id)
+	time.Sleep(2 * time.Second) // the replacement initialises the ID, fencing the zombie
+	_ = old.Signal(syscall.SIGCONT)
+	select {
+	case <-fenced:
+	case <-time.After(time.Minute):
+		r.t.Errorf("zombie slot %d (pid %d) did not exit fenced within a minute of SIGCONT", id, old.Pid)
+	}
+	r.zombies = append(r.zombies, z)
+	return fmt.Sprintf("SIGSTOP copier slot %d in an open transaction over output partitions %v for %v (session timeout 3s, transaction timeout 10s), replacement started, SIGCONT: the zombie exited fenced",
+		id, z.starts, pause)
+}
+
+// freezeInTransaction SIGSTOPs slot id's process at a moment the
+// coordinator reports its transaction open with output partitions, and
+// returns where that transaction began.
+func (r *runState) freezeInTransaction(id int) zombie {
+	adm := kadm.NewClient(client(r.t, r.c.Bootstrap()))
+	txnID := r.sup.txnID(id)
+	for try := range 100 {
+		r.sup.signal(id, syscall.SIGSTOP)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ds, err := adm.DescribeTransactions(ctx, txnID)
+		var z zombie
+		if d, ok := ds[txnID]; err == nil && ok && d.State == "Ongoing" {
+			z = zombie{txnID: txnID, producerID: d.ProducerID, starts: map[int32]int64{}}
+			ps, perr := adm.DescribeProducers(ctx, kadm.TopicsSet{r.out: nil})
+			if perr == nil {
+				ps.EachProducer(func(p kadm.DescribedProducer) {
+					if p.ProducerID == d.ProducerID && p.CurrentTxnStartOffset >= 0 {
+						z.starts[p.Partition] = p.CurrentTxnStartOffset
+					}
+				})
+			}
+		}
+		cancel()
+		if len(z.starts) > 0 {
+			return z
+		}
+		r.sup.signal(id, syscall.SIGCONT)
+		time.Sleep(time.Duration(20+try) * time.Millisecond)
+	}
+	r.t.Fatalf("copier slot %d never held an open transaction with outputs when frozen", id)
+	return zombie{}
+}
+
+// checkZombies fails the scenario if any record of a frozen copier's open
+// transaction is visible to read_committed readers.
+func (r *runState) checkZombies() {
+	if len(r.zombies) == 0 {
+		return
+	}
+	visible := readCommitted(r.t, r.c.Bootstrap(), r.out)
+	for _, z := range r.zombies {
+		leaked := 0
+		for _, rec := range visible {
+			if start, ok := z.starts[rec.Partition]; ok && rec.ProducerID == z.producerID && rec.Offset >= start {
+				leaked++
+			}
+		}
+		if leaked > 0 {
+			r.t.Errorf("zombie %s (producer %d): %d records of its open transaction are visible", z.txnID, z.producerID, leaked)
+		}
+	}
 }
 
 func joinLeave(r *runState, step int) string {

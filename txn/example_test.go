@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -32,11 +33,11 @@ func Example() {
 		emit(&kgo.Record{Topic: "shout", Value: []byte(strings.ToUpper(string(in.Value)))})
 		return nil
 	}
-	p, err := txn.New(upper,
-		txn.Brokers(c.ListenAddrs()...),
-		txn.Group("uppercaser"),
-		txn.Topics("words"),
-		txn.TransactionalID("uppercaser-0"), // stable per instance
+	conn := eoskit.Conn{Brokers: c.ListenAddrs()}
+	p, err := txn.New(conn, upper,
+		txn.WithGroup("uppercaser"),
+		txn.WithTopics("words"),
+		txn.WithTransactionalID("uppercaser-0"), // stable per instance
 	)
 	if err != nil {
 		fmt.Println(err)
@@ -50,7 +51,7 @@ func Example() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop() // graceful: ends the open transaction, leaves the group
-	if err := <-done; errors.Is(err, txn.ErrFenced) {
+	if err := <-done; errors.Is(err, eoskit.ErrFenced) {
 		fmt.Println("another instance took uppercaser-0")
 	}
 
@@ -64,14 +65,14 @@ func Example() {
 
 // Route records the handler cannot process to a dead-letter topic, inside
 // the same transaction, after two retries.
-func ExampleDeadLetterTopic() {
-	_, err := txn.New(txn.Copy("orders-clean"),
-		txn.Brokers("localhost:9092"),
-		txn.Group("orders-cleaner"),
-		txn.Topics("orders"),
-		txn.TransactionalID("orders-cleaner-0"),
-		txn.HandlerRetries(2),
-		txn.DeadLetterTopic("orders-dlq"),
+func ExampleWithDeadLetterTopic() {
+	conn := eoskit.Conn{Brokers: []string{"localhost:9092"}}
+	_, err := txn.New(conn, txn.Copy("orders-clean"),
+		txn.WithGroup("orders-cleaner"),
+		txn.WithTopics("orders"),
+		txn.WithTransactionalID("orders-cleaner-0"),
+		txn.WithHandlerRetries(2),
+		txn.WithDeadLetterTopic("orders-dlq"),
 	)
 	fmt.Println(err)
 	// Output: <nil>

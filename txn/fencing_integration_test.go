@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -39,7 +40,7 @@ func TestStartupFencesZombie(t *testing.T) {
 		t.Fatalf("LSO %d with the zombie's transaction open, want 0", lso)
 	}
 
-	p, err := txn.New(txn.Copy(out), txn.Brokers(c.Bootstrap()...), txn.Group(group), txn.Topics(in), txn.TransactionalID(id))
+	p, err := txn.New(kconn(c.Bootstrap()), txn.Copy(out), txn.WithGroup(group), txn.WithTopics(in), txn.WithTransactionalID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +80,8 @@ func TestSharedTransactionalIDFenced(t *testing.T) {
 	createReplicated(t, c, in, 2)
 	createReplicated(t, c, out, 2)
 	newProc := func() *txn.Processor {
-		p, err := txn.New(txn.Copy(out), txn.Brokers(c.Bootstrap()...), txn.Group(group), txn.Topics(in),
-			txn.TransactionalID(group+"-same"), txn.MaxTxnRecords(50))
+		p, err := txn.New(kconn(c.Bootstrap()), txn.Copy(out), txn.WithGroup(group), txn.WithTopics(in),
+			txn.WithTransactionalID(group+"-same"), txn.WithMaxTxnRecords(50))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func TestSharedTransactionalIDFenced(t *testing.T) {
 		}
 		break
 	}
-	if !errors.Is(a.err, txn.ErrFenced) {
+	if !errors.Is(a.err, eoskit.ErrFenced) {
 		t.Fatalf("older processor's Run returned %v, want ErrFenced", a.err)
 	}
 	waitCommitted(t, c.Bootstrap(), group, in)

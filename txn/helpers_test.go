@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -39,6 +40,9 @@ func fake(t *testing.T, topics map[string]int32, opts ...kfake.Opt) *kfake.Clust
 	t.Cleanup(c.Close)
 	return c
 }
+
+// kconn is the connection to a test cluster.
+func kconn(addrs []string) eoskit.Conn { return eoskit.Conn{Brokers: addrs} }
 
 func client(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()

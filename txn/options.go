@@ -1,15 +1,12 @@
 package txn
 
 import (
-	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 
-	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit"
 )
 
 // Defaults, in the spirit of Kafka Streams under exactly_once_v2 (100 ms
@@ -24,15 +21,15 @@ const (
 )
 
 // Opt configures a Processor. Options are applied in order; New validates
-// the result once.
+// the result once and reports every problem at once.
 type Opt interface{ apply(*config) }
 
-type optFunc func(*config)
+type opt func(*config)
 
-func (f optFunc) apply(c *config) { f(c) }
+func (o opt) apply(c *config) { o(c) }
 
 type config struct {
-	conn           conn.Config
+	conn           eoskit.Conn
 	group          string
 	topics         []string
 	txnID          string
@@ -48,8 +45,7 @@ type config struct {
 	maxBackoff     time.Duration
 	deadLetter     string
 	logger         *slog.Logger
-	hooks          []Hook
-	kopts          []kgo.Opt
+	hooks          []eoskit.Hook
 }
 
 func defaultConfig() config {
@@ -66,31 +62,13 @@ func defaultConfig() config {
 	}
 }
 
-// Brokers sets the seed brokers (host:port). Required.
-func Brokers(seeds ...string) Opt {
-	return optFunc(func(c *config) { c.conn.Brokers = append(c.conn.Brokers, seeds...) })
-}
+// WithGroup sets the consumer group the processors share. Required.
+func WithGroup(group string) Opt { return opt(func(c *config) { c.group = group }) }
 
-// TLS encrypts the connections with cfg (for mTLS, with a client
-// certificate in cfg.Certificates).
-func TLS(cfg *tls.Config) Opt { return optFunc(func(c *config) { c.conn.TLS = cfg }) }
+// WithTopics sets the input topics. Required.
+func WithTopics(topics ...string) Opt { return opt(func(c *config) { c.topics = topics }) }
 
-// SASL authenticates with m, e.g. scram.Auth{User: u, Pass: p}.AsSha512Mechanism()
-// from github.com/twmb/franz-go/pkg/sasl/scram.
-func SASL(m sasl.Mechanism) Opt { return optFunc(func(c *config) { c.conn.SASL = m }) }
-
-// ClientID sets the Kafka client ID. Default "eoskit".
-func ClientID(id string) Opt { return optFunc(func(c *config) { c.conn.ClientID = id }) }
-
-// Group sets the consumer group the processors share. Required.
-func Group(group string) Opt { return optFunc(func(c *config) { c.group = group }) }
-
-// Topics sets the input topics. Required.
-func Topics(topics ...string) Opt {
-	return optFunc(func(c *config) { c.topics = append(c.topics, topics...) })
-}
-
-// TransactionalID sets this instance's transactional ID. Required.
+// WithTransactionalID sets this instance's transactional ID. Required.
 //
 // Rule: the ID must be stable across restarts of the same instance and
 // unique among the instances running at the same time, for example
@@ -98,116 +76,133 @@ func Topics(topics ...string) Opt {
 // process slot. A restarted instance with the same ID fences its zombie at
 // start-up and unblocks read_committed readers at once. A random ID per
 // start leaves a crashed instance's open transaction blocking readers until
-// TransactionTimeout; two live instances with one ID fence each other
-// (Run returns ErrFenced).
-func TransactionalID(id string) Opt { return optFunc(func(c *config) { c.txnID = id }) }
+// the transaction timeout; two live instances with one ID fence each other
+// (Run returns an error matching eoskit.ErrFenced).
+func WithTransactionalID(id string) Opt { return opt(func(c *config) { c.txnID = id }) }
 
-// StartOffset sets where a partition without a committed offset starts
-// (a new group). Default: the start of the partition. Once the group has
-// committed offsets, consumption resumes there; an out-of-range committed
-// offset is never reset silently (Run returns ErrOffsetReset).
-func StartOffset(o kgo.Offset) Opt { return optFunc(func(c *config) { c.start = o }) }
+// WithStartOffset sets where a partition without a committed offset starts
+// (a new group). Default: the start of the partition. With an offset at
+// the end (kgo.NewOffset().AtEnd()), Run pins the end when it starts: it
+// commits the current last stable offset for every input partition that
+// has no committed offset yet (only while the group has no member), so
+// that no record produced after the first processor started is skipped
+// when a partition changes owner before its first commit. Once the group
+// has committed offsets, consumption resumes there; an out-of-range
+// committed offset is never reset silently (eoskit.ErrPositionLost).
+func WithStartOffset(o kgo.Offset) Opt { return opt(func(c *config) { c.start = o }) }
 
-// MaxTxnRecords closes a transaction once it holds this many input records.
-// Default DefaultMaxTxnRecords. A transaction also closes after
-// CommitInterval, whichever comes first.
-func MaxTxnRecords(n int) Opt { return optFunc(func(c *config) { c.maxRecords = n }) }
+// WithMaxTxnRecords closes a transaction once it holds this many input
+// records. Default DefaultMaxTxnRecords. A transaction also closes after
+// the commit interval, whichever comes first.
+func WithMaxTxnRecords(n int) Opt { return opt(func(c *config) { c.maxRecords = n }) }
 
-// MaxPollRecords caps how many records one handler call (and one poll)
-// gets; a transaction then spans several polls. Default: MaxTxnRecords.
-func MaxPollRecords(n int) Opt { return optFunc(func(c *config) { c.maxPoll = n }) }
+// WithMaxPollRecords caps how many records one poll (and one BatchHandler
+// call) gets; a transaction then spans several polls. Default: the
+// transaction's record limit.
+func WithMaxPollRecords(n int) Opt { return opt(func(c *config) { c.maxPoll = n }) }
 
-// CommitInterval closes a transaction this long after its first input
+// WithCommitInterval closes a transaction this long after its first input
 // record. Default DefaultCommitInterval.
-func CommitInterval(d time.Duration) Opt { return optFunc(func(c *config) { c.interval = d }) }
+func WithCommitInterval(d time.Duration) Opt { return opt(func(c *config) { c.interval = d }) }
 
-// TransactionTimeout is the broker-side transaction timeout: how long a
+// WithTransactionTimeout is the broker-side transaction timeout: how long a
 // crashed instance's open transaction can block read_committed readers if
 // no instance with the same transactional ID restarts. Default
 // DefaultTransactionTimeout; the broker caps it at
 // transaction.max.timeout.ms.
-func TransactionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.txnTimeout = d }) }
+func WithTransactionTimeout(d time.Duration) Opt { return opt(func(c *config) { c.txnTimeout = d }) }
 
-// SessionTimeout sets the consumer group session timeout (kgo default 45 s).
-func SessionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.sessionTimeout = d }) }
+// WithSessionTimeout sets the consumer group session timeout (franz-go's
+// default 45 s).
+func WithSessionTimeout(d time.Duration) Opt { return opt(func(c *config) { c.sessionTimeout = d }) }
 
-// Provenance turns the provenance header (ProvenanceHeader) on every output
-// record on or off. Default on.
-func Provenance(on bool) Opt { return optFunc(func(c *config) { c.provenance = on }) }
+// WithProvenance turns the provenance header (ProvenanceHeader) on every
+// output record on or off. Default on.
+func WithProvenance(on bool) Opt { return opt(func(c *config) { c.provenance = on }) }
 
-// HandlerRetries sets how many times a failing handler is retried on the
-// same input (with backoff starting at RetryBackoff) before the record is
-// dead-lettered (DeadLetterTopic) or Run stops with a *HandlerError.
-// Default DefaultHandlerRetries; 0 means no retry.
-func HandlerRetries(n int) Opt { return optFunc(func(c *config) { c.retries = n }) }
+// WithHandlerRetries sets how many times a failing handler is retried on
+// the same input (with backoff starting at the retry backoff) before the
+// record is dead-lettered (WithDeadLetterTopic) or Run stops with a
+// *HandlerError. A Handler retries only the record that failed; a
+// BatchHandler retries the whole batch. Default DefaultHandlerRetries; 0
+// means no retry.
+func WithHandlerRetries(n int) Opt { return opt(func(c *config) { c.retries = n }) }
 
-// RetryBackoff sets the first backoff between handler retries and between
-// session rebuilds; it doubles up to MaxBackoff. Default DefaultRetryBackoff.
-func RetryBackoff(d time.Duration) Opt { return optFunc(func(c *config) { c.retryBackoff = d }) }
+// WithRetryBackoff sets the first backoff between handler retries, between
+// transactions aborted by a transient produce error, and between session
+// rebuilds; it doubles up to the maximum backoff. Default
+// DefaultRetryBackoff.
+func WithRetryBackoff(d time.Duration) Opt { return opt(func(c *config) { c.retryBackoff = d }) }
 
-// MaxBackoff caps the backoff between handler retries and session rebuilds.
-// Default DefaultMaxBackoff.
-func MaxBackoff(d time.Duration) Opt { return optFunc(func(c *config) { c.maxBackoff = d }) }
+// WithMaxBackoff caps the backoffs of WithRetryBackoff. Default
+// DefaultMaxBackoff.
+func WithMaxBackoff(d time.Duration) Opt { return opt(func(c *config) { c.maxBackoff = d }) }
 
-// DeadLetterTopic routes an input record the handler still fails on after
-// HandlerRetries to topic, inside the same transaction, with its key, value
-// and headers plus DeadLetterError, DeadLetterTopicHeader,
-// DeadLetterPartition and DeadLetterOffset headers. Outputs the handler
-// emitted in failed attempts are discarded. Default: none (Run stops).
-func DeadLetterTopic(topic string) Opt { return optFunc(func(c *config) { c.deadLetter = topic }) }
+// WithDeadLetterTopic routes aside, inside the same transaction as its
+// offset, an input record the handler still fails on after its retries,
+// or whose output can never be produced (too large, unknown topic, not
+// authorized, invalid): the dead letter carries the input's key, value and
+// headers plus DeadLetterError, DeadLetterTopicHeader,
+// DeadLetterPartition and DeadLetterOffset. Outputs of failed attempts
+// are discarded. Default: none (Run stops with a *HandlerError or an
+// *eoskit.UnproducibleError).
+func WithDeadLetterTopic(topic string) Opt { return opt(func(c *config) { c.deadLetter = topic }) }
 
-// Logger receives the processor's log records (attribute keys topic,
-// partition, group, txn_id, epoch). Default: silent.
-func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
+// WithLogger receives the processor's log records, with the attribute keys
+// topic, partition, group, txn_id, producer_id, epoch and err: one line per
+// transaction outcome at Debug, per abort, rebalance and session restart
+// at Info, per fatal error at Error. Default: silent.
+func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
 
-// Hooks registers values implementing one or more Hook interfaces.
-func Hooks(hooks ...Hook) Opt {
-	return optFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
-}
-
-// KgoOpts passes extra franz-go options to every session client (TLS,
-// SASL, tuning). They are applied after eoskit's, so they can override
-// them; do not override the group, topics, transactional ID or offset
-// reset policy.
-func KgoOpts(opts ...kgo.Opt) Opt {
-	return optFunc(func(c *config) { c.kopts = append(c.kopts, opts...) })
+// WithHooks registers values implementing eoskit's hook interfaces:
+// HookTxnBegin, HookTxnEnd, HookProduce (every output), HookHandled,
+// HookAssigned, HookRevoked, HookDeadLetter and HookSessionRestart.
+func WithHooks(hooks ...eoskit.Hook) Opt {
+	return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) })
 }
 
 func (c *config) validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("txn: "+format+": %w", append(args, ErrInvalidOption)...)
+	ps := eoskit.NewProblems("txn")
+	ps.Add(c.conn.Validate())
+	if c.group == "" {
+		ps.Addf("no consumer group: set WithGroup")
 	}
-	if err := c.conn.Validate(); err != nil {
-		return fmt.Errorf("txn: %w (option Brokers): %w", err, ErrInvalidOption)
+	if len(c.topics) == 0 {
+		ps.Addf("no input topics: set WithTopics")
 	}
-	switch {
-	case c.group == "":
-		return bad("no consumer group: set Group")
-	case len(c.topics) == 0:
-		return bad("no input topics: set Topics")
-	case c.txnID == "":
-		return bad("no transactional ID: set TransactionalID to a stable per-instance ID (see its doc)")
-	case c.maxRecords <= 0:
-		return bad("MaxTxnRecords %d: use a positive count", c.maxRecords)
-	case c.maxPoll < 0:
-		return bad("MaxPollRecords %d: use a positive count", c.maxPoll)
-	case c.interval <= 0:
-		return bad("CommitInterval %v: use a positive duration", c.interval)
-	case c.txnTimeout < time.Second:
-		return bad("TransactionTimeout %v: use at least 1s", c.txnTimeout)
-	case c.interval >= c.txnTimeout:
-		return bad("CommitInterval %v must be well below TransactionTimeout %v", c.interval, c.txnTimeout)
-	case c.retries < 0:
-		return bad("HandlerRetries %d: use 0 or more", c.retries)
-	case c.retryBackoff <= 0 || c.maxBackoff < c.retryBackoff:
-		return bad("RetryBackoff %v / MaxBackoff %v: both positive, MaxBackoff >= RetryBackoff", c.retryBackoff, c.maxBackoff)
-	case c.logger == nil:
-		return bad("nil Logger: omit the option for silence")
+	if c.txnID == "" {
+		ps.Addf("no transactional ID: set WithTransactionalID to a stable per-instance ID (see its doc)")
+	}
+	if c.maxRecords <= 0 {
+		ps.Addf("WithMaxTxnRecords(%d): use a positive count", c.maxRecords)
+	}
+	if c.maxPoll < 0 {
+		ps.Addf("WithMaxPollRecords(%d): use a positive count", c.maxPoll)
+	}
+	if c.interval <= 0 {
+		ps.Addf("WithCommitInterval(%v): use a positive duration", c.interval)
+	}
+	if c.txnTimeout < time.Second {
+		ps.Addf("WithTransactionTimeout(%v): use at least 1s", c.txnTimeout)
+	} else if c.interval >= c.txnTimeout {
+		ps.Addf("WithCommitInterval(%v) must be well below the transaction timeout %v", c.interval, c.txnTimeout)
+	}
+	if c.sessionTimeout < 0 {
+		ps.Addf("WithSessionTimeout(%v): use a positive duration", c.sessionTimeout)
+	}
+	if c.retries < 0 {
+		ps.Addf("WithHandlerRetries(%d): use 0 or more", c.retries)
+	}
+	if c.retryBackoff <= 0 || c.maxBackoff < c.retryBackoff {
+		ps.Addf("WithRetryBackoff(%v) / WithMaxBackoff(%v): both positive, the maximum at least the first", c.retryBackoff, c.maxBackoff)
+	}
+	if c.logger == nil {
+		ps.Addf("WithLogger(nil): leave the option out for silence")
 	}
 	for _, t := range c.topics {
 		if t == c.deadLetter {
-			return bad("dead-letter topic %q is also an input topic: use another topic", t)
+			ps.Addf("dead-letter topic %q is also an input topic: use another topic", t)
 		}
 	}
-	return nil
+	return ps.Err()
 }

@@ -13,8 +13,11 @@ type Stats struct {
 	DeadLettered    int64 // input records routed to the dead-letter topic, committed
 	TxnsCommitted   int64
 	TxnsAborted     int64
+	TxnsUnknown     int64 // commits whose outcome was unknown: the session was rebuilt
 	Rebalances      int64 // partition assignments received
 	SessionRestarts int64 // sessions closed and rebuilt after an error
+	HandlerRetries  int64 // handler calls retried after an error
+	ProduceRetries  int64 // transactions aborted by a transient produce error and retried
 	CommitLatency   Latency
 }
 

@@ -34,6 +34,12 @@ type supervisor struct {
 	exits   map[int]int // exit code -> count (-1: killed by a signal)
 	last    map[string]txn.Stats
 	gen     int
+	// expect is how each process is expected to exit: "" (it must not),
+	// "killed" (a fault SIGKILLed it), "clean" (SIGTERM: exit 0) or
+	// "fenced" (exit 3: a replacement took its transactional ID).
+	expect     map[*exec.Cmd]string
+	unexpected []string // exits no fault explains: each fails the scenario
+	fenced     map[*exec.Cmd]chan struct{}
 }
 
 type slot struct {
@@ -46,7 +52,7 @@ type slot struct {
 
 func newSupervisor(t *testing.T, args func(slot int) []string) *supervisor {
 	s := &supervisor{t: t, args: args, logDir: t.TempDir(), slots: map[int]*slot{},
-		exits: map[int]int{}, last: map[string]txn.Stats{}}
+		exits: map[int]int{}, last: map[string]txn.Stats{}, expect: map[*exec.Cmd]string{}, fenced: map[*exec.Cmd]chan struct{}{}}
 	t.Cleanup(func() {
 		s.close()
 		if t.Failed() {
@@ -111,6 +117,10 @@ func (s *supervisor) startLocked(sl *slot) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.exits[code]++
+		s.checkExit(sl, cmd, code)
+		if sl.cmd != cmd { // a superseded zombie: its slot runs a replacement
+			return
+		}
 		sl.running = false
 		if sl.retired || s.closing {
 			return
@@ -126,7 +136,29 @@ func (s *supervisor) startLocked(sl *slot) {
 	}()
 }
 
-// signal sends sig to slot's current process.
+// checkExit records an exit that is not the one expected of cmd.
+func (s *supervisor) checkExit(sl *slot, cmd *exec.Cmd, code int) {
+	got := map[int]string{-1: "killed", 0: "clean", 3: "fenced"}[code]
+	if got == "" {
+		got = fmt.Sprintf("error (exit %d)", code)
+	}
+	want := s.expect[cmd]
+	ok := got == want || (s.closing || sl.retired) && (got == "clean" || got == "killed")
+	if got == "fenced" {
+		if ch := s.fenced[cmd]; ch != nil {
+			close(ch)
+		}
+	}
+	if !ok {
+		if want == "" {
+			want = "no exit"
+		}
+		s.unexpected = append(s.unexpected, fmt.Sprintf("slot %d pid %d exited %s, expected %s (see its log)", sl.id, cmd.Process.Pid, got, want))
+	}
+}
+
+// signal sends sig to slot's current process; SIGKILL and SIGTERM make
+// its exit expected.
 func (s *supervisor) signal(id int, sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -135,7 +167,47 @@ func (s *supervisor) signal(id int, sig syscall.Signal) {
 		s.t.Errorf("slot %d has no process", id)
 		return
 	}
+	switch sig {
+	case syscall.SIGKILL:
+		s.expect[sl.cmd] = "killed"
+	case syscall.SIGTERM:
+		s.expect[sl.cmd] = "clean"
+	}
 	_ = sl.cmd.Process.Signal(sig)
+}
+
+// replace starts a second process for slot id, with the same
+// transactional ID, while the current one still lives (an orchestrator
+// that took a frozen process for dead). The old process must then exit
+// fenced: the returned channel closes when it does.
+func (s *supervisor) replace(id int) (old *os.Process, fenced <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := s.slots[id]
+	prev := sl.cmd
+	ch := make(chan struct{})
+	s.expect[prev] = "fenced"
+	s.fenced[prev] = ch
+	s.startLocked(sl)
+	return prev.Process, ch
+}
+
+// unexpectedExits returns the exits no fault explains.
+func (s *supervisor) unexpectedExits() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unexpected...)
+}
+
+// txnID returns the transactional ID of slot id's processes.
+func (s *supervisor) txnID(id int) string {
+	args := s.args(id)
+	for i, a := range args {
+		if a == "-txn-id" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // retire stops slot's process with SIGTERM (a member leaving cleanly) and

@@ -15,33 +15,69 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
 func TestNewValidates(t *testing.T) {
-	ok := []txn.Opt{txn.Brokers("localhost:9092"), txn.Group("g"), txn.Topics("in"), txn.TransactionalID("id")}
-	if _, err := txn.New(txn.Copy("out"), ok...); err != nil {
+	conn := eoskit.Conn{Brokers: []string{"localhost:9092"}}
+	ok := []txn.Opt{txn.WithGroup("g"), txn.WithTopics("in"), txn.WithTransactionalID("id")}
+	if _, err := txn.New(conn, txn.Copy("out"), ok...); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
-	for name, extra := range map[string][]txn.Opt{
-		"no brokers":    {txn.Group("g"), txn.Topics("in"), txn.TransactionalID("id")},
-		"no group":      {txn.Brokers("h:1"), txn.Topics("in"), txn.TransactionalID("id")},
-		"no topics":     {txn.Brokers("h:1"), txn.Group("g"), txn.TransactionalID("id")},
-		"no txn id":     {txn.Brokers("h:1"), txn.Group("g"), txn.Topics("in")},
-		"zero records":  append(ok[:4:4], txn.MaxTxnRecords(0)),
-		"poll records":  append(ok[:4:4], txn.MaxPollRecords(-1)),
-		"interval":      append(ok[:4:4], txn.CommitInterval(time.Minute)),
-		"retries":       append(ok[:4:4], txn.HandlerRetries(-1)),
-		"dlq is input":  append(ok[:4:4], txn.DeadLetterTopic("in")),
-		"nil logger":    append(ok[:4:4], txn.Logger(nil)),
-		"short timeout": append(ok[:4:4], txn.TransactionTimeout(time.Millisecond)),
+	for name, tc := range map[string]struct {
+		conn eoskit.Conn
+		opts []txn.Opt
+		want string
+	}{
+		"no brokers":    {eoskit.Conn{}, ok, "no seed brokers"},
+		"no group":      {conn, []txn.Opt{txn.WithTopics("in"), txn.WithTransactionalID("id")}, "WithGroup"},
+		"no topics":     {conn, []txn.Opt{txn.WithGroup("g"), txn.WithTransactionalID("id")}, "WithTopics"},
+		"no txn id":     {conn, []txn.Opt{txn.WithGroup("g"), txn.WithTopics("in")}, "WithTransactionalID"},
+		"zero records":  {conn, append(ok[:3:3], txn.WithMaxTxnRecords(0)), "WithMaxTxnRecords(0)"},
+		"poll records":  {conn, append(ok[:3:3], txn.WithMaxPollRecords(-1)), "WithMaxPollRecords(-1)"},
+		"interval":      {conn, append(ok[:3:3], txn.WithCommitInterval(time.Minute)), "well below"},
+		"retries":       {conn, append(ok[:3:3], txn.WithHandlerRetries(-1)), "WithHandlerRetries(-1)"},
+		"dlq is input":  {conn, append(ok[:3:3], txn.WithDeadLetterTopic("in")), "also an input topic"},
+		"nil logger":    {conn, append(ok[:3:3], txn.WithLogger(nil)), "WithLogger(nil)"},
+		"short timeout": {conn, append(ok[:3:3], txn.WithTransactionTimeout(time.Millisecond)), "at least 1s"},
 	} {
-		if _, err := txn.New(txn.Copy("out"), extra...); !errors.Is(err, txn.ErrInvalidOption) {
-			t.Errorf("%s: got %v, want ErrInvalidOption", name, err)
+		_, err := txn.New(tc.conn, txn.Copy("out"), tc.opts...)
+		if !errors.Is(err, eoskit.ErrInvalidOption) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want ErrInvalidOption saying %q", name, err, tc.want)
 		}
 	}
-	if _, err := txn.New(nil, ok...); !errors.Is(err, txn.ErrInvalidOption) {
-		t.Errorf("nil handler: got %v", err)
+	// Every problem at once.
+	_, err := txn.New(eoskit.Conn{}, nil, txn.WithMaxTxnRecords(0))
+	var oe *eoskit.OptionError
+	if !errors.As(err, &oe) || len(oe.Problems) != 6 {
+		t.Fatalf("got %v, want six problems (handler, brokers, group, topics, txn ID, record limit)", err)
+	}
+}
+
+// Conn.KgoOpts may not change what exactly-once rests on: New names each
+// such option (item 7 of the hardening issue), and rejects what franz-go
+// rejects.
+func TestNewRefusesUnsafeKgoOpts(t *testing.T) {
+	ok := []txn.Opt{txn.WithGroup("g"), txn.WithTopics("in"), txn.WithTransactionalID("id")}
+	for name, o := range map[string]kgo.Opt{
+		"kgo.FetchIsolationLevel":   kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		"kgo.TransactionalID":       kgo.TransactionalID("other"),
+		"kgo.BlockRebalanceOnPoll":  kgo.BlockRebalanceOnPoll(),
+		"kgo.ConsumeResetOffset":    kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		"kgo.ConsumerGroup":         kgo.ConsumerGroup("other"),
+		"disable idempotent writes": kgo.DisableIdempotentWrite(), // franz-go refuses it with a transactional ID
+		"franz-go rejects":          kgo.MaxProduceRequestsInflightPerBroker(0),
+	} {
+		conn := eoskit.Conn{Brokers: []string{"localhost:9092"}, KgoOpts: []kgo.Opt{kgo.ProducerLinger(0), o}}
+		_, err := txn.New(conn, txn.Copy("out"), ok...)
+		if !errors.Is(err, eoskit.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: New returned %v, want ErrInvalidOption naming it", name, err)
+		}
+	}
+	conn := eoskit.Conn{Brokers: []string{"localhost:9092"}, KgoOpts: []kgo.Opt{kgo.ProducerLinger(0), kgo.FetchMaxBytes(1 << 20)}}
+	if _, err := txn.New(conn, txn.Copy("out"), ok...); err != nil {
+		t.Fatalf("tuning options refused: %v", err)
 	}
 }
 
@@ -55,9 +91,9 @@ func TestSourceFormat(t *testing.T) {
 	}
 }
 
-func procOpts(addrs []string, group, in, id string, extra ...txn.Opt) []txn.Opt {
-	return append([]txn.Opt{txn.Brokers(addrs...), txn.Group(group), txn.Topics(in), txn.TransactionalID(id),
-		txn.RetryBackoff(10 * time.Millisecond), txn.MaxBackoff(200 * time.Millisecond)}, extra...)
+func procOpts(_ []string, group, in, id string, extra ...txn.Opt) []txn.Opt {
+	return append([]txn.Opt{txn.WithGroup(group), txn.WithTopics(in), txn.WithTransactionalID(id),
+		txn.WithRetryBackoff(10 * time.Millisecond), txn.WithMaxBackoff(200 * time.Millisecond)}, extra...)
 }
 
 // Two processors copy 3000 records; outputs match inputs one to one by
@@ -69,7 +105,7 @@ func TestCopyExactlyOnceKfake(t *testing.T) {
 	produceValues(t, addrs, in, 0, 1500)
 	var procs []*txn.Processor
 	for i := range 2 {
-		p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "copier-"+strconv.Itoa(i), txn.MaxTxnRecords(200))...)
+		p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "copier-"+strconv.Itoa(i), txn.WithMaxTxnRecords(200))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +145,7 @@ func TestGracefulShutdownCommitsAndLeaves(t *testing.T) {
 		return nil
 	}
 	// A long interval and record limit: only shutdown ends the transaction.
-	p, err := txn.New(h, procOpts(addrs, group, in, "a", txn.MaxTxnRecords(100000), txn.CommitInterval(20*time.Second))...)
+	p, err := txn.New(kconn(addrs), h, procOpts(addrs, group, in, "a", txn.WithMaxTxnRecords(100000), txn.WithCommitInterval(20*time.Second))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +167,7 @@ func TestGracefulShutdownCommitsAndLeaves(t *testing.T) {
 	if g := groups[group]; len(g.Members) != 0 {
 		t.Fatalf("group still has members after shutdown: %+v", g.Members)
 	}
-	p2, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "a")...)
+	p2, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "a")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +194,7 @@ func TestAbortRewindsToCommitted(t *testing.T) {
 		emit(&kgo.Record{Topic: out, Value: r.Value})
 		return nil
 	}
-	a, err := txn.New(h, procOpts(addrs, group, in, "a", txn.CommitInterval(3*time.Second), txn.MaxTxnRecords(1000))...)
+	a, err := txn.New(kconn(addrs), h, procOpts(addrs, group, in, "a", txn.WithCommitInterval(3*time.Second), txn.WithMaxTxnRecords(1000))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +204,7 @@ func TestAbortRewindsToCommitted(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	b, err := txn.New(h, procOpts(addrs, group, in, "b")...)
+	b, err := txn.New(kconn(addrs), h, procOpts(addrs, group, in, "b")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +223,7 @@ func TestFencedStopsRun(t *testing.T) {
 	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
 	c := fake(t, map[string]int32{in: 1, out: 1})
 	addrs := c.ListenAddrs()
-	a, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "same", txn.MaxTxnRecords(10))...)
+	a, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "same", txn.WithMaxTxnRecords(10))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +241,7 @@ func TestFencedStopsRun(t *testing.T) {
 		produceValues(t, addrs, in, 50+i*10, 10)
 		select {
 		case <-ra.done:
-			if err := ra.err; !errors.Is(err, txn.ErrFenced) {
+			if err := ra.err; !errors.Is(err, eoskit.ErrFenced) {
 				t.Fatalf("Run returned %v, want ErrFenced", err)
 			}
 			return
@@ -230,7 +266,7 @@ func TestProducerIDInitialisedAtStart(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	p, err := txn.New(txn.Copy(out), procOpts(c.ListenAddrs(), group, in, "early")...)
+	p, err := txn.New(kconn(c.ListenAddrs()), txn.Copy(out), procOpts(c.ListenAddrs(), group, in, "early")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,12 +294,12 @@ func TestNoSilentOffsetReset(t *testing.T) {
 	if _, err := adm.CommitOffsets(testCtx(t, 10*time.Second), group, os); err != nil {
 		t.Fatal(err)
 	}
-	p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "r")...)
+	p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "r")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = runProc(t, p).wait(t, time.Minute)
-	if !errors.Is(err, txn.ErrOffsetReset) || !errors.Is(err, kerr.OffsetOutOfRange) {
+	if !errors.Is(err, eoskit.ErrPositionLost) || !errors.Is(err, kerr.OffsetOutOfRange) {
 		t.Fatalf("Run returned %v, want ErrOffsetReset wrapping OFFSET_OUT_OF_RANGE", err)
 	}
 	if got := readCommitted(t, addrs, out); len(got) != 0 {
@@ -290,7 +326,7 @@ func TestPoisonRecordStops(t *testing.T) {
 	addrs := c.ListenAddrs()
 	produceValues(t, addrs, in, 0, 20)
 	var calls atomic.Int64
-	p, err := txn.New(poisonHandler(out, &calls), procOpts(addrs, group, in, "p", txn.HandlerRetries(2))...)
+	p, err := txn.New(kconn(addrs), poisonHandler(out, &calls), procOpts(addrs, group, in, "p", txn.WithHandlerRetries(2))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +352,7 @@ func TestPoisonRecordDeadLettered(t *testing.T) {
 	addrs := c.ListenAddrs()
 	produceValues(t, addrs, in, 0, 20)
 	var calls atomic.Int64
-	p, err := txn.New(poisonHandler(out, &calls), procOpts(addrs, group, in, "p", txn.HandlerRetries(1), txn.DeadLetterTopic(dlq))...)
+	p, err := txn.New(kconn(addrs), poisonHandler(out, &calls), procOpts(addrs, group, in, "p", txn.WithHandlerRetries(1), txn.WithDeadLetterTopic(dlq))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,58 +383,6 @@ func TestPoisonRecordDeadLettered(t *testing.T) {
 	}
 }
 
-// An EndTxn failure makes End return an error: the session is rebuilt
-// (the new producer epoch aborts the open transaction) and no EndTxn abort
-// is ever sent on the epoch whose commit outcome was unknown (KAFKA-17754).
-func TestEndErrorRebuildsWithoutAbortOnSameEpoch(t *testing.T) {
-	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
-	c := fake(t, map[string]int32{in: 2, out: 2})
-	addrs := c.ListenAddrs()
-	type end struct {
-		epoch  int16
-		commit bool
-	}
-	var mu sync.Mutex
-	var ends []end
-	failed := -1
-	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		r := req.(*kmsg.EndTxnRequest)
-		mu.Lock()
-		defer mu.Unlock()
-		ends = append(ends, end{r.ProducerEpoch, r.Commit})
-		if failed < 0 && r.Commit && len(ends) >= 3 {
-			failed = len(ends) - 1
-			resp := r.ResponseKind().(*kmsg.EndTxnResponse)
-			resp.ErrorCode = kerr.InvalidTxnState.Code // not retriable: End returns it
-			return resp, nil, true
-		}
-		return nil, nil, false
-	})
-	p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "e", txn.MaxTxnRecords(50))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runProc(t, p)
-	produceValues(t, addrs, in, 0, 1000)
-	waitCommitted(t, addrs, group, in)
-	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
-	if s := p.Stats(); s.SessionRestarts < 1 {
-		t.Fatalf("stats %+v: no session rebuilt after the EndTxn failure", s)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if failed < 0 {
-		t.Fatal("no EndTxn was failed")
-	}
-	bad := ends[failed].epoch
-	for _, e := range ends[failed+1:] {
-		if !e.commit && e.epoch == bad {
-			t.Fatalf("EndTxn abort sent on epoch %d after its commit outcome was unknown: %v", bad, ends)
-		}
-	}
-}
-
 // Provenance(false) leaves outputs without the header; with it on, a header
 // copied from an upstream pipeline is replaced, not duplicated.
 func TestProvenanceHeader(t *testing.T) {
@@ -412,9 +396,9 @@ func TestProvenanceHeader(t *testing.T) {
 	}{
 		{in, mid, uniq(t, "g1"), nil},
 		{mid, out, uniq(t, "g2"), nil},
-		{in, plain, uniq(t, "g3"), []txn.Opt{txn.Provenance(false)}},
+		{in, plain, uniq(t, "g3"), []txn.Opt{txn.WithProvenance(false)}},
 	} {
-		p, err := txn.New(txn.Copy(pipe.to), procOpts(addrs, pipe.group, pipe.from, pipe.group, pipe.opts...)...)
+		p, err := txn.New(kconn(addrs), txn.Copy(pipe.to), procOpts(addrs, pipe.group, pipe.from, pipe.group, pipe.opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,19 +427,42 @@ func TestProvenanceHeader(t *testing.T) {
 	}
 }
 
+// hookRec records the eoskit hook events a Processor reports.
 type hookRec struct {
 	mu       sync.Mutex
-	ends     []txn.TxnEnd
+	ends     []eoskit.TxnEnd
+	begins   int
 	assigned int
+	handled  int
+	produced int
+	dead     []eoskit.DeadLetter
 }
 
-func (h *hookRec) OnTxnEnd(e txn.TxnEnd) { h.mu.Lock(); h.ends = append(h.ends, e); h.mu.Unlock() }
-func (h *hookRec) OnAssigned(map[string][]int32) {
+func (h *hookRec) OnTxnEnd(e eoskit.TxnEnd)   { h.mu.Lock(); h.ends = append(h.ends, e); h.mu.Unlock() }
+func (h *hookRec) OnTxnBegin(eoskit.TxnBegin) { h.mu.Lock(); h.begins++; h.mu.Unlock() }
+func (h *hookRec) OnAssigned(eoskit.Assignment) {
 	h.mu.Lock()
 	h.assigned++
 	h.mu.Unlock()
 }
-func (h *hookRec) OnRevoked(map[string][]int32) {}
+func (h *hookRec) OnHandled(eoskit.Handled)  { h.mu.Lock(); h.handled++; h.mu.Unlock() }
+func (h *hookRec) OnProduce(eoskit.Produced) { h.mu.Lock(); h.produced++; h.mu.Unlock() }
+func (h *hookRec) OnDeadLetter(d eoskit.DeadLetter) {
+	h.mu.Lock()
+	h.dead = append(h.dead, d)
+	h.mu.Unlock()
+}
+
+// outcomes counts the ended transactions by outcome.
+func (h *hookRec) outcomes() map[eoskit.TxnOutcome]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := map[eoskit.TxnOutcome]int{}
+	for _, e := range h.ends {
+		m[e.Outcome]++
+	}
+	return m
+}
 
 // The batch form gets whole polls; hooks see every transaction end.
 func TestBatchHandlerAndHooks(t *testing.T) {
@@ -472,8 +479,8 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 		return nil
 	}
 	hr := &hookRec{}
-	p, err := txn.NewBatch(h, procOpts(addrs, group, in, "b", txn.Hooks(hr), txn.MaxTxnRecords(100),
-		txn.MaxPollRecords(30), txn.CommitInterval(time.Second))...)
+	p, err := txn.NewBatch(kconn(addrs), h, procOpts(addrs, group, in, "b", txn.WithHooks(hr), txn.WithMaxTxnRecords(100),
+		txn.WithMaxPollRecords(30), txn.WithCommitInterval(time.Second))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,71 +493,22 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 	hr.mu.Lock()
 	defer hr.mu.Unlock()
 	var recs, biggest int
+	var outs int
 	for _, e := range hr.ends {
-		if e.Committed {
+		if e.Outcome == eoskit.TxnCommitted {
 			recs += e.Records
+			outs += e.Outputs
 			biggest = max(biggest, e.Records)
+			if e.TransactionalID != "b" || e.Group != group || e.ProducerID < 0 || e.Duration <= 0 || len(e.Offsets[in]) == 0 {
+				t.Errorf("transaction end %+v lacks its identity, duration or offsets", e)
+			}
 		}
 	}
-	if recs != 300 || hr.assigned == 0 {
-		t.Fatalf("hooks saw %d committed records and %d assignments", recs, hr.assigned)
+	if recs != 300 || outs != 300 || hr.assigned == 0 || hr.begins < len(hr.ends) || hr.handled == 0 || hr.produced != 300 {
+		t.Fatalf("hooks saw %d committed records, %d outputs, %d assignments, %d begins for %d ends, %d handler calls, %d produced",
+			recs, outs, hr.assigned, hr.begins, len(hr.ends), hr.handled, hr.produced)
 	}
 	if biggest <= 30 || biggest > 100 {
 		t.Errorf("largest transaction %d records: want several polls of <= 30, at most MaxTxnRecords(100)", biggest)
-	}
-}
-
-// Options franz-go rejects stop Run at once instead of being retried.
-func TestRunRejectsInvalidKgoOpts(t *testing.T) {
-	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
-	c := fake(t, map[string]int32{in: 1, out: 1})
-	p, err := txn.New(txn.Copy(out), procOpts(c.ListenAddrs(), group, in, "k",
-		txn.KgoOpts(kgo.MaxProduceRequestsInflightPerBroker(5)))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runProc(t, p).wait(t, 30*time.Second); !errors.Is(err, txn.ErrInvalidOption) {
-		t.Fatalf("Run returned %v, want ErrInvalidOption", err)
-	}
-}
-
-// A failed produce aborts its transaction once; the abort's own errors for
-// the records it discards must not fail the next transaction (a livelock
-// the broker suite found during broker bounces).
-func TestProduceErrorAbortsOnce(t *testing.T) {
-	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
-	c := fake(t, map[string]int32{in: 1, out: 1})
-	addrs := c.ListenAddrs()
-	var failed atomic.Bool
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		r := req.(*kmsg.ProduceRequest)
-		if r.TransactionID == nil || failed.Load() {
-			return nil, nil, false
-		}
-		failed.Store(true)
-		resp := r.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.MessageTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
-	p, err := txn.New(txn.Copy(out), procOpts(addrs, group, in, "f", txn.MaxTxnRecords(20))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runProc(t, p)
-	produceValues(t, addrs, in, 0, 200)
-	waitCommitted(t, addrs, group, in)
-	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
-	if s := p.Stats(); !failed.Load() || s.TxnsAborted < 1 || s.TxnsAborted > 2 || s.SessionRestarts > 1 {
-		t.Fatalf("stats %+v (produce failed: %v): want one or two aborts", s, failed.Load())
 	}
 }

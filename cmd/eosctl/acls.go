@@ -22,8 +22,8 @@ func newACLsCmd(e *env) *cobra.Command {
 		Short: "Grant the minimal ACLs an exactly-once processor needs: plan, apply, describe",
 		Long: `Compute the minimal ACL set an exactly-once processor needs and grant it:
 
-  READ, DESCRIBE   on each --input topic
-  WRITE, DESCRIBE  on each --output-topics topic and the --dead-letter topic
+  READ, DESCRIBE   on each --from topic
+  WRITE, DESCRIBE  on each --to topic and the --dead-letter topic
   READ             on the --group
   WRITE, DESCRIBE  on the transactional ID: --txn-id (literal) or --txn-id-prefix (prefixed)
   IDEMPOTENT_WRITE on the cluster, only with --idempotent-write (brokers before Kafka 2.8)
@@ -56,8 +56,8 @@ func (f *aclsFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.access.Group, "group", "", "consumer group the processor commits to (required)")
 	fl.StringVar(&f.access.TransactionalIDPrefix, "txn-id-prefix", "", "grant every transactional ID starting with this prefix")
 	fl.StringVar(&f.access.TransactionalID, "txn-id", "", "grant exactly this transactional ID (instead of --txn-id-prefix)")
-	fl.StringSliceVar(&f.access.InputTopics, "input", nil, "input topics, comma-separated (required)")
-	fl.StringSliceVar(&f.access.OutputTopics, "output-topics", nil, "output topics, comma-separated (required)")
+	fl.StringSliceVar(&f.access.InputTopics, "from", nil, "input topics, comma-separated (required)")
+	fl.StringSliceVar(&f.access.OutputTopics, "to", nil, "output topics, comma-separated (required)")
 	fl.StringVar(&f.access.DeadLetterTopic, "dead-letter", "", "dead-letter topic, written like an output topic")
 	fl.BoolVar(&f.access.IdempotentWrite, "idempotent-write", false, "also grant IDEMPOTENT_WRITE on the cluster (brokers before Kafka 2.8)")
 }
@@ -65,10 +65,10 @@ func (f *aclsFlags) register(cmd *cobra.Command) {
 func newACLsPlanCmd(e *env) *cobra.Command {
 	var f aclsFlags
 	cmd := &cobra.Command{
-		Use:   "plan --principal User:NAME --group G --txn-id-prefix P --input IN --output-topics OUT",
+		Use:   "plan --principal User:NAME --group G --txn-id-prefix P --from IN --to OUT",
 		Short: "Show which exactly-once ACLs exist and which apply would create; changes nothing",
-		Example: `  eosctl acls plan --principal User:orders-app --group orders --txn-id-prefix orders- --input orders --output-topics orders-enriched
-  eosctl acls plan --principal User:app --group g --txn-id app-0 --input in --output-topics out --detailed-exitcode -o json`,
+		Example: `  eosctl acls plan --principal User:orders-app --group orders --txn-id-prefix orders- --from orders --to orders-enriched
+  eosctl acls plan --principal User:app --group g --txn-id app-0 --from in --to out --detailed-exitcode -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, done, err := f.plan(cmd.Context())
@@ -93,12 +93,12 @@ func newACLsPlanCmd(e *env) *cobra.Command {
 func newACLsApplyCmd(e *env) *cobra.Command {
 	var f aclsFlags
 	cmd := &cobra.Command{
-		Use:   "apply --principal User:NAME --group G --txn-id-prefix P --input IN --output-topics OUT [--yes]",
+		Use:   "apply --principal User:NAME --group G --txn-id-prefix P --from IN --to OUT [--yes]",
 		Short: "Create the exactly-once ACLs that are missing; never deletes",
 		Long: `Plan, show the plan, then create the missing ACLs. Without --yes, apply asks
 for confirmation when stdin is a terminal and refuses (exit 2) when it is not.
 Applying twice is a no-op. Brokers propagate new ACLs within moments.`,
-		Example: `  eosctl acls apply --principal User:orders-app --group orders --txn-id-prefix orders- --input orders --output-topics orders-enriched --yes`,
+		Example: `  eosctl acls apply --principal User:orders-app --group orders --txn-id-prefix orders- --from orders --to orders-enriched --yes`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, done, err := f.plan(cmd.Context(), progressLogger(e))
@@ -210,7 +210,7 @@ func (f *aclsFlags) checkedClient(ctx context.Context, opts ...admin.Opt) (*admi
 		cl.Close()
 		return nil, nil, withCode(exitFailed, err)
 	}
-	return admin.New(cl, opts...), cl.Close, nil
+	return admin.NewWithClient(cl, opts...), cl.Close, nil
 }
 
 // explainACLAdminErr explains failures of the principal managing ACLs:

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/integration"
 	"github.com/eoskit/eoskit/txn"
 	"github.com/eoskit/eoskit/txn/verify"
@@ -62,7 +63,7 @@ func TestACLsCLIOnSecuredBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	access := []string{"--principal", "User:cli-app", "--group", "cli-g", "--txn-id-prefix", "cli-tx-", "--input", "cli-in", "--output-topics", "cli-out"}
+	access := []string{"--principal", "User:cli-app", "--group", "cli-g", "--txn-id-prefix", "cli-tx-", "--from", "cli-in", "--to", "cli-out"}
 	acls := func(sub string, extra ...string) result {
 		t.Helper()
 		args := append([]string{"acls", sub}, extra...)
@@ -100,9 +101,9 @@ func TestACLsCLIOnSecuredBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := txn.New(txn.Copy("cli-out"), txn.Brokers(c.SASLBootstrap()...),
-		txn.KgoOpts(kgo.DialTLSConfig(tc), kgo.SASL(scram.Auth{User: "cli-app", Pass: "cli-app-secret"}.AsSha512Mechanism())),
-		txn.Group("cli-g"), txn.Topics("cli-in"), txn.TransactionalID("cli-tx-0"), txn.StartOffset(kgo.NewOffset().AtStart()))
+	appConn := eoskit.Conn{Brokers: c.SASLBootstrap(), TLS: tc, SASL: scram.Auth{User: "cli-app", Pass: "cli-app-secret"}.AsSha512Mechanism()}
+	p, err := txn.New(appConn, txn.Copy("cli-out"),
+		txn.WithGroup("cli-g"), txn.WithTopics("cli-in"), txn.WithTransactionalID("cli-tx-0"), txn.WithStartOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestACLsCLIOnSecuredBroker(t *testing.T) {
 	if err := <-done; err != nil || p.Stats().RecordsIn != 100 {
 		t.Fatalf("copy as User:cli-app: %v, stats %+v", err, p.Stats())
 	}
-	rep, err := verify.Run(ctx, verify.Config{Input: []string{"cli-in"}, Output: []string{"cli-out"}, Identity: true}, kgo.SeedBrokers(c.Bootstrap()...))
+	rep, err := verify.Run(ctx, eoskit.Conn{Brokers: c.Bootstrap()}, verify.Config{Input: []string{"cli-in"}, Output: []string{"cli-out"}, Identity: true})
 	if err != nil || !rep.OK() || rep.Counts.OutputRecords != 100 {
 		t.Fatalf("verify: %v\n%s", err, rep)
 	}
@@ -137,7 +138,7 @@ func TestACLsCLIOnSecuredBroker(t *testing.T) {
 	r = run(t, "", "copy", "--from", "cli-in", "--to", "cli-out", "--group", "cli-g", "--txn-id", "cli-tx-1",
 		"--brokers", strings.Join(c.SASLBootstrap(), ","), "--tls-ca", ca, "--sasl-user", "cli-app", "--sasl-password-file", appPW)
 	if r.code != exitFailed || !strings.Contains(r.stderr, `may not WRITE TRANSACTIONAL_ID "cli-tx-1"`) ||
-		!strings.Contains(r.stderr, "eosctl acls apply --principal User:cli-app --group cli-g --txn-id cli-tx-1 --input cli-in --output-topics cli-out --yes") {
+		!strings.Contains(r.stderr, "eosctl acls apply --principal User:cli-app --group cli-g --txn-id cli-tx-1 --from cli-in --to cli-out --yes") {
 		t.Fatalf("copy without the transactional ID's WRITE: exit %d\nstderr %s", r.code, r.stderr)
 	}
 	if r := acls("apply", "--yes"); r.code != exitOK {

@@ -35,7 +35,7 @@ func fakeSecured(t *testing.T) []string {
 }
 
 var appACLFlags = []string{"--principal", "User:app", "--group", "g", "--txn-id-prefix", "app-",
-	"--input", "in", "--output-topics", "out", "--dead-letter", "dlq"}
+	"--from", "in", "--to", "out", "--dead-letter", "dlq"}
 
 func TestACLsPlanApplyDescribeOnKfake(t *testing.T) {
 	conn := fakeSecured(t)
@@ -96,9 +96,9 @@ func TestACLsUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no principal", []string{"acls", "plan", "--group", "g", "--txn-id", "x", "--input", "a", "--output-topics", "b"}, "User:name"},
+		{"no principal", []string{"acls", "plan", "--group", "g", "--txn-id", "x", "--from", "a", "--to", "b"}, "User:name"},
 		{"both txn flags", append(append([]string{"acls", "plan"}, appACLFlags...), "--txn-id", "x"), "not both"},
-		{"no output", []string{"acls", "apply", "--principal", "User:a", "--group", "g", "--txn-id", "x", "--input", "a", "--yes"}, "no output topics"},
+		{"no output", []string{"acls", "apply", "--principal", "User:a", "--group", "g", "--txn-id", "x", "--from", "a", "--yes"}, "no output topics"},
 		{"bad output format", append(append([]string{"acls", "plan"}, appACLFlags...), "-o", "yaml"), "--output"},
 		{"describe without principal", []string{"acls", "describe"}, "User:name"},
 	} {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/eoskit/eoskit/txn"
 )
@@ -77,9 +78,9 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 			stop()
 			f.printStats(e, p.Stats())
 			switch {
-			case errors.Is(err, txn.ErrInvalidOption):
+			case errors.Is(err, eoskit.ErrInvalidOption):
 				return usageErr(err)
-			case errors.Is(err, txn.ErrAccessDenied):
+			case errors.Is(err, eoskit.ErrAccessDenied):
 				access := conn.Access{Principal: principalOf(&cf), Group: f.group, TransactionalID: f.txnID,
 					Input: f.from, Output: append([]string{f.to}, nonEmpty(f.deadLetter)...)}
 				if grant := grantCommand(access); grant != "" {
@@ -153,26 +154,23 @@ func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) 
 	}
 	cc.ClientID = "eosctl-copy"
 	opts := []txn.Opt{
-		txn.Brokers(cc.Brokers...),
-		txn.ClientID(cc.ClientID),
-		txn.KgoOpts(cc.Opts()...), // TLS and SASL from the cluster flags
-		txn.Group(f.group),
-		txn.Topics(f.from...),
-		txn.TransactionalID(f.txnID),
-		txn.StartOffset(start),
-		txn.MaxTxnRecords(f.maxRecords),
-		txn.CommitInterval(f.interval),
-		txn.TransactionTimeout(f.txnTimeout),
-		txn.Provenance(!f.noProvenance),
-		txn.Logger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))),
+		txn.WithGroup(f.group),
+		txn.WithTopics(f.from...),
+		txn.WithTransactionalID(f.txnID),
+		txn.WithStartOffset(start),
+		txn.WithMaxTxnRecords(f.maxRecords),
+		txn.WithCommitInterval(f.interval),
+		txn.WithTransactionTimeout(f.txnTimeout),
+		txn.WithProvenance(!f.noProvenance),
+		txn.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))),
 	}
 	if f.sessionTimeout > 0 {
-		opts = append(opts, txn.SessionTimeout(f.sessionTimeout))
+		opts = append(opts, txn.WithSessionTimeout(f.sessionTimeout))
 	}
 	if f.deadLetter != "" {
-		opts = append(opts, txn.DeadLetterTopic(f.deadLetter))
+		opts = append(opts, txn.WithDeadLetterTopic(f.deadLetter))
 	}
-	p, err := txn.New(txn.Copy(f.to), opts...)
+	p, err := txn.New(cc, txn.Copy(f.to), opts...)
 	if err != nil {
 		return nil, usageErr(err)
 	}
@@ -213,6 +211,7 @@ type copyStats struct {
 	DeadLettered    int64  `json:"dead_lettered"`
 	TxnsCommitted   int64  `json:"transactions_committed"`
 	TxnsAborted     int64  `json:"transactions_aborted"`
+	TxnsUnknown     int64  `json:"transactions_unknown"`
 	Rebalances      int64  `json:"rebalances"`
 	SessionRestarts int64  `json:"session_restarts"`
 	CommitP50Ms     int64  `json:"commit_latency_p50_ms"`
@@ -220,13 +219,13 @@ type copyStats struct {
 }
 
 func (f *copyFlags) printStats(e *env, s txn.Stats) {
-	cs := copyStats{f.txnID, s.RecordsIn, s.RecordsOut, s.DeadLettered, s.TxnsCommitted, s.TxnsAborted, s.Rebalances, s.SessionRestarts,
+	cs := copyStats{f.txnID, s.RecordsIn, s.RecordsOut, s.DeadLettered, s.TxnsCommitted, s.TxnsAborted, s.TxnsUnknown, s.Rebalances, s.SessionRestarts,
 		s.CommitLatency.P50.Milliseconds(), s.CommitLatency.P99.Milliseconds()}
 	if f.output.format == "json" {
 		b, _ := json.MarshalIndent(cs, "", "  ")
 		fmt.Fprintf(e.stdout, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(e.stdout, "transactional id  %s\nrecords           %d in, %d out, %d dead-lettered\ntransactions      %d committed, %d aborted\nrebalances        %d\nsession restarts  %d\ncommit latency    p50 %dms, p99 %dms\n",
-		cs.TransactionalID, cs.RecordsIn, cs.RecordsOut, cs.DeadLettered, cs.TxnsCommitted, cs.TxnsAborted, cs.Rebalances, cs.SessionRestarts, cs.CommitP50Ms, cs.CommitP99Ms)
+	fmt.Fprintf(e.stdout, "transactional id  %s\nrecords           %d in, %d out, %d dead-lettered\ntransactions      %d committed, %d aborted, %d unknown\nrebalances        %d\nsession restarts  %d\ncommit latency    p50 %dms, p99 %dms\n",
+		cs.TransactionalID, cs.RecordsIn, cs.RecordsOut, cs.DeadLettered, cs.TxnsCommitted, cs.TxnsAborted, cs.TxnsUnknown, cs.Rebalances, cs.SessionRestarts, cs.CommitP50Ms, cs.CommitP99Ms)
 }

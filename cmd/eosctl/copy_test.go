@@ -106,7 +106,7 @@ func copyAndVerify(t *testing.T, b, src, dst, group string) {
 	if in != n {
 		t.Errorf("the copies committed %d input records, want %d", in, n)
 	}
-	if r := run(t, "", "verify", "--brokers", b, "--input", src, "--output", dst, "--order", "--identity"); r.code != exitOK {
+	if r := run(t, "", "verify", "--brokers", b, "--from", src, "--to", dst, "--order", "--identity"); r.code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -22,10 +22,10 @@ func TestEOSCLIOnBroker(t *testing.T) {
 	seedCopy(t, b, n+"-in", n+"-dup", 1)
 	seedCopy(t, b, n+"-in2", n+"-clean", -1)
 	verifyArgs := func(in, out string, more ...string) []string {
-		return append([]string{"verify", "--brokers", b, "--timeout", "60s", "--input", in, "--output", out}, more...)
+		return append([]string{"verify", "--brokers", b, "--timeout", "60s", "--from", in, "--to", out}, more...)
 	}
 
-	r := run(t, "", verifyArgs(n+"-in", n+"-dup", "--order", "--format", "json")...)
+	r := run(t, "", verifyArgs(n+"-in", n+"-dup", "--order", "--output", "json")...)
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not JSON (%v): %q; stderr %q", err, r.stdout, r.stderr)

@@ -84,7 +84,7 @@ func (f *topicsFlags) client(opts ...admin.Opt) (adm *admin.Client, done func(),
 	if err != nil {
 		return nil, nil, usageErr(fmt.Errorf("connection settings: %w", err))
 	}
-	return admin.New(cl, opts...), cl.Close, nil
+	return admin.NewWithClient(cl, opts...), cl.Close, nil
 }
 
 // progressLogger logs what apply and delete change to stderr, without

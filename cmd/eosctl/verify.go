@@ -12,12 +12,12 @@ import (
 
 func newVerifyCmd(e *env) *cobra.Command {
 	var (
-		cf     clusterFlags
-		cfg    verify.Config
-		format string
+		cf  clusterFlags
+		cfg verify.Config
+		out outputFlag
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --input IN --output OUT",
+		Use:   "verify --from IN --to OUT",
 		Short: "Check that an output topic holds each input record exactly once",
 		Long: `Check that the output topics are an exactly-once image of the input topics.
 
@@ -41,31 +41,33 @@ It assumes one output per input (a copy or a map).
 Exit status: 0 no anomaly, 1 anomalies found (or the cluster failed), 2 bad
 flags or unknown topics. Verify a pipeline that has stopped or caught up (or
 use --wait): unprocessed input shows as missing.`,
-		Example: `  eosctl verify --input orders --output orders-copy --order
-  eosctl verify --input in --output out,out-dlq --format json --brokers 127.0.0.1:9092`,
+		Example: `  eosctl verify --from orders --to orders-copy --order
+  eosctl verify --from in --to out,out-dlq --output json --brokers 127.0.0.1:9092`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usageErr(fmt.Errorf("--format %q: use table or json", format))
+			if err := out.validate(); err != nil {
+				return err
 			}
 			cc, err := cf.config()
 			if err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
-				return usageErr(fmt.Errorf("%w (flags --input, --output, --order, --order-by-key, --wait)", err))
+				return usageErr(fmt.Errorf("%w (flags --from, --to, --order, --order-by-key, --wait, --settle-timeout)", err))
 			}
 			// --timeout bounds the reading; --wait comes on top.
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout+cfg.Wait)
+			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout+cfg.Wait+max(cfg.SettleTimeout, 0))
 			defer cancel()
-			rep, err := verify.Run(ctx, cfg, cc.Opts()...)
+			rep, err := verify.Run(ctx, cc, cfg)
 			switch {
 			case errors.Is(err, verify.ErrUnknownTopic):
 				return usageErr(err)
+			case errors.Is(err, verify.ErrCompactedOutput):
+				return usageErr(fmt.Errorf("%w (pass --allow-compacted to verify it anyway)", err))
 			case err != nil:
 				return withCode(exitFailed, err)
 			}
-			if format == "json" {
+			if out.format == "json" {
 				e.stdout.Write(rep.JSON())
 			} else {
 				rep.WriteText(e.stdout)
@@ -78,13 +80,15 @@ use --wait): unprocessed input shows as missing.`,
 	}
 	cf.register(cmd)
 	fl := cmd.Flags()
-	fl.StringSliceVar(&cfg.Input, "input", nil, "input topics (comma-separated or repeated)")
-	fl.StringSliceVar(&cfg.Output, "output", nil, "output topics (comma-separated or repeated; a dead-letter topic may be added)")
+	fl.StringSliceVar(&cfg.Input, "from", nil, "input topics (comma-separated or repeated)")
+	fl.StringSliceVar(&cfg.Output, "to", nil, "output topics (comma-separated or repeated; a dead-letter topic may be added)")
 	fl.BoolVar(&cfg.Order, "order", false, "check order: per output partition, outputs of an input partition follow its offsets")
 	fl.BoolVar(&cfg.OrderByKey, "order-by-key", false, "with --order, only count reorderings between records with the same key")
 	fl.BoolVar(&cfg.Identity, "identity", false, "outputs are copies: check that key and value equal the input's")
 	fl.DurationVar(&cfg.Wait, "wait", 0, "keep reading the output this long while inputs are missing (a pipeline catching up)")
 	fl.IntVar(&cfg.MaxListed, "max-listed", verify.DefaultMaxListed, "list at most this many anomalies of each kind (-1: all)")
-	fl.StringVar(&format, "format", "table", "report format: table or json (--output names the output topics here)")
+	fl.DurationVar(&cfg.SettleTimeout, "settle-timeout", verify.DefaultSettleTimeout, "wait this long for every partition's last stable offset to reach its high watermark (an open transaction holds unread records); unsettled fails")
+	fl.BoolVar(&cfg.AllowCompacted, "allow-compacted", false, "verify compacted output topics too (compaction may hide duplicates)")
+	out.register(cmd)
 	return cmd
 }

@@ -40,14 +40,14 @@ func verifyGolden(t *testing.T, name string, got string) {
 
 func TestVerifyUsageErrors(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no input":            {"verify", "--output", "out"},
-		"no output":           {"verify", "--input", "in"},
-		"same topic":          {"verify", "--input", "t", "--output", "t"},
-		"order-by-key alone":  {"verify", "--input", "in", "--output", "out", "--order-by-key"},
-		"bad format":          {"verify", "--input", "in", "--output", "out", "--format", "xml"},
-		"unknown flag":        {"verify", "--input", "in", "--output", "out", "--nope"},
-		"argument":            {"verify", "--input", "in", "--output", "out", "extra"},
-		"broker without port": {"verify", "--input", "in", "--output", "out", "--brokers", "localhost"},
+		"no input":            {"verify", "--to", "out"},
+		"no output":           {"verify", "--from", "in"},
+		"same topic":          {"verify", "--from", "t", "--to", "t"},
+		"order-by-key alone":  {"verify", "--from", "in", "--to", "out", "--order-by-key"},
+		"bad format":          {"verify", "--from", "in", "--to", "out", "--output", "xml"},
+		"unknown flag":        {"verify", "--from", "in", "--to", "out", "--nope"},
+		"argument":            {"verify", "--from", "in", "--to", "out", "extra"},
+		"broker without port": {"verify", "--from", "in", "--to", "out", "--brokers", "localhost"},
 	} {
 		if r := run(t, "", args...); r.code != exitUsage || r.stderr == "" {
 			t.Errorf("%s: exit %d, stderr %q; want %d and a message", name, r.code, r.stderr, exitUsage)
@@ -94,13 +94,13 @@ func TestVerifyOnFake(t *testing.T) {
 	seedCopy(t, b, "in", "out", 2)
 	seedCopy(t, b, "in2", "out2", -1)
 
-	r := run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "out", "--order")
+	r := run(t, "", "verify", "--brokers", b, "--from", "in", "--to", "out", "--order")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "anomalies found (1)") {
 		t.Fatalf("duplicate: exit %d stderr %q", r.code, r.stderr)
 	}
 	verifyGolden(t, "duplicate.txt", r.stdout)
 
-	r = run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "out", "--format", "json")
+	r = run(t, "", "verify", "--brokers", b, "--from", "in", "--to", "out", "--output", "json")
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != exitFailed {
 		t.Fatalf("json: exit %d, %v: %q", r.code, err, r.stdout)
@@ -109,13 +109,13 @@ func TestVerifyOnFake(t *testing.T) {
 		t.Errorf("json report %+v", rep)
 	}
 
-	r = run(t, "", "verify", "--brokers", b, "--input", "in2", "--output", "out2", "--order", "--identity")
+	r = run(t, "", "verify", "--brokers", b, "--from", "in2", "--to", "out2", "--order", "--identity")
 	if r.code != exitOK || r.stderr != "" {
 		t.Fatalf("clean copy: exit %d stderr %q", r.code, r.stderr)
 	}
 	verifyGolden(t, "clean.txt", r.stdout)
 
-	if r := run(t, "", "verify", "--brokers", b, "--input", "in", "--output", "nope"); r.code != exitUsage || !strings.Contains(r.stderr, `"nope"`) {
+	if r := run(t, "", "verify", "--brokers", b, "--from", "in", "--to", "nope"); r.code != exitUsage || !strings.Contains(r.stderr, `"nope"`) {
 		t.Fatalf("unknown topic: exit %d stderr %q", r.code, r.stderr)
 	}
 }

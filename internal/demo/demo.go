@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
@@ -87,9 +88,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	pg.event("verifying %s against %s (read_committed, provenance headers, order per partition)", res.Output, res.Input)
 	vctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rep, err := verify.Run(vctx, verify.Config{
+	rep, err := verify.Run(vctx, eoskit.Conn{Brokers: c.seeds, ClientID: "eoskit-demo-verify"}, verify.Config{
 		Input: []string{res.Input}, Output: []string{res.Output}, Order: true, Identity: true,
-	}, kgo.SeedBrokers(c.seeds...), kgo.ClientID("eoskit-demo-verify"))
+	})
 	if err != nil {
 		return res, fmt.Errorf("demo: verify: %w", err)
 	}

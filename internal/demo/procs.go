@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -53,17 +54,16 @@ func newProc(c *cluster, cfg Config, name, txnID, group, in, out string, victim 
 		}
 		return nil
 	}
-	p, err := txn.New(h,
-		txn.Brokers(c.seeds...),
-		txn.ClientID("eoskit-demo-"+name),
-		txn.Group(group),
-		txn.Topics(in),
-		txn.TransactionalID(txnID),
-		txn.SessionTimeout(c.session),
-		txn.TransactionTimeout(10*time.Second),
-		txn.Logger(cfg.Logger.With("processor", name)),
-		txn.Hooks(pr),
-		txn.KgoOpts(kgo.Dialer(pr.ks.dial), kgo.HeartbeatInterval(c.session/6)),
+	conn := eoskit.Conn{Brokers: c.seeds, ClientID: "eoskit-demo-" + name,
+		KgoOpts: []kgo.Opt{kgo.Dialer(pr.ks.dial), kgo.HeartbeatInterval(c.session / 6)}}
+	p, err := txn.New(conn, h,
+		txn.WithGroup(group),
+		txn.WithTopics(in),
+		txn.WithTransactionalID(txnID),
+		txn.WithSessionTimeout(c.session),
+		txn.WithTransactionTimeout(10*time.Second),
+		txn.WithLogger(cfg.Logger.With("processor", name)),
+		txn.WithHooks(pr),
 	)
 	if err != nil {
 		return nil, err
@@ -72,8 +72,8 @@ func newProc(c *cluster, cfg Config, name, txnID, group, in, out string, victim 
 	return pr, nil
 }
 
-// OnTxnEnd implements txn.HookTxnEnd.
-func (pr *proc) OnTxnEnd(txn.TxnEnd) { pr.inTxn.Store(0) }
+// OnTxnEnd implements eoskit.HookTxnEnd.
+func (pr *proc) OnTxnEnd(eoskit.TxnEnd) { pr.inTxn.Store(0) }
 
 func (pr *proc) start(ctx context.Context) {
 	ctx, pr.cancel = context.WithCancel(ctx)

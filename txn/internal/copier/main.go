@@ -23,6 +23,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -70,11 +71,11 @@ func run() int {
 		throttle(len(in))
 		return nil
 	}
-	p, err := txn.NewBatch(h,
-		txn.Brokers(seeds...), txn.Group(*group), txn.Topics(*from), txn.TransactionalID(*txnID),
-		txn.MaxTxnRecords(*maxRecords), txn.MaxPollRecords(*pollRecords), txn.CommitInterval(*interval), txn.TransactionTimeout(*txnTimeout),
-		txn.SessionTimeout(*sessTimeout), txn.Logger(log),
-		txn.KgoOpts(kgo.ProducerBatchMaxBytes(16<<10)),
+	conn := eoskit.Conn{Brokers: seeds, KgoOpts: []kgo.Opt{kgo.ProducerBatchMaxBytes(16 << 10)}}
+	p, err := txn.NewBatch(conn, h,
+		txn.WithGroup(*group), txn.WithTopics(*from), txn.WithTransactionalID(*txnID),
+		txn.WithMaxTxnRecords(*maxRecords), txn.WithMaxPollRecords(*pollRecords), txn.WithCommitInterval(*interval),
+		txn.WithTransactionTimeout(*txnTimeout), txn.WithSessionTimeout(*sessTimeout), txn.WithLogger(log),
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -92,7 +93,7 @@ func run() int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, txn.ErrFenced):
+	case errors.Is(err, eoskit.ErrFenced):
 		fmt.Fprintln(os.Stderr, "copier:", err)
 		return 3
 	default:

@@ -1,0 +1,263 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit/internal/kgoguard"
+)
+
+// session is one franz-go GroupTransactSession: a group member and a
+// transactional producer on one producer epoch. Any error that leaves the
+// transaction state unknown ends it; the Processor builds a new one.
+type session struct {
+	p          *Processor
+	gts        *kgo.GroupTransactSession
+	producerID int64
+	epoch      int16
+	progressed bool        // a transaction committed
+	rebalanced atomic.Bool // partitions were revoked or lost since the last End
+}
+
+// guards are the franz-go options txn sets itself: Conn.KgoOpts may not
+// change them.
+var guards = []kgoguard.Guard{
+	{Opt: kgo.ConsumerGroup, Name: "kgo.ConsumerGroup", Use: "use txn.WithGroup"},
+	{Opt: kgo.ConsumeTopics, Name: "kgo.ConsumeTopics", Use: "use txn.WithTopics"},
+	{Opt: kgo.ConsumeRegex, Name: "kgo.ConsumeRegex", Use: "name the input topics with txn.WithTopics", Default: true},
+	{Opt: kgo.ConsumePartitions, Name: "kgo.ConsumePartitions", Use: "a processor consumes in a group: use txn.WithTopics", Default: true},
+	{Opt: kgo.TransactionalID, Name: "kgo.TransactionalID", Use: "use txn.WithTransactionalID"},
+	{Opt: kgo.TransactionTimeout, Name: "kgo.TransactionTimeout", Use: "use txn.WithTransactionTimeout"},
+	{Opt: kgo.FetchIsolationLevel, Name: "kgo.FetchIsolationLevel", Use: "a processor always reads read_committed"},
+	{Opt: kgo.ConsumeResetOffset, Name: "kgo.ConsumeResetOffset", Use: "offsets are never reset silently (eoskit.ErrPositionLost)"},
+	{Opt: kgo.ConsumeStartOffset, Name: "kgo.ConsumeStartOffset", Use: "use txn.WithStartOffset"},
+	{Opt: kgo.BlockRebalanceOnPoll, Name: "kgo.BlockRebalanceOnPoll", Use: "the session manages rebalances (with it, Close hangs)", Default: true},
+	{Opt: kgo.AdjustFetchOffsetsFn, Name: "kgo.AdjustFetchOffsetsFn", Use: "moving fetch offsets can skip or repeat records", Default: true},
+	{Opt: kgo.RequiredAcks, Name: "kgo.RequiredAcks", Use: "transactions need acks=all", Default: true},
+	{Opt: kgo.DisableIdempotentWrite, Name: "kgo.DisableIdempotentWrite", Use: "transactions need idempotence", Default: true},
+	{Opt: kgo.AllowIdempotentProduceCancellation, Name: "kgo.AllowIdempotentProduceCancellation", Use: "a cancelled produce may still be written", Default: true},
+	{Opt: kgo.SessionTimeout, Name: "kgo.SessionTimeout", Use: "use txn.WithSessionTimeout"},
+}
+
+// checkKgoOpts refuses Conn.KgoOpts that change a guarded option from
+// what txn sets.
+func checkKgoOpts(c *config) error {
+	return kgoguard.Check("txn", []kgo.Opt{kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t")}, c.guardedOpts(), c.conn.KgoOpts, guards)
+}
+
+// guardedOpts are the franz-go options txn's guarantees rest on.
+func (c *config) guardedOpts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(c.group),
+		kgo.ConsumeTopics(c.topics...),
+		kgo.TransactionalID(c.txnID),
+		kgo.TransactionTimeout(c.txnTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeStartOffset(c.start),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	}
+	if c.sessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(c.sessionTimeout))
+	}
+	return opts
+}
+
+// kgoOpts builds the session's franz-go options: the connection, the
+// caller's tuning (Conn.KgoOpts, checked by checkKgoOpts), then what txn's
+// guarantees rest on, last, with the partition callbacks.
+func (s *session) kgoOpts() []kgo.Opt {
+	c := &s.p.cfg
+	opts := append(c.conn.Opts(), c.guardedOpts()...)
+	return append(opts,
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked(false)),
+		kgo.OnPartitionsLost(s.onRevoked(true)),
+	)
+}
+
+// newSession builds a session and initialises its producer ID now, not at
+// the first produce: this fences a zombie with the same transactional ID
+// and aborts its open transaction, so read_committed readers (the LSO) are
+// unblocked at once. nil, nil on shutdown.
+func (p *Processor) newSession(ctx context.Context) (*session, error) {
+	s := &session{p: p}
+	gts, err := kgo.NewGroupTransactSession(s.kgoOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("txn: franz-go rejected the options: %w: %w", eoskit.ErrInvalidOption, err)
+	}
+	s.gts = gts
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.txnTimeout)
+	id, epoch, err := gts.Client().ProducerID(ictx)
+	cancel()
+	if err != nil {
+		gts.Close()
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil
+		case isFencedCoordinator(err):
+			return nil, fmt.Errorf("txn: init producer ID for %q: %w: %w", p.cfg.txnID, eoskit.ErrFenced, err)
+		}
+		return nil, fmt.Errorf("txn: init producer ID for %q: %w", p.cfg.txnID, err)
+	}
+	s.producerID, s.epoch = id, epoch
+	p.cfg.logger.Info("txn: session started", "txn_id", p.cfg.txnID, "group", p.cfg.group, "producer_id", id, "epoch", epoch)
+	return s, nil
+}
+
+// close leaves the group.
+func (s *session) close() { s.gts.Close() }
+
+func (s *session) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.p.st.add(func(st *Stats) { st.Rebalances++ })
+	s.p.cfg.logger.Info("txn: partitions assigned", "txn_id", s.p.cfg.txnID, "group", s.p.cfg.group, "partitions", m)
+	s.p.hooks.Assigned(eoskit.Assignment{Group: s.p.cfg.group, Partitions: m})
+}
+
+func (s *session) onRevoked(lost bool) func(context.Context, *kgo.Client, map[string][]int32) {
+	how := "revoked"
+	if lost {
+		how = "lost"
+	}
+	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		if lost || len(m) > 0 {
+			s.rebalanced.Store(true) // the session aborts the next End
+		}
+		s.p.cfg.logger.Info("txn: partitions "+how, "txn_id", s.p.cfg.txnID, "group", s.p.cfg.group, "partitions", m)
+		s.p.hooks.Revoked(eoskit.Assignment{Group: s.p.cfg.group, Partitions: m, Lost: lost})
+	}
+}
+
+// run is the session's loop: poll, process, end. It returns nil on
+// shutdown and otherwise the error that ends the session.
+func (s *session) run(ctx context.Context) error {
+	var t *transaction
+	for {
+		recs, err := s.poll(ctx, t)
+		switch {
+		case ctx.Err() != nil:
+			return s.shutdown(t, len(recs))
+		case err != nil:
+			return s.fail(t, len(recs), eoskit.AbortOther, err)
+		}
+		if len(recs) > 0 {
+			if t == nil {
+				if t, err = s.begin(ctx); t == nil {
+					return err
+				}
+			}
+			if err := t.process(ctx, recs); err != nil {
+				reason := eoskit.AbortHandlerError
+				if ctx.Err() != nil {
+					reason = eoskit.AbortShutdown
+				}
+				return s.fail(t, len(recs), reason, err)
+			}
+		}
+		if t != nil && t.due() {
+			if err := s.end(t, true, eoskit.AbortNone); err != nil {
+				return err
+			}
+			t = nil
+		}
+	}
+}
+
+// poll waits for records, up to the open transaction's deadline.
+func (s *session) poll(ctx context.Context, t *transaction) ([]*kgo.Record, error) {
+	c := &s.p.cfg
+	pollCtx, limit := ctx, c.maxRecords
+	if t != nil {
+		var cancel context.CancelFunc
+		pollCtx, cancel = context.WithDeadline(ctx, t.began.Add(c.interval))
+		defer cancel()
+		limit -= t.records
+	}
+	if c.maxPoll > 0 {
+		limit = min(limit, c.maxPoll)
+	}
+	fs := s.gts.PollRecords(pollCtx, limit)
+	return fs.Records(), s.fetchErr(fs, pollCtx)
+}
+
+// fetchErr returns the fetch errors the session must not continue past.
+func (s *session) fetchErr(fs kgo.Fetches, pollCtx context.Context) error {
+	var errs []error
+	for _, fe := range fs.Errors() {
+		var dl *kgo.ErrDataLoss
+		switch {
+		case errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled):
+			if pollCtx.Err() == nil {
+				errs = append(errs, fe.Err)
+			}
+		case errors.Is(fe.Err, kgo.ErrClientClosed):
+			errs = append(errs, fe.Err)
+		case errors.As(fe.Err, &dl) || isOffsetOutOfRange(fe.Err):
+			return &eoskit.PartitionError{Topic: fe.Topic, Partition: fe.Partition, Offset: -1,
+				Err: fmt.Errorf("txn: %w: an operator must move the group's offset: %w", eoskit.ErrPositionLost, fe.Err)}
+		case isAuthError(fe.Err):
+			return fmt.Errorf("txn: fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		default:
+			// franz-go retries these itself (leader moves, timeouts); log them.
+			s.p.cfg.logger.Warn("txn: fetch error", "txn_id", s.p.cfg.txnID, "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// begin opens a transaction after the backoff a transient produce error
+// asked for. It returns nil and nil on shutdown.
+func (s *session) begin(ctx context.Context) (*transaction, error) {
+	p := s.p
+	if p.backoff > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, s.fail(nil, 1, eoskit.AbortShutdown, nil)
+		case <-time.After(p.backoff):
+		}
+	}
+	if err := s.gts.Begin(); err != nil {
+		return nil, fmt.Errorf("txn: begin transaction: %w", err)
+	}
+	t := newTransaction(s)
+	p.hooks.TxnBegin(eoskit.TxnBegin{TransactionalID: p.cfg.txnID, Group: p.cfg.group, At: t.began})
+	return t, nil
+}
+
+// shutdown ends the open transaction on ctx cancellation: it commits if
+// nothing polled is left unhandled, else it aborts.
+func (s *session) shutdown(t *transaction, unhandled int) error {
+	if t == nil && unhandled == 0 {
+		return nil
+	}
+	if unhandled > 0 {
+		return s.fail(t, unhandled, eoskit.AbortShutdown, nil)
+	}
+	return s.end(t, true, eoskit.AbortNone)
+}
+
+// fail aborts the open transaction (or, with records polled but none
+// begun, rewinds the consumer) and returns cause joined with whatever
+// ending the transaction reported.
+func (s *session) fail(t *transaction, polled int, reason eoskit.AbortReason, cause error) error {
+	if t == nil && polled == 0 {
+		return cause
+	}
+	if t == nil {
+		t = newTransaction(s) // nothing produced: End only rewinds
+	}
+	return errors.Join(cause, s.end(t, false, reason))
+}
+
+// isAuthError reports fetch errors that are authorization or
+// authentication failures: no retry fixes them.
+func isAuthError(err error) bool {
+	var ae *eoskit.AccessError
+	return errors.As(conn.ExplainAuthError(err, conn.Access{}), &ae)
+}
