@@ -24,7 +24,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(3))
+	shared = integration.StartShared(integration.WithNodes(3))
 	integration.AnnounceSuite("admin", shared.Cluster)
 	os.Exit(shared.Run(m))
 }
@@ -238,7 +238,7 @@ func TestBrokerLint(t *testing.T) {
 
 func TestBrokerLintClusterFlagsUnsafeBrokerSettings(t *testing.T) {
 	// A 1-broker cluster cannot replicate the transaction log.
-	c := integration.Start(t, integration.WithBrokers(1))
+	c := integration.Start(t, integration.WithNodes(1))
 	cl, err := c.NewClient()
 	if err != nil {
 		t.Fatal(err)

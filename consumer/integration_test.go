@@ -27,7 +27,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(1),
+	shared = integration.StartShared(integration.WithNodes(1),
 		integration.WithBrokerConfig("group.consumer.min.session.timeout.ms", "6000"),
 		integration.WithBrokerConfig("group.consumer.session.timeout.ms", "6000"),
 		integration.WithBrokerConfig("group.consumer.min.heartbeat.interval.ms", "1000"),

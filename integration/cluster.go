@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eoskit/eoskit"
 )
 
 // backend runs nodes. Methods are called with the cluster's lock held, one at a time.
@@ -184,6 +185,12 @@ func (c *Cluster) Bootstrap() []string {
 	}
 	return addrs
 }
+
+// Conn returns the connection to the cluster's plaintext listeners, for
+// every eoskit constructor (producer.New(c.Conn()), txn.New(c.Conn(), ...)).
+// A secured cluster's listeners are reached with SASLBootstrap or
+// MTLSBootstrap and TLSConfig.
+func (c *Cluster) Conn() eoskit.Conn { return eoskit.Conn{Brokers: c.Bootstrap()} }
 
 // BootstrapString returns Bootstrap joined with commas.
 func (c *Cluster) BootstrapString() string { return strings.Join(c.Bootstrap(), ",") }

@@ -23,7 +23,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(3))
+	shared = integration.StartShared(integration.WithNodes(3))
 	integration.AnnounceSuite("integration", shared.Cluster)
 	os.Exit(shared.Run(m))
 }
@@ -103,7 +103,7 @@ func readAll(t *testing.T, c *integration.Cluster, topic string) []string {
 }
 
 func TestSingleNodeCluster(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(1))
+	c := integration.Start(t, integration.WithNodes(1))
 	if got := c.NodeIDs(); len(got) != 1 {
 		t.Fatalf("node IDs %v, want one", got)
 	}
@@ -220,7 +220,7 @@ func TestKillOneBrokerOfThree(t *testing.T) {
 // acknowledged record must survive the restarts. (With combined nodes, two
 // failures also lose the KRaft quorum: ISRs cannot shrink and writes time out.)
 func TestTwoBrokersDown(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(3), integration.WithDedicatedController())
+	c := integration.Start(t, integration.WithNodes(3), integration.WithDedicatedController())
 	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
 	ctx := integration.Context(t, 4*time.Minute)
@@ -417,7 +417,7 @@ func TestLogsKept(t *testing.T) {
 func TestStartFailsFastWhenABrokerCannotStart(t *testing.T) {
 	ctx := integration.Context(t, 2*time.Minute)
 	began := time.Now()
-	c, err := integration.StartCluster(ctx, integration.WithBrokers(1),
+	c, err := integration.StartCluster(ctx, integration.WithNodes(1),
 		integration.WithBrokerConfig("num.network.threads", "not-a-number"))
 	if err == nil {
 		c.Close()

@@ -15,7 +15,7 @@ import (
 // A one-node cluster: create a topic, write with acks=all, read it back.
 func ExampleStartCluster() {
 	ctx := context.Background()
-	c, err := integration.StartCluster(ctx, integration.WithBrokers(1))
+	c, err := integration.StartCluster(ctx, integration.WithNodes(1))
 	if err != nil {
 		fmt.Println("start:", err)
 		return

@@ -29,7 +29,7 @@ import (
 // a healthy cluster before it returns.
 func TestNetworkFaults(t *testing.T) {
 	began := time.Now()
-	c := integration.Start(t, integration.WithBrokers(3), integration.WithNetworkFaults())
+	c := integration.Start(t, integration.WithNodes(3), integration.WithNetworkFaults())
 	t.Logf("cluster with network faults started in %v on %s", time.Since(began).Round(time.Millisecond), c.Backend())
 	net := c.Network()
 	if net == nil {

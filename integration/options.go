@@ -64,9 +64,10 @@ func defaultConfig() config {
 	}
 }
 
-// WithBrokers sets the number of nodes: 1 (one combined broker+controller) or
-// 3 (three combined nodes forming one KRaft quorum). Default 1.
-func WithBrokers(n int) Option { return func(c *config) { c.brokers = n } }
+// WithNodes sets the number of Kafka nodes: 1 (one combined
+// broker+controller) or 3 (three combined nodes forming one KRaft quorum).
+// Default 1.
+func WithNodes(n int) Option { return func(c *config) { c.brokers = n } }
 
 // WithDedicatedController runs the KRaft quorum on one extra controller-only
 // node (ID ControllerNodeID) instead of on the brokers. The brokers can then
@@ -122,7 +123,7 @@ func WithHeap(flags string) Option { return func(c *config) { c.heap = flags } }
 
 func (c *config) validate() error {
 	if c.brokers != 1 && c.brokers != 3 {
-		return fmt.Errorf("integration: %d brokers requested: use WithBrokers(1) or WithBrokers(3): %w", c.brokers, ErrInvalidOption)
+		return fmt.Errorf("integration: %d nodes requested: use WithNodes(1) or WithNodes(3): %w", c.brokers, ErrInvalidOption)
 	}
 	if c.txnVersion != 1 && c.txnVersion != 2 {
 		return fmt.Errorf("integration: transaction.version %d: use 1 or 2: %w", c.txnVersion, ErrInvalidOption)

@@ -13,8 +13,8 @@ func TestValidateRejectsBadOptions(t *testing.T) {
 		opt  Option
 		want string
 	}{
-		{"two brokers", WithBrokers(2), "WithBrokers(1) or WithBrokers(3)"},
-		{"zero brokers", WithBrokers(0), "WithBrokers(1) or WithBrokers(3)"},
+		{"two brokers", WithNodes(2), "WithNodes(1) or WithNodes(3)"},
+		{"zero brokers", WithNodes(0), "WithNodes(1) or WithNodes(3)"},
 		{"txn version 3", WithTransactionVersion(3), "use 1 or 2"},
 		{"bad backend", WithBackend("vm"), "unknown backend"},
 		{"no timeout", WithStartTimeout(0), "must be positive"},

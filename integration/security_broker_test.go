@@ -20,7 +20,7 @@ import (
 // TestSecuredCluster: SASL_SSL with SCRAM, mTLS, and the StandardAuthorizer
 // enforcing ACLs, on a real broker.
 func TestSecuredCluster(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(1), integration.WithSASLSSL(), integration.WithAuthorizer())
+	c := integration.Start(t, integration.WithNodes(1), integration.WithSASLSSL(), integration.WithAuthorizer())
 	ctx := integration.Context(t, 2*time.Minute)
 	topic := integration.UniqueName(t, "")
 

@@ -27,7 +27,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(3))
+	shared = integration.StartShared(integration.WithNodes(3))
 	integration.AnnounceSuite("producer", shared.Cluster)
 	os.Exit(shared.Run(m))
 }
@@ -259,7 +259,7 @@ func TestTransactions(t *testing.T) {
 		run(t, shared.Cluster, 3)
 	})
 	t.Run("v1", func(t *testing.T) {
-		c := integration.Start(t, integration.WithBrokers(1), integration.WithTransactionVersion(1))
+		c := integration.Start(t, integration.WithNodes(1), integration.WithTransactionVersion(1))
 		run(t, c, 1)
 	})
 }
@@ -399,7 +399,7 @@ func txnFencing(t *testing.T, c *integration.Cluster, rf int16) {
 func TestUnknownCommitOutcome(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			c := integration.Start(t, integration.WithBrokers(1), integration.WithTransactionVersion(v))
+			c := integration.Start(t, integration.WithNodes(1), integration.WithTransactionVersion(v))
 			topic := integration.UniqueName(t, "t")
 			createTopic(t, c, topic, 1, 1, "1")
 			ctx := integration.Context(t, 3*time.Minute)

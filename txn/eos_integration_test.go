@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: build the copier: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	shared = integration.StartShared(integration.WithBrokers(3), fastGroups)
+	shared = integration.StartShared(integration.WithNodes(3), fastGroups)
 	integration.AnnounceSuite("txn", shared.Cluster)
 	code := shared.Run(m)
 	_ = os.RemoveAll(dir)
@@ -413,7 +413,7 @@ func TestExactlyOnce(t *testing.T) {
 // TestExactlyOnceTransactionV1 runs the processor and broker hard bounces on
 // a second 3-broker cluster formatted with transaction.version 1.
 func TestExactlyOnceTransactionV1(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(3), integration.WithTransactionVersion(1), fastGroups)
+	c := integration.Start(t, integration.WithNodes(3), integration.WithTransactionVersion(1), fastGroups)
 	if c.TransactionVersion() != 1 {
 		t.Fatalf("transaction.version %d", c.TransactionVersion())
 	}

@@ -28,7 +28,7 @@ import (
 // shows in plan and apply restores it; a wrong password is an
 // authentication error.
 func TestACLsCLIOnSecuredBroker(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(1), integration.WithSASLSSL(), integration.WithAuthorizer())
+	c := integration.Start(t, integration.WithNodes(1), integration.WithSASLSSL(), integration.WithAuthorizer())
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -108,7 +108,7 @@ func (f *devClusterFlags) options(e *env) ([]integration.Option, error) {
 		return nil, fmt.Errorf("--txn-version %d: use 1 or 2", f.txnVersion)
 	}
 	opts := []integration.Option{
-		integration.WithBrokers(f.nodes),
+		integration.WithNodes(f.nodes),
 		integration.WithTransactionVersion(f.txnVersion),
 		integration.WithStartTimeout(f.startTimeout),
 		integration.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil))),

@@ -16,7 +16,7 @@ import (
 // TestEOSCLIOnBroker runs eosctl verify and eosctl copy end to end, in
 // process, against a real one-broker cluster: exit codes and JSON output.
 func TestEOSCLIOnBroker(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(1))
+	c := integration.Start(t, integration.WithNodes(1))
 	b := c.BootstrapString()
 	n := fmt.Sprintf("cli-eos-%d", time.Now().UnixNano())
 	seedCopy(t, b, n+"-in", n+"-dup", 1)

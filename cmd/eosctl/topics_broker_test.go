@@ -14,7 +14,7 @@ import (
 // TestTopicsCLIOnBroker runs eosctl topics end to end, in process, against a
 // real one-broker cluster: exit codes and JSON output.
 func TestTopicsCLIOnBroker(t *testing.T) {
-	c := integration.Start(t, integration.WithBrokers(1))
+	c := integration.Start(t, integration.WithNodes(1))
 	b := []string{"--brokers", c.BootstrapString(), "--timeout", "60s"}
 	cli := func(stdin string, args ...string) result {
 		t.Helper()

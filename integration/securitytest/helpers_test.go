@@ -28,7 +28,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(1), integration.WithSASLSSL(), integration.WithAuthorizer())
+	shared = integration.StartShared(integration.WithNodes(1), integration.WithSASLSSL(), integration.WithAuthorizer())
 	integration.AnnounceSuite("security", shared.Cluster)
 	os.Exit(shared.Run(m))
 }

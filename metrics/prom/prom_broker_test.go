@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHangBrokers) != "" {
 		os.Exit(hangingProducer())
 	}
-	shared = integration.StartShared(integration.WithBrokers(1))
+	shared = integration.StartShared(integration.WithNodes(1))
 	integration.AnnounceSuite("metrics", shared.Cluster)
 	os.Exit(shared.Run(m))
 }

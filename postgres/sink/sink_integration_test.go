@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: build pgsink: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	shared = integration.StartShared(integration.WithBrokers(3),
+	shared = integration.StartShared(integration.WithNodes(3),
 		integration.WithBrokerConfig("group.min.session.timeout.ms", "1000"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	pg, err = integration.StartPostgres(ctx, integration.WithPostgresSetting("max_connections", "300"))

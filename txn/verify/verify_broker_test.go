@@ -24,7 +24,7 @@ import (
 var shared *integration.Shared
 
 func TestMain(m *testing.M) {
-	shared = integration.StartShared(integration.WithBrokers(1))
+	shared = integration.StartShared(integration.WithNodes(1))
 	integration.AnnounceSuite("verify", shared.Cluster)
 	os.Exit(shared.Run(m))
 }
@@ -127,8 +127,8 @@ func TestBrokerTxnProcessorCopy(t *testing.T) {
 	createTopics(t, opts, 2, in, out)
 	p0, p1 := writeInput(ctx, t, opts, in)
 	group := "verify-copy-" + in
-	p, err := txn.New(txn.Copy(out), txn.Brokers(shared.Bootstrap()...), txn.Group(group), txn.Topics(in),
-		txn.TransactionalID(group+"-0"))
+	p, err := txn.New(eoskit.Conn{Brokers: shared.Bootstrap()}, txn.Copy(out), txn.WithGroup(group), txn.WithTopics(in),
+		txn.WithTransactionalID(group+"-0"))
 	if err != nil {
 		t.Fatal(err)
 	}

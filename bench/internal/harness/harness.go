@@ -186,7 +186,7 @@ func cluster(ctx context.Context, cfg Config, tv int, progress io.Writer) (*inte
 		return cfg.Cluster, func() {}, nil
 	}
 	fmt.Fprintf(progress, "eosbench: starting a 1-node Kafka %s (transaction.version %d, %s backend)\n", integration.DefaultKafkaVersion, tv, cfg.Backend)
-	cl, err := integration.StartCluster(ctx, integration.WithBrokers(1), integration.WithBackend(cfg.Backend),
+	cl, err := integration.StartCluster(ctx, integration.WithNodes(1), integration.WithBackend(cfg.Backend),
 		integration.WithTransactionVersion(tv))
 	if err != nil {
 		return nil, nil, err

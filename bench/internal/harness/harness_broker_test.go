@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	shared = integration.StartShared(integration.WithBrokers(1))
+	shared = integration.StartShared(integration.WithNodes(1))
 	integration.AnnounceSuite("bench", shared.Cluster)
 	os.Exit(shared.Run(m))
 }
