@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/txn"
 	"github.com/eoskit/eoskit/txn/dlq"
 )
 
@@ -95,6 +96,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 		since      string
 		maxReplays int
 		group, id  string
+		txnRecords int
 	)
 	cmd := &cobra.Command{
 		Use:   "replay --topic DLQ [--to-source | --to TOPIC] [--filter-error RE] [--since T] [--max-replays N]",
@@ -145,6 +147,10 @@ given.`,
 				}
 				opts = append(opts, dlq.WithSince(t))
 			}
+			if txnRecords <= 0 {
+				return usageErr(fmt.Errorf("--txn-records %d: use a positive count", txnRecords))
+			}
+			opts = append(opts, dlq.WithProcessorOpts(txn.WithMaxTxnRecords(txnRecords)))
 			if group != "" {
 				opts = append(opts, dlq.WithGroup(group))
 			}
@@ -193,6 +199,7 @@ given.`,
 	fl.StringVar(&since, "since", "", "replay only records dead-lettered since this time: RFC 3339 (2026-12-01T20:00:00Z) or a duration ago (2h)")
 	fl.IntVar(&maxReplays, "max-replays", dlq.DefaultMaxReplays, "keep records already replayed this many times (0: no limit)")
 	fl.StringVar(&group, "group", "", "consumer group of the replay (default eoskit-dlq-replay-TOPIC)")
+	fl.IntVar(&txnRecords, "txn-records", txn.DefaultMaxTxnRecords, "records per transaction at most")
 	fl.StringVar(&id, "txn-id", "", "transactional ID of the replay (default eoskit-dlq-replay-TOPIC-0)")
 	return cmd
 }

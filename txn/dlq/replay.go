@@ -255,7 +255,9 @@ func (rp *Replayer) Run(ctx context.Context) (Summary, error) {
 			stop()
 		}
 	}}
-	proc, err := txn.New(rp.conn, rp.handler(target), append(append([]txn.Opt{}, rp.cfg.txnOpts...),
+	// A replay killed and started again waits for its old member to leave
+	// the group: 10 s, not franz-go's 45 s, unless WithProcessorOpts says.
+	proc, err := txn.New(rp.conn, rp.handler(target), append(append([]txn.Opt{txn.WithSessionTimeout(10 * time.Second)}, rp.cfg.txnOpts...),
 		txn.WithGroup(rp.cfg.group), txn.WithTopics(rp.topic), txn.WithTransactionalID(rp.cfg.txnID),
 		txn.WithProvenance(false), txn.WithLogger(rp.cfg.logger), txn.WithHooks(h))...)
 	if err != nil {
