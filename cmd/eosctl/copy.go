@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +28,8 @@ type copyFlags struct {
 	noProvenance   bool
 	deadLetter     string
 	statsEvery     time.Duration
-	logLevel       string
+	obs            observeFlags // --metrics-addr, --log-format, --log-level
+	ob             *observed    // set by processor
 	output         outputFlag
 }
 
@@ -68,10 +69,11 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
   eosctl copy --from in --to out --group g --txn-id g-1 --max-txn-records 750 --commit-interval 1s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := f.processor(&cf, e)
+			p, err := f.processor(cmd.Context(), &cf, e)
 			if err != nil {
 				return err
 			}
+			defer f.ob.stop()
 			fmt.Fprintf(e.stderr, "eosctl copy: %v -> %s, group %s, transactional ID %s; Ctrl-C stops\n", f.from, f.to, f.group, f.txnID)
 			stop := f.reportStats(e, p)
 			err = p.Run(cmd.Context())
@@ -109,13 +111,13 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 	fl.BoolVar(&f.noProvenance, "no-provenance", false, "do not add the eoskit-source provenance header")
 	fl.StringVar(&f.deadLetter, "dead-letter", "", "topic for records that cannot be copied (default: stop)")
 	fl.DurationVar(&f.statsEvery, "stats-interval", 0, "print counters on stderr this often (0: only at exit)")
-	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	f.obs.register(cmd)
 	f.output.register(cmd)
 	return cmd
 }
 
 // processor checks the flags and builds the txn processor.
-func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) {
+func (f *copyFlags) processor(ctx context.Context, cf *clusterFlags, e *env) (*txn.Processor, error) {
 	if err := f.output.validate(); err != nil {
 		return nil, err
 	}
@@ -148,11 +150,12 @@ func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) 
 	default:
 		return nil, usageErr(fmt.Errorf("--start %q: use earliest or latest", f.start))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, usageErr(fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel))
-	}
 	cc.ClientID = "eosctl-copy"
+	ob, err := f.obs.start(ctx, e, observeScope{conn: cc, group: f.group, txnID: f.txnID, topics: f.from})
+	if err != nil {
+		return nil, err
+	}
+	cc.KgoOpts = append(cc.KgoOpts, ob.kgoOpts...)
 	opts := []txn.Opt{
 		txn.WithGroup(f.group),
 		txn.WithTopics(f.from...),
@@ -162,7 +165,8 @@ func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) 
 		txn.WithCommitInterval(f.interval),
 		txn.WithTransactionTimeout(f.txnTimeout),
 		txn.WithProvenance(!f.noProvenance),
-		txn.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))),
+		txn.WithLogger(ob.logger),
+		txn.WithHooks(ob.hooks...),
 	}
 	if f.sessionTimeout > 0 {
 		opts = append(opts, txn.WithSessionTimeout(f.sessionTimeout))
@@ -172,8 +176,10 @@ func (f *copyFlags) processor(cf *clusterFlags, e *env) (*txn.Processor, error) 
 	}
 	p, err := txn.New(cc, txn.Copy(f.to), opts...)
 	if err != nil {
+		ob.stop()
 		return nil, usageErr(err)
 	}
+	f.ob = ob
 	return p, nil
 }
 
