@@ -46,6 +46,7 @@ required_tests=(
   "containers:TestTopicsCLIOnBroker"
   "containers:TestEOSCLIOnBroker"
   "containers:TestACLsCLIOnSecuredBroker"
+  "containers:TestOpsCLIOnBroker"
   "containers:TestNetworkFaults"
   "processes:TestNetworkFaults"
   "containers:TestDevClusterNetworkFaultsOnBroker"

@@ -91,15 +91,21 @@ func (r *tailReader) readFor(d time.Duration) int {
 	return len(r.recs)
 }
 
-func testHangingTransaction(t *testing.T, c *integration.Cluster, bins string) {
-	ctx := context.Background()
+// logCLI returns the connection flags for c and a runner of eosctl with
+// them that logs each command and what it printed.
+func logCLI(t *testing.T, c *integration.Cluster) ([]string, func(...string) result) {
 	b := []string{"--brokers", c.BootstrapString(), "--timeout", "60s"}
-	cli := func(args ...string) result {
+	return b, func(args ...string) result {
 		t.Helper()
 		r := run(t, "", append(args, b...)...)
 		t.Logf("$ eosctl %s\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
 		return r
 	}
+}
+
+func testHangingTransaction(t *testing.T, c *integration.Cluster, bins string) {
+	ctx := context.Background()
+	_, cli := logCLI(t, c)
 	topic := fmt.Sprintf("ops-hang-%d", time.Now().UnixNano())
 	txnID := topic + "-producer"
 	admCl, err := c.NewClient()
@@ -304,13 +310,7 @@ func testDLQReplay(t *testing.T, c *integration.Cluster, bins string) {
 	name := fmt.Sprintf("ops-dlq-%d", time.Now().UnixNano())
 	in, out, dl := name+"-in", name+"-out", name+"-dlq"
 	conn := eoskit.Conn{Brokers: c.Bootstrap()}
-	b := []string{"--brokers", c.BootstrapString(), "--timeout", "60s"}
-	cli := func(args ...string) result {
-		t.Helper()
-		r := run(t, "", append(args, b...)...)
-		t.Logf("$ eosctl %s\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
-		return r
-	}
+	b, cli := logCLI(t, c)
 	cl, err := c.NewClient(kgo.DefaultProduceTopic(in))
 	if err != nil {
 		t.Fatal(err)
