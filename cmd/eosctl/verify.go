@@ -15,6 +15,8 @@ func newVerifyCmd(e *env) *cobra.Command {
 		cf  clusterFlags
 		cfg verify.Config
 		out outputFlag
+
+		historyFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --from IN --to OUT",
@@ -32,6 +34,11 @@ of aborted or open transactions never count), and reports:
                 partition out of input-offset order (--order-by-key: only
                 between records with the same key)
   mismatches    with --identity: outputs whose key or value differ from their input
+
+With --history FILE (the JSON lines a verify.History hook recorded), it also
+checks each transaction as the processor saw it end: lost writes (seen
+committed, outputs not visible), aborted reads (seen aborted, outputs
+visible), duplicates, unseen inputs and non-monotonic offsets.
 
 An output record is matched to its input by the eoskit-source provenance
 header (topic/partition/offset) that eoskit's txn processors and 'eosctl
@@ -58,7 +65,18 @@ use --wait): unprocessed input shows as missing.`,
 			// --timeout bounds the reading; --wait comes on top.
 			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout+cfg.Wait+max(cfg.SettleTimeout, 0))
 			defer cancel()
-			rep, err := verify.Run(ctx, cc, cfg)
+			var hrep verify.HistoryReport
+			var rep verify.Report
+			if historyFile != "" {
+				h, herr := verify.ReadHistoryFile(historyFile)
+				if herr != nil {
+					return usageErr(fmt.Errorf("%w (flag --history)", herr))
+				}
+				hrep, err = verify.CheckHistory(ctx, cc, cfg, h)
+				rep = hrep.Verify
+			} else {
+				rep, err = verify.Run(ctx, cc, cfg)
+			}
 			switch {
 			case errors.Is(err, verify.ErrUnknownTopic):
 				return usageErr(err)
@@ -66,6 +84,17 @@ use --wait): unprocessed input shows as missing.`,
 				return usageErr(fmt.Errorf("%w (pass --allow-compacted to verify it anyway)", err))
 			case err != nil:
 				return withCode(exitFailed, err)
+			}
+			if historyFile != "" {
+				if out.format == "json" {
+					e.stdout.Write(hrep.JSON())
+				} else {
+					hrep.WriteText(e.stdout)
+				}
+				if !hrep.OK() {
+					return withCode(exitFailed, fmt.Errorf("verify: anomalies found (%d in the history, %d in the records)", hrep.HistoryAnomalies(), rep.Anomalies()))
+				}
+				return nil
 			}
 			if out.format == "json" {
 				e.stdout.Write(rep.JSON())
@@ -89,6 +118,7 @@ use --wait): unprocessed input shows as missing.`,
 	fl.IntVar(&cfg.MaxListed, "max-listed", verify.DefaultMaxListed, "list at most this many anomalies of each kind (-1: all)")
 	fl.DurationVar(&cfg.SettleTimeout, "settle-timeout", verify.DefaultSettleTimeout, "wait this long for every partition's last stable offset to reach its high watermark (an open transaction holds unread records); unsettled fails")
 	fl.BoolVar(&cfg.AllowCompacted, "allow-compacted", false, "verify compacted output topics too (compaction may hide duplicates)")
+	fl.StringVar(&historyFile, "history", "", "also check this history file (JSON lines of verify.History: each transaction's outcome, input offsets, outputs) for lost writes, aborted reads, duplicates, unseen inputs and non-monotonic offsets")
 	out.register(cmd)
 	return cmd
 }
