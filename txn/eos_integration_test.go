@@ -103,6 +103,7 @@ type runState struct {
 type zombie struct {
 	txnID      string
 	producerID int64
+	epoch      int16           // the open transaction's epoch (the replacement shares the producer ID)
 	starts     map[int32]int64 // output partition -> first offset of the open transaction
 }
 
@@ -331,11 +332,11 @@ func (r *runState) freezeInTransaction(id int) zombie {
 		ds, err := adm.DescribeTransactions(ctx, txnID)
 		var z zombie
 		if d, ok := ds[txnID]; err == nil && ok && d.State == "Ongoing" {
-			z = zombie{txnID: txnID, producerID: d.ProducerID, starts: map[int32]int64{}}
+			z = zombie{txnID: txnID, producerID: d.ProducerID, epoch: d.ProducerEpoch, starts: map[int32]int64{}}
 			ps, perr := adm.DescribeProducers(ctx, kadm.TopicsSet{r.out: nil})
 			if perr == nil {
 				ps.EachProducer(func(p kadm.DescribedProducer) {
-					if p.ProducerID == d.ProducerID && p.CurrentTxnStartOffset >= 0 {
+					if p.ProducerID == d.ProducerID && p.ProducerEpoch == d.ProducerEpoch && p.CurrentTxnStartOffset >= 0 {
 						z.starts[p.Partition] = p.CurrentTxnStartOffset
 					}
 				})
@@ -362,7 +363,7 @@ func (r *runState) checkZombies() {
 	for _, z := range r.zombies {
 		leaked := 0
 		for _, rec := range visible {
-			if start, ok := z.starts[rec.Partition]; ok && rec.ProducerID == z.producerID && rec.Offset >= start {
+			if start, ok := z.starts[rec.Partition]; ok && rec.ProducerID == z.producerID && rec.ProducerEpoch == z.epoch && rec.Offset >= start {
 				leaked++
 			}
 		}

@@ -232,6 +232,11 @@ func (p *Processor) runSession(ctx context.Context) (progressed bool, err error)
 	}
 	defer s.close()
 	err = s.run(ctx)
+	if err != nil && !isFatal(err) && ctx.Err() == nil {
+		if ferr := s.probeFence(ctx); ferr != nil {
+			return s.progressed, ferr
+		}
+	}
 	return s.progressed, err
 }
 

@@ -7,7 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
@@ -260,4 +262,54 @@ func (s *session) fail(t *transaction, polled int, reason eoskit.AbortReason, ca
 func isAuthError(err error) bool {
 	var ae *eoskit.AccessError
 	return errors.As(conn.ExplainAuthError(err, conn.Access{}), &ae)
+}
+
+// probeFence runs before a session is rebuilt after an error. It
+// re-initialises the producer with the last producer ID and epoch this
+// session knows (KIP-360): if another instance took the transactional ID
+// meanwhile (this one was frozen, partitioned: a zombie), the coordinator
+// answers PRODUCER_FENCED and Run stops with eoskit.ErrFenced, instead of
+// the rebuilt session's plain InitProducerID fencing the newer instance.
+// Otherwise the epoch is bumped, which aborts whatever this epoch left
+// open without an EndTxn on it (KAFKA-17754). Transport failures leave the
+// decision to the rebuild.
+func (s *session) probeFence(ctx context.Context) error {
+	c := &s.p.cfg
+	cl := s.gts.Client()
+	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
+	defer cancel()
+	id, epoch, err := cl.ProducerID(pctx) // cached, or franz-go's own KIP-360 reload
+	switch {
+	case err != nil && isFencedCoordinator(err):
+		return fmt.Errorf("txn: re-initialise producer %d (txn_id %s): %w: %w", id, c.txnID, eoskit.ErrFenced, err)
+	case err != nil || id < 0:
+		return nil
+	}
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &c.txnID
+	req.TransactionTimeoutMillis = int32(c.txnTimeout.Milliseconds())
+	req.ProducerID, req.ProducerEpoch = id, epoch
+	for range 10 {
+		resp, err := req.RequestWith(pctx, cl)
+		if err != nil {
+			return nil
+		}
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		switch {
+		case err == nil:
+			c.logger.Info("txn: producer epoch bumped before rebuilding the session", "txn_id", c.txnID, "producer_id", id, "epoch", epoch, "new_epoch", resp.ProducerEpoch)
+			return nil
+		case isFencedCoordinator(err):
+			return fmt.Errorf("txn: re-initialise producer %d epoch %d (txn_id %s): %w: %w", id, epoch, c.txnID, eoskit.ErrFenced, err)
+		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
+			select {
+			case <-pctx.Done():
+				return nil
+			case <-time.After(c.retryBackoff):
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
 }
