@@ -191,7 +191,10 @@ type PartitionLag struct {
 // stable offset (what a read_committed consumer can reach) and the high
 // watermark, and names the open transaction holding each partition whose
 // LSO is below its HWM (with the hanging criteria of o it meets, as
-// FindHanging reports them). Error: ErrUnknownGroup.
+// FindHanging reports them). Lags count offsets, transaction markers
+// included: a read_committed consumer stopped by an open transaction
+// right after a committed one shows a lag of 1 to the LSO (the commit
+// marker). Error: ErrUnknownGroup.
 func (c *Client) GroupLag(ctx context.Context, group string, o HangingOptions) (GroupLag, error) {
 	gs, err := c.DescribeGroups(ctx, group)
 	if err != nil {

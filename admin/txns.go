@@ -478,13 +478,20 @@ func explain(err error) error { return conn.ExplainAuthError(err, conn.Access{})
 // AbortSpec names the open transaction to abort on one partition, as
 // kafka-transactions.sh abort does. ProducerID, ProducerEpoch and
 // CoordinatorEpoch may be left at -1 when the partition has exactly one
-// open transaction: PlanAbort looks them up.
+// open transaction, or when StartOffset names it: PlanAbort looks them up.
 type AbortSpec struct {
 	Topic            string
 	Partition        int32
+	StartOffset      int64 // the open transaction's first offset; -1: any
 	ProducerID       int64
 	ProducerEpoch    int16
 	CoordinatorEpoch int32
+}
+
+// AbortPartition returns the AbortSpec of the one open transaction on a
+// partition, every id left to look up.
+func AbortPartition(topic string, partition int32) AbortSpec {
+	return AbortSpec{Topic: topic, Partition: partition, StartOffset: -1, ProducerID: -1, ProducerEpoch: -1, CoordinatorEpoch: -1}
 }
 
 // AbortPlan is what Abort will do: write abort markers for the producer on
@@ -517,14 +524,17 @@ func (c *Client) PlanAbort(ctx context.Context, s AbortSpec) (AbortPlan, error) 
 			return AbortPlan{}, fmt.Errorf("describe producers of %s: %w", tp, p.Err)
 		}
 		for _, ap := range p.Producers {
-			if p.TopicPartition == tp && ap.TxnStartOffset >= 0 && (s.ProducerID < 0 || ap.ProducerID == s.ProducerID) {
+			if p.TopicPartition == tp && ap.TxnStartOffset >= 0 && (s.ProducerID < 0 || ap.ProducerID == s.ProducerID) &&
+				(s.StartOffset < 0 || ap.TxnStartOffset == s.StartOffset) {
 				cands = append(cands, ap)
 			}
 		}
 	}
 	switch {
+	case len(cands) == 0 && s.StartOffset >= 0:
+		return AbortPlan{}, fmt.Errorf("partition %s: no open transaction starts at offset %d: %w (run eosctl txns producers to list them)", tp, s.StartOffset, ErrNoOpenTransaction)
 	case len(cands) == 0 && s.ProducerID >= 0:
-		return AbortPlan{}, fmt.Errorf("partition %s: producer ID %d: %w there (run eosctl txns hanging or describe-producers to list them)", tp, s.ProducerID, ErrNoOpenTransaction)
+		return AbortPlan{}, fmt.Errorf("partition %s: producer ID %d: %w there (run eosctl txns producers to list them)", tp, s.ProducerID, ErrNoOpenTransaction)
 	case len(cands) == 0:
 		return AbortPlan{}, fmt.Errorf("partition %s: %w", tp, ErrNoOpenTransaction)
 	case len(cands) > 1:

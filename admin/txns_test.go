@@ -139,10 +139,10 @@ func TestTransactionsListDescribeHangingAbort(t *testing.T) {
 		t.Fatalf("GroupLag while pinned: %+v", lag)
 	}
 
-	if _, err := adm.PlanAbort(ctx, admin.AbortSpec{Topic: "t", Partition: 1, ProducerID: -1, ProducerEpoch: -1, CoordinatorEpoch: -1}); !errors.Is(err, admin.ErrNoOpenTransaction) {
+	if _, err := adm.PlanAbort(ctx, admin.AbortPartition("t", 1)); !errors.Is(err, admin.ErrNoOpenTransaction) {
 		t.Fatalf("PlanAbort of a partition without open transaction: %v", err)
 	}
-	p, err := adm.PlanAbort(ctx, admin.AbortSpec{Topic: "t", Partition: 0, ProducerID: -1, ProducerEpoch: -1, CoordinatorEpoch: -1})
+	p, err := adm.PlanAbort(ctx, admin.AbortPartition("t", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,9 +172,19 @@ func TestAbortAmbiguousAndByTransactionalID(t *testing.T) {
 	adm, addrs := txnCluster(t)
 	a := openTxn(t, addrs, "a", 1, 1)
 	openTxn(t, addrs, "b", 1, 1)
-	_, err := adm.PlanAbort(ctx, admin.AbortSpec{Topic: "t", Partition: 1, ProducerID: -1, ProducerEpoch: -1, CoordinatorEpoch: -1})
+	_, err := adm.PlanAbort(ctx, admin.AbortPartition("t", 1))
 	if !errors.Is(err, admin.ErrAmbiguousTransaction) || !strings.Contains(err.Error(), "producer ID") {
 		t.Fatalf("two open transactions: %v", err)
+	}
+	// Named by its start offset (offset 0 is a's, 1 b's): not ambiguous.
+	spec := admin.AbortPartition("t", 1)
+	spec.StartOffset = 1
+	if p, err := adm.PlanAbort(ctx, spec); err != nil || len(p.Open) != 1 || p.Open[0].TransactionalID != "b" {
+		t.Fatalf("PlanAbort by start offset: %+v %v", p, err)
+	}
+	spec.StartOffset = 4
+	if _, err := adm.PlanAbort(ctx, spec); !errors.Is(err, admin.ErrNoOpenTransaction) {
+		t.Fatalf("PlanAbort at an offset no transaction starts at: %v", err)
 	}
 
 	p, err := adm.PlanAbortTransactionalID(ctx, "a")

@@ -184,7 +184,7 @@ With --topic and --partition, abort markers are written to the partition's
 leader for the producer holding it (KIP-664, as kafka-transactions.sh abort
 does): use it for a hanging transaction. The producer ID, producer epoch and
 coordinator epoch may be left out when the partition has exactly one open
-transaction: they are looked up.
+transaction, or when --start-offset names it: they are looked up.
 
 With --txn-id, the transactional ID is fenced through its coordinator (an
 InitProducerID, as a restarted instance with that ID does): the coordinator
@@ -206,8 +206,8 @@ partition's LSO has moved past the transaction and shows it before and after.`,
 				return usageErr(errors.New("give either --txn-id or --topic and --partition, not both"))
 			case txnID == "" && (spec.Topic == "" || !fl.Changed("partition")):
 				return usageErr(errors.New("name the transaction: --topic and --partition (see eosctl txns hanging), or --txn-id"))
-			case txnID != "" && (fl.Changed("producer-id") || fl.Changed("producer-epoch") || fl.Changed("coordinator-epoch")):
-				return usageErr(errors.New("--producer-id, --producer-epoch and --coordinator-epoch go with --topic and --partition, not --txn-id"))
+			case txnID != "" && (fl.Changed("start-offset") || fl.Changed("producer-id") || fl.Changed("producer-epoch") || fl.Changed("coordinator-epoch")):
+				return usageErr(errors.New("--start-offset, --producer-id, --producer-epoch and --coordinator-epoch go with --topic and --partition, not --txn-id"))
 			}
 			adm, done, err := f.client()
 			if err != nil {
@@ -244,6 +244,7 @@ partition's LSO has moved past the transaction and shows it before and after.`,
 	fl := cmd.Flags()
 	fl.StringVar(&spec.Topic, "topic", "", "topic of the partition whose open transaction to abort")
 	fl.Int32Var(&spec.Partition, "partition", -1, "the partition")
+	fl.Int64Var(&spec.StartOffset, "start-offset", -1, "first offset of the open transaction (instead of the producer ids, as txns hanging shows it)")
 	fl.Int64Var(&spec.ProducerID, "producer-id", -1, "producer ID of the open transaction (default: looked up)")
 	fl.Int16Var(&spec.ProducerEpoch, "producer-epoch", -1, "its producer epoch (default: looked up)")
 	fl.Int32Var(&spec.CoordinatorEpoch, "coordinator-epoch", -1, "its coordinator epoch (default: looked up)")
