@@ -475,8 +475,12 @@ func TestAtLeastOnceSinkControl(t *testing.T) {
 	}
 }
 
+// waitFor polls cond for up to 2 minutes (a stuck scenario fails with the
+// sinks' logs instead of hitting the test binary's timeout).
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	for !cond() {
 		select {
 		case <-ctx.Done():
