@@ -130,7 +130,8 @@ type Handled struct {
 	Err      error
 	// Context is the context the handler ran with (what the
 	// HookRecordContext hooks returned), so that a tracing hook can end
-	// the span it started there; nil when no HookRecordContext is set.
+	// the span it started there; nil from packages that do not call
+	// HookRecordContext.
 	Context context.Context
 }
 

@@ -107,14 +107,18 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 	backoff := p.cfg.retryBackoff
 	for attempt := 1; ; attempt++ {
 		p.em.start(r)
+		hctx := p.hooks.RecordContext(ctx, r) // a tracer's span for this call
 		began := time.Now()
-		err := p.record(ctx, r, p.em.emitFn)
+		err := p.record(hctx, r, p.em.emitFn)
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
-			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: time.Since(began), Err: err})
+			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: time.Since(began), Err: err, Context: hctx})
 		}
 		if err == nil {
 			for _, o := range outs {
+				if p.hooks.HasEmit() {
+					p.hooks.Emit(hctx, o.from, o.out)
+				}
 				t.produce(o.from, o.out)
 			}
 			return nil

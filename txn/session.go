@@ -110,6 +110,7 @@ func (p *Processor) newSession(ctx context.Context) (*session, error) {
 	}
 	s.producerID, s.epoch = id, epoch
 	p.cfg.logger.Info("txn: session started", "txn_id", p.cfg.txnID, "group", p.cfg.group, "producer_id", id, "epoch", epoch)
+	p.hooks.SessionStart(eoskit.SessionStart{TransactionalID: p.cfg.txnID, Group: p.cfg.group, ProducerID: id, Epoch: epoch})
 	return s, nil
 }
 
