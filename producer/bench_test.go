@@ -67,3 +67,44 @@ func BenchmarkTxProduceAsync(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProduceAsync is BenchmarkTxProduceAsync for the idempotent
+// producer: eoskit's ProduceAsync against franz-go's Produce, 100 B values.
+func BenchmarkProduceAsync(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, "t"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	val := make([]byte, 100)
+	done := func(*kgo.Record, error) {}
+	const perFlush = 10000
+	run := func(b *testing.B, produce func(*kgo.Record), flush func() error) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; {
+			for j := 0; j < perFlush && i < b.N; j, i = j+1, i+1 {
+				produce(&kgo.Record{Value: val})
+			}
+			if err := flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("franz-go", func(b *testing.B) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		run(b, func(r *kgo.Record) { cl.Produce(ctx, r, done) }, func() error { return cl.Flush(ctx) })
+	})
+	b.Run("eoskit", func(b *testing.B) {
+		p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{kgo.DefaultProduceTopic("t")}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close(ctx)
+		run(b, func(r *kgo.Record) { p.ProduceAsync(ctx, r, done) }, func() error { return p.Flush(ctx) })
+	})
+}

@@ -22,6 +22,7 @@ type config struct {
 	logger   *slog.Logger
 	hookVals []eoskit.Hook
 	hooks    hooks.Set // built once by the constructor
+	acks     *ackPool  // callback carriers (ProduceAsync)
 
 	linger      *time.Duration
 	batchBytes  int32
@@ -55,6 +56,7 @@ func newConfig(conn eoskit.Conn, opts []Opt) config {
 		o.apply(&c)
 	}
 	c.hooks = hooks.New(c.hookVals)
+	c.acks = &ackPool{}
 	return c
 }
 

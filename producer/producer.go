@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit/internal/hooks"
 )
 
 // Producer is an idempotent producer: acks=all, idempotence on, at most 5
@@ -102,13 +104,47 @@ func (p *Producer) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*k
 		p.cl.Produce(ctx, r, nil)
 		return
 	}
-	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-		err = mapErr(r, err)
-		p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: err})
-		if done != nil {
-			done(r, err)
-		}
-	})
+	a := p.cfg.acks.get()
+	a.hooks, a.done = &p.cfg.hooks, done
+	p.cl.Produce(ctx, r, a.fn)
+}
+
+// ack carries a record's callback through franz-go without a closure per
+// record: carriers are pooled (one pool per producer), each with its method
+// value bound once.
+type ack struct {
+	pool  *ackPool
+	hooks *hooks.Set
+	done  func(*kgo.Record, error)
+	tx    *Tx // the transaction to record a failure in, if any
+	fn    func(*kgo.Record, error)
+}
+
+type ackPool struct{ p sync.Pool }
+
+func (p *ackPool) get() *ack {
+	if a, ok := p.p.Get().(*ack); ok {
+		return a
+	}
+	a := &ack{pool: p}
+	a.fn = a.call
+	return a
+}
+
+func (a *ack) call(r *kgo.Record, err error) {
+	hs, done, tx := a.hooks, a.done, a.tx
+	a.hooks, a.done, a.tx = nil, nil, nil
+	a.pool.p.Put(a)
+	if tx != nil && err != nil {
+		tx.first.Promise()(r, err)
+	}
+	err = mapErr(r, err)
+	if hs.HasProduce() {
+		hs.Produce(eoskit.Produced{Record: r, Err: err})
+	}
+	if done != nil {
+		done(r, err)
+	}
 }
 
 // Flush waits until every buffered record has an outcome (reported to its

@@ -47,6 +47,7 @@ type Tx struct {
 	done  atomic.Bool  // ended by Commit or Abort
 	total atomic.Int64 // records produced in it (no lock per record)
 	first kgo.FirstErrPromise
+	ack   func(*kgo.Record, error) // tx.onAck, bound once
 }
 
 // NewTransactional returns a transactional producer for txnID on conn and
@@ -126,6 +127,7 @@ func (p *TxProducer) Begin() (*Tx, error) {
 		return nil, fmt.Errorf("producer: begin: %w", mapErr(nil, err))
 	}
 	p.open = &Tx{p: p, cl: cl, began: time.Now()}
+	p.open.ack = p.open.onAck
 	p.cfg.hooks.TxnBegin(eoskit.TxnBegin{TransactionalID: p.id, At: p.open.began})
 	return p.open, nil
 }
@@ -163,19 +165,23 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 		return
 	}
 	tx.total.Add(1)
-	promise := tx.first.Promise()
 	if done == nil && !tx.p.cfg.hooks.HasProduce() {
-		tx.cl.Produce(ctx, r, promise)
+		tx.cl.Produce(ctx, r, tx.ack)
 		return
 	}
-	tx.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-		merr := mapErr(r, err)
-		tx.p.cfg.hooks.Produce(eoskit.Produced{Record: r, Err: merr})
-		if done != nil {
-			done(r, merr)
-		}
-		promise(r, err)
-	})
+	a := tx.p.cfg.acks.get()
+	a.hooks, a.done, a.tx = &tx.p.cfg.hooks, done, tx
+	tx.cl.Produce(ctx, r, a.fn)
+}
+
+// onAck records a failed record in tx.first. Commit reads tx.first only
+// after Flush, and franz-go calls every record's callback before Flush
+// returns, so a failure needs no promise taken before it is produced (and
+// a success costs nothing).
+func (tx *Tx) onAck(r *kgo.Record, err error) {
+	if err != nil {
+		tx.first.Promise()(r, err)
+	}
 }
 
 func (tx *Tx) check() error {

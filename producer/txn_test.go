@@ -351,3 +351,47 @@ func TestCommitAnswerLostAfterCommitLanded(t *testing.T) {
 		t.Fatalf("read_committed saw %s, want %s", got, want)
 	}
 }
+
+// TestAsyncFailureAbortsCommit: a record produced with ProduceAsync that
+// fails (unknown topic) reaches its callback mapped, and dooms the
+// transaction: Commit aborts and returns ErrAborted wrapping the reason,
+// with or without a callback on the failed record.
+func TestAsyncFailureAbortsCommit(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+		kgo.MetadataMinAge(10 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}},
+		"txn-async-fail", producer.WithPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	for _, withCallback := range []bool{true, false} {
+		tx, err := p.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cbErr error
+		var cb func(*kgo.Record, error)
+		if withCallback {
+			cb = func(_ *kgo.Record, err error) { cbErr = err }
+		}
+		tx.ProduceAsync(ctx, &kgo.Record{Topic: "out", Value: []byte("fine")}, nil)
+		tx.ProduceAsync(ctx, &kgo.Record{Topic: "missing", Value: []byte("lost")}, cb)
+		err = tx.Commit(ctx)
+		if !errors.Is(err, producer.ErrAborted) || !errors.Is(err, producer.ErrUnknownTopic) {
+			t.Fatalf("callback %v: Commit %v, want ErrAborted wrapping ErrUnknownTopic", withCallback, err)
+		}
+		if withCallback && !errors.Is(cbErr, producer.ErrUnknownTopic) {
+			t.Fatalf("callback got %v, want ErrUnknownTopic", cbErr)
+		}
+	}
+	if err := p.Run(ctx, func(tx *producer.Tx) error {
+		return tx.Produce(ctx, &kgo.Record{Topic: "out", Value: []byte("ok")}, &kgo.Record{Topic: "out", Value: []byte("stop")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop")); got != "[ok]" {
+		t.Fatalf("read_committed saw %s, want [ok]", got)
+	}
+}
