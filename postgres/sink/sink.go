@@ -188,6 +188,13 @@ func (s *Sink) collect(ctx context.Context, cl *kgo.Client) (*batch, error) {
 		}
 		n := len(b.recs)
 		s.keep(fs, b)
+		if len(b.recs) == 0 {
+			// A poll that returned only errors or dropped records still
+			// blocks rebalances (BlockRebalanceOnPoll): release them, or
+			// a rejoin after a lost session waits for this loop forever.
+			cl.AllowRebalance()
+			continue
+		}
 		if deadline.IsZero() && len(b.recs) > n {
 			deadline = time.Now().Add(s.cfg.interval)
 		}
