@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -66,6 +67,27 @@ func WithPropagator(p propagation.TextMapPropagator) Opt {
 	return opt(func(t *Tracer) { t.prop = p })
 }
 
+// WithRootSampling starts a handler span for only this fraction (0 to 1)
+// of the input records that carry no trace context, deciding before any
+// span is made: the others cost a header lookup and get no span and no
+// traceparent. Inputs carrying a trace context always get their span (the
+// provider's sampler decides whether it records). Default 1: every record.
+// A provider sampler (TraceIDRatioBased) makes the same decision after the
+// span's IDs are made, at a cost per record that a high-rate processor
+// notices; this one is a counter.
+func WithRootSampling(fraction float64) Opt {
+	return opt(func(t *Tracer) {
+		switch {
+		case fraction <= 0:
+			t.rootEvery = 0
+		case fraction >= 1:
+			t.rootEvery = 1
+		default:
+			t.rootEvery = uint64(1/fraction + 0.5)
+		}
+	})
+}
+
 // Tracer is an eoskit hook that traces transactions and handler calls
 // and carries the trace from input records to output records through
 // their headers. Pass it to txn.WithHooks (producer.WithHooks for the
@@ -75,13 +97,16 @@ type Tracer struct {
 	prop     propagation.TextMapPropagator
 	tracer   trace.Tracer
 
+	rootEvery uint64        // a root span for one record in rootEvery (0: none)
+	roots     atomic.Uint64 // records without a trace context seen
+
 	mu   sync.Mutex
 	txns map[string]trace.Span // the open transaction's span, by transactional ID
 }
 
 // New returns a Tracer.
 func New(opts ...Opt) *Tracer {
-	t := &Tracer{txns: map[string]trace.Span{}}
+	t := &Tracer{txns: map[string]trace.Span{}, rootEvery: 1}
 	for _, o := range opts {
 		o.apply(t)
 	}
@@ -171,6 +196,11 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 	if !trace.SpanContextFromContext(parent).IsValid() && in.Context != nil {
 		if sc := trace.SpanContextFromContext(in.Context); sc.IsValid() {
 			parent = trace.ContextWithSpanContext(ctx, sc)
+		}
+	}
+	if t.rootEvery != 1 && !trace.SpanContextFromContext(parent).IsValid() {
+		if t.rootEvery == 0 || t.roots.Add(1)%t.rootEvery != 1 { // keep the 1st, (n+1)th, ...; rootEvery >= 2 here
+			return ctx
 		}
 	}
 	ctx, span := t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, trace.WithSpanKind(trace.SpanKindConsumer))

@@ -168,3 +168,42 @@ func TestNoSpanContextNoHeader(t *testing.T) {
 		t.Fatalf("headers %v, want none", out.Headers)
 	}
 }
+
+// TestRootSampling: with WithRootSampling(0.25) one record in four
+// without a trace context gets a span (and its outputs a traceparent); a
+// record carrying a trace context always does; with 0, none without one.
+func TestRootSampling(t *testing.T) {
+	for _, c := range []struct {
+		fraction float64
+		want     int
+	}{{0.25, 2}, {0, 0}, {1, 8}} {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		tr := otel.New(otel.WithTracerProvider(tp), otel.WithRootSampling(c.fraction))
+		withHeader := 0
+		for i := 0; i < 8; i++ {
+			in := &kgo.Record{Topic: "in", Offset: int64(i)}
+			ctx := tr.OnRecordContext(context.Background(), in)
+			out := &kgo.Record{Topic: "out"}
+			tr.OnEmit(ctx, in, out)
+			tr.OnHandled(eoskit.Handled{Record: in, Attempt: 1, Context: ctx})
+			if header(out, "traceparent") != "" {
+				withHeader++
+			}
+		}
+		if len(rec.Ended()) != c.want || withHeader != c.want {
+			t.Errorf("fraction %v: %d spans, %d outputs with a traceparent; want %d", c.fraction, len(rec.Ended()), withHeader, c.want)
+		}
+		// An input with a trace context is traced whatever the fraction.
+		upCtx, up := tp.Tracer("up").Start(context.Background(), "produce")
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(upCtx, carrier)
+		up.End()
+		in := &kgo.Record{Topic: "in", Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte(carrier.Get("traceparent"))}}}
+		ctx := tr.OnRecordContext(context.Background(), in)
+		if !trace.SpanFromContext(ctx).IsRecording() {
+			t.Errorf("fraction %v: an input with a trace context got no span", c.fraction)
+		}
+		_ = tp.Shutdown(context.Background())
+	}
+}

@@ -21,7 +21,9 @@ import (
 // the processor does. none: no hook (the processor skips building the
 // events); prom: metrics/prom; prom+otel: plus the tracer on a sampling
 // SDK provider that keeps every span and exports none; prom+otel-1%: the
-// same sampling 1 % of the traces (ParentBased(TraceIDRatioBased(0.01))).
+// same sampling 1 % of the traces (ParentBased(TraceIDRatioBased(0.01)));
+// prom+otel-root1%: a trace for 1 % of the records decided before any span
+// is made (otel.WithRootSampling(0.01)).
 func BenchmarkHookCostPerRecord(b *testing.B) {
 	m, err := prom.New(prometheus.NewRegistry(), prom.WithGroup("g"), prom.WithTransactionalID("x"))
 	if err != nil {
@@ -33,10 +35,11 @@ func BenchmarkHookCostPerRecord(b *testing.B) {
 	tp1 := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))))
 	defer tp1.Shutdown(context.Background())
 	tr1 := otel.New(otel.WithTracerProvider(tp1))
+	trRoot := otel.New(otel.WithTracerProvider(tp), otel.WithRootSampling(0.01))
 	for _, c := range []struct {
 		name  string
 		hooks []eoskit.Hook
-	}{{"none", nil}, {"prom", []eoskit.Hook{m}}, {"prom+otel", []eoskit.Hook{m, tr}}, {"prom+otel-1%", []eoskit.Hook{m, tr1}}} {
+	}{{"none", nil}, {"prom", []eoskit.Hook{m}}, {"prom+otel", []eoskit.Hook{m, tr}}, {"prom+otel-1%", []eoskit.Hook{m, tr1}}, {"prom+otel-root1%", []eoskit.Hook{m, trRoot}}} {
 		b.Run(c.name, func(b *testing.B) {
 			hs := hooks.New(c.hooks)
 			in := &kgo.Record{Topic: "in", Partition: 3, Offset: 1, Value: []byte("v")}

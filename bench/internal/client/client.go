@@ -57,6 +57,9 @@ type Spec struct {
 	TxnIntervalMs int `json:"txn_interval_ms,omitempty"`
 	// Rate is the fixed produce rate of the e2e workload, records/s.
 	Rate int `json:"rate,omitempty"`
+	// Observe runs eoskit's sides with metrics/prom (and kprom) and the otel
+	// tracer hooked in (a trace for 1 % of the records, not exported).
+	Observe bool `json:"observe,omitempty"`
 	// CPUProfile, when set, is a file for a pprof CPU profile of the run.
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }

@@ -67,8 +67,17 @@ func fetchErr(ctx context.Context, fs kgo.Fetches) error {
 func consumeEoskit(ctx context.Context, s Spec) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := consumer.New(eoskit.Conn{Brokers: s.Brokers}, consumer.WithGroup(s.Group),
-		consumer.WithTopics(s.Topic), consumer.StartAtEarliest())
+	conn := eoskit.Conn{Brokers: s.Brokers}
+	opts := []consumer.Opt{consumer.WithGroup(s.Group), consumer.WithTopics(s.Topic), consumer.StartAtEarliest()}
+	if s.Observe {
+		hooks, kopts, err := observeHooks(s)
+		if err != nil {
+			return Result{}, err
+		}
+		conn.KgoOpts = append(conn.KgoOpts, kopts...)
+		opts = append(opts, consumer.WithHooks(hooks...))
+	}
+	c, err := consumer.New(conn, opts...)
 	if err != nil {
 		return Result{}, err
 	}

@@ -186,6 +186,14 @@ func copyEoskit(ctx context.Context, s Spec) (Result, error) {
 		txn.WithGroup(s.Group), txn.WithTopics(s.Topic),
 		txn.WithTransactionalID(s.TxnID), txn.WithProvenance(false), txn.WithHooks(h),
 	}
+	if s.Observe {
+		hooks, kopts, err := observeHooks(s)
+		if err != nil {
+			return Result{}, err
+		}
+		conn.KgoOpts = append(conn.KgoOpts, kopts...)
+		opts = append(opts, txn.WithHooks(hooks...))
+	}
 	if s.TxnRecords > 0 {
 		opts = append(opts, txn.WithMaxTxnRecords(s.TxnRecords))
 	}

@@ -146,6 +146,26 @@ func Catalog(records int64) []Case {
 			goClient("franz-go at-least-once", client.KindCopyALO, client.ImplFranz, tuned1s),
 		},
 	})
+	// Observability on vs off (issue 14: at most 3 % throughput and CPU).
+	observe := func(s *client.Spec) { s.Observe = true }
+	cs = append(cs, Case{
+		Name: "observe-copy", Title: "exactly-once copy with metrics and tracing vs without",
+		Settings: "As copy-tuned (a transaction every 100 ms, batch 1 MiB). First side: metrics/prom (kprom included) and the otel tracer (a trace for 1 % of the records, otel.WithRootSampling; no exporter) hooked in.",
+		Kind:     KindCopy, Transactional: true, Partitions: 1, RecordSize: 100, Records: max(r/10, 1), Reference: "eoskit txn.Processor",
+		Sides: []Side{
+			goClient("eoskit txn.Processor + metrics, tracing", client.KindCopyEOS, client.ImplEoskit, func(s *client.Spec) { tuned(s); s.TxnRecords = 1 << 30; observe(s) }),
+			goClient("eoskit txn.Processor", client.KindCopyEOS, client.ImplEoskit, func(s *client.Spec) { tuned(s); s.TxnRecords = 1 << 30 }),
+		},
+	})
+	cs = append(cs, Case{
+		Name: "observe-consume", Title: "read_committed group consume with metrics and tracing vs without",
+		Settings: "As consume-read-committed. First side: metrics/prom (kprom included) and the otel tracer hooked in.",
+		Kind:     KindConsume, Partitions: 6, RecordSize: 100, Records: r, Reference: "eoskit consumer",
+		Sides: []Side{
+			goClient("eoskit consumer + metrics, tracing", client.KindConsume, client.ImplEoskit, observe),
+			goClient("eoskit consumer", client.KindConsume, client.ImplEoskit, nil),
+		},
+	})
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
 	cs = append(cs, Case{
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
