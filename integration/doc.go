@@ -73,6 +73,8 @@
 //	Partition(groups...)       broker and controller links between    timeout, timeout=0
 //	                           groups (nodes not named: one more group)
 //	CutClients(ids...)         client:id (all brokers without ids)    timeout, timeout=0
+//	CutAnswers(ids...)         client:id (all brokers without ids)    timeout, timeout=0, on answers only: requests are applied,
+//	                                                                  the client never learns the outcome
 //	Latency(d, jitter, ids...) all links, or those to or from ids     latency (latency=d, jitter): each chunk d±jitter later, each way
 //	Bandwidth(kb, ids...)      same                                   bandwidth (rate in KB/s), per connection and direction
 //	ResetAfter(n, ids...)      same                                   limit_data (bytes=n): a connection closes after n bytes one way

@@ -99,7 +99,7 @@ type LinkStats struct {
 	Open          int64    // connections open now
 	RequestBytes  int64    // bytes delivered From → To
 	ResponseBytes int64    // bytes delivered To → From (replicated records flow here on broker links)
-	Faults        []string // faults on now: cut, latency, bandwidth, reset_after
+	Faults        []string // faults on now: cut, cut_answers, latency, bandwidth, reset_after
 }
 
 func linkName(kind LinkKind, from, to int32) string {
@@ -299,6 +299,17 @@ func (n *Network) Partition(ctx context.Context, groups ...[]int32) error {
 // and the KRaft quorum go on. Heal undoes it.
 func (n *Network) CutClients(ctx context.Context, ids ...int32) error {
 	return n.change(ctx, ids, fmt.Sprintf("cut clients from %v", ids), faultCut, blackhole(), func(l Link) bool {
+		return l.Kind == LinkClient && (len(ids) == 0 || slices.Contains(ids, l.To))
+	})
+}
+
+// CutAnswers drops the brokers' answers to clients on the client links of
+// the brokers ids (every broker when none is given), while clients' requests
+// still reach them: a produce, a commit or an EndTxn is applied by the broker
+// and the client never learns the outcome. Heal undoes it (and closes those
+// connections).
+func (n *Network) CutAnswers(ctx context.Context, ids ...int32) error {
+	return n.change(ctx, ids, fmt.Sprintf("cut answers to clients from %v", ids), faultCutAnswers, blackhole(), func(l Link) bool {
 		return l.Kind == LinkClient && (len(ids) == 0 || slices.Contains(ids, l.To))
 	})
 }

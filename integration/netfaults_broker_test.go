@@ -46,6 +46,7 @@ func TestNetworkFaults(t *testing.T) {
 		{"IsolateLeader", testIsolateLeader},
 		{"PartitionShrinksISR", testPartitionShrinksISR},
 		{"CutClientsReplicationContinues", testCutClients},
+		{"CutAnswersLosesOnlyTheAnswer", testCutAnswers},
 		{"Latency", testLatency},
 		{"ResetAfter", testResetAfter},
 		{"KillStartKeepsProxies", testKillStartKeepsProxies},
@@ -335,6 +336,10 @@ func testCutClients(t *testing.T, c *integration.Cluster) {
 	createAssigned(t, c, topic, "2", []int32{3, 1, 2}, []int32{1, 2, 3})
 	cl := newClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	// (An idempotent producer never times out a request that may have been
+	// written: this one is not idempotent, so that its records do time out.)
+	quick := newClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DisableIdempotentWrite(), kgo.RecordDeliveryTimeout(8*time.Second))
 	if err := c.Network().CutClients(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -351,10 +356,6 @@ func testCutClients(t *testing.T, c *integration.Cluster) {
 	}
 	// Produce to node 3's partition fails; produce to node 1's partition
 	// succeeds with acks=all, node 3 replicating it through broker:3->1.
-	// (An idempotent producer never times out a request that may have been
-	// written: this one is not idempotent, so that its records do time out.)
-	quick := newClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.DisableIdempotentWrite(), kgo.RecordDeliveryTimeout(8*time.Second))
 	began := time.Now()
 	err = quick.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 0, Value: []byte("to-cut-leader")}).FirstErr()
 	if err == nil {
@@ -390,6 +391,55 @@ func testCutClients(t *testing.T, c *integration.Cluster) {
 	}
 	got := readAll(t, c, topic)
 	assertContainsAll(t, got, append(acked, "healed"))
+}
+
+// testCutAnswers: with the answers from the leader cut, a produce fails on
+// the client, yet the broker wrote it: the outcome a client cannot know.
+func testCutAnswers(t *testing.T, c *integration.Cluster) {
+	ctx := integration.Context(t, 2*time.Minute)
+	topic := integration.UniqueName(t, "")
+	createAssigned(t, c, topic, "2", []int32{2, 3, 1})
+	// Not idempotent, so that the record times out on the client.
+	cl := newClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(), kgo.RecordDeliveryTimeout(8*time.Second))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("answered")}).FirstErr(); err != nil {
+		t.Fatalf("produce before: %v", err)
+	}
+	if err := c.Network().CutAnswers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Answers already past the cut when it was set (in flight) still arrive:
+	// count from once the link is quiet.
+	before := link(t, c, "client:2")
+	for settled, i := false, 0; !settled && i < 25; i++ {
+		time.Sleep(200 * time.Millisecond)
+		now := link(t, c, "client:2")
+		settled, before = now.ResponseBytes == before.ResponseBytes, now
+	}
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("answer-lost")}).FirstErr()
+	if err == nil {
+		t.Fatal("produce whose answer was cut succeeded on the client")
+	}
+	t.Logf("produce with the answer cut: %v", err)
+	during := link(t, c, "client:2")
+	if during.RequestBytes <= before.RequestBytes || during.ResponseBytes != before.ResponseBytes {
+		t.Fatalf("client:2 request bytes %d -> %d, answer bytes %d -> %d: want requests delivered, no answer",
+			before.RequestBytes, during.RequestBytes, before.ResponseBytes, during.ResponseBytes)
+	}
+	if err := c.Network().Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, c, topic)
+	lost := 0
+	for _, v := range got {
+		if v == "answer-lost" {
+			lost++
+		}
+	}
+	// Each retry of the non-idempotent producer may have written it again.
+	if lost == 0 || !slices.Contains(got, "answered") {
+		t.Fatalf("read %v: want the record whose answer was lost written (at least once)", got)
+	}
+	t.Logf("the record whose answer was lost was written %d time(s)", lost)
 }
 
 // apiVersions asks exactly the broker at addr, without retries.

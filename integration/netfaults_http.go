@@ -21,6 +21,7 @@ import (
 //	POST /isolate/{node}                     Isolate
 //	POST /partition   {"groups":[[1],[2,3]]} Partition
 //	POST /cut-clients[/{node}]               CutClients (every broker without a node)
+//	POST /cut-answers[/{node}]               CutAnswers (every broker without a node)
 //	POST /latency?ms=100&jitter=20[&nodes=1,2]   Latency
 //	POST /bandwidth?kbps=64[&nodes=1]        Bandwidth (kilobytes per second)
 //	POST /reset-after?bytes=4096[&nodes=1]   ResetAfter
@@ -53,20 +54,25 @@ func (n *Network) Handler() http.Handler {
 		}
 		reply(w, n.Partition(r.Context(), body.Groups...))
 	})
-	cut := func(w http.ResponseWriter, r *http.Request) {
-		var ids []int32
-		if s := r.PathValue("node"); s != "" {
-			id, err := nodeParam(s)
-			if err != nil {
-				reply(w, err)
-				return
+	// POST /NAME[/{node}] calls f(ctx[, node]).
+	onBrokers := func(f func(context.Context, ...int32) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var ids []int32
+			if s := r.PathValue("node"); s != "" {
+				id, err := nodeParam(s)
+				if err != nil {
+					reply(w, err)
+					return
+				}
+				ids = append(ids, id)
 			}
-			ids = append(ids, id)
+			reply(w, f(r.Context(), ids...))
 		}
-		reply(w, n.CutClients(r.Context(), ids...))
 	}
-	mux.HandleFunc("POST /cut-clients", cut)
-	mux.HandleFunc("POST /cut-clients/{node}", cut)
+	mux.HandleFunc("POST /cut-clients", onBrokers(n.CutClients))
+	mux.HandleFunc("POST /cut-clients/{node}", onBrokers(n.CutClients))
+	mux.HandleFunc("POST /cut-answers", onBrokers(n.CutAnswers))
+	mux.HandleFunc("POST /cut-answers/{node}", onBrokers(n.CutAnswers))
 	mux.HandleFunc("POST /latency", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		ms, err := intParam(q.Get("ms"), "ms", true)

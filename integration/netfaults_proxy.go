@@ -27,6 +27,7 @@ type faultKind int
 
 const (
 	faultCut        faultKind = iota // toxics.TimeoutToxic{Timeout: 0}
+	faultCutAnswers                  // the same, on answers (To → From) only
 	faultLatency                     // toxics.LatencyToxic
 	faultBandwidth                   // toxics.BandwidthToxic
 	faultResetAfter                  // toxics.LimitDataToxic
@@ -34,8 +35,20 @@ const (
 )
 
 func (k faultKind) String() string {
-	return [...]string{"cut", "latency", "bandwidth", "reset_after"}[k]
+	return [...]string{"cut", "cut_answers", "latency", "bandwidth", "reset_after"}[k]
 }
+
+// directions reports which streams the fault acts on: [0] requests (toward
+// the listener), [1] answers.
+func (k faultKind) directions() [2]bool {
+	if k == faultCutAnswers {
+		return [2]bool{false, true}
+	}
+	return [2]bool{true, true}
+}
+
+// isCut reports a blackhole, whose removal closes the connection.
+func (k faultKind) isCut() bool { return k == faultCut || k == faultCutAnswers }
 
 // applyTimeout bounds how long switching a fault on one connection may take.
 // A connection whose receiver does not read (a paused broker with full
@@ -50,7 +63,7 @@ type proxy struct {
 	upstream string
 
 	mu     sync.Mutex
-	faults [numFaults]*toxics.ToxicWrapper // noop when off
+	faults [2][numFaults]*toxics.ToxicWrapper // per direction; noop when off
 	conns  map[*proxyConn]struct{}
 	closed bool
 	wg     sync.WaitGroup
@@ -66,8 +79,10 @@ func startProxy(upstream string) (*proxy, error) {
 		return nil, fmt.Errorf("integration: network faults: listen for a proxy: %w", err)
 	}
 	p := &proxy{ln: ln, upstream: upstream, conns: map[*proxyConn]struct{}{}}
-	for i := range p.faults {
-		p.faults[i] = noop
+	for d := range p.faults {
+		for i := range p.faults[d] {
+			p.faults[d][i] = noop
+		}
 	}
 	p.wg.Add(1)
 	go p.accept()
@@ -97,8 +112,8 @@ func (p *proxy) accept() {
 			return
 		}
 		pc := &proxyConn{p: p, down: c, up: up, cur: p.faults}
-		pc.dirs[0] = pc.startChain(c, up, &p.bytes[0], p.faults)
-		pc.dirs[1] = pc.startChain(up, c, &p.bytes[1], p.faults)
+		pc.dirs[0] = pc.startChain(c, up, &p.bytes[0], p.faults[0])
+		pc.dirs[1] = pc.startChain(up, c, &p.bytes[1], p.faults[1])
 		p.conns[pc] = struct{}{}
 		p.open.Add(1)
 		p.mu.Unlock()
@@ -114,13 +129,22 @@ func (p *proxy) set(k faultKind, t toxics.Toxic) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.faults[k] == noop && w == noop {
+	dirs := k.directions()
+	d := 0
+	if !dirs[0] {
+		d = 1
+	}
+	if p.closed || p.faults[d][k] == noop && w == noop {
 		return
 	}
-	if k == faultCut && p.faults[k] != noop && w != noop {
+	if k.isCut() && p.faults[d][k] != noop && w != noop {
 		return // already cut: a second cut must not close the held connections
 	}
-	p.faults[k] = w
+	for d, on := range dirs {
+		if on {
+			p.faults[d][k] = w
+		}
+	}
 	var wg sync.WaitGroup
 	for pc := range p.conns {
 		wg.Add(1)
@@ -147,9 +171,9 @@ func (p *proxy) active() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
-	for k, w := range p.faults {
-		if w != noop {
-			out = append(out, faultKind(k).String())
+	for k := range numFaults {
+		if p.faults[0][k] != noop || p.faults[1][k] != noop {
+			out = append(out, k.String())
 		}
 	}
 	return out
@@ -184,8 +208,8 @@ type proxyConn struct {
 	p        *proxy
 	down, up net.Conn
 	dirs     [2]*chain
-	mu       sync.Mutex                      // serialises fault switches
-	cur      [numFaults]*toxics.ToxicWrapper // what each slot runs
+	mu       sync.Mutex                         // serialises fault switches
+	cur      [2][numFaults]*toxics.ToxicWrapper // what each slot runs, per direction
 	once     sync.Once
 }
 
@@ -245,13 +269,16 @@ func (pc *proxyConn) startChain(src io.Reader, dst io.Writer, delivered *atomic.
 	return ch
 }
 
-// switchFault runs w in slot k of both directions.
+// switchFault runs w in slot k of the directions k acts on.
 func (pc *proxyConn) switchFault(k faultKind, w *toxics.ToxicWrapper) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	prev := pc.cur[k]
-	pc.cur[k] = w
-	for _, ch := range pc.dirs {
+	for d, ch := range pc.dirs {
+		if !k.directions()[d] {
+			continue
+		}
+		prev := pc.cur[d][k]
+		pc.cur[d][k] = w
 		s := ch.stubs[k]
 		if !s.InterruptToxic() {
 			continue // this direction has ended

@@ -269,6 +269,39 @@ func TestNetworkPartitionAndCutClients(t *testing.T) {
 	}
 }
 
+func TestNetworkCutAnswers(t *testing.T) {
+	n := fakeNetwork(t)
+	ctx := context.Background()
+	c := dial(t, n, "client:1")
+	if got, err := roundTrip(c, "ok", time.Second); err != nil || got != "ok" {
+		t.Fatalf("before: %q %v", got, err)
+	}
+	if err := n.CutAnswers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := faulted(n, "cut_answers"); !slices.Equal(got, []string{"client:1"}) {
+		t.Fatalf("links with answers cut: %v, want client:1", got)
+	}
+	// The request reaches the server (which echoes it); the answer is dropped.
+	if _, err := roundTrip(c, "lost", 300*time.Millisecond); !isTimeout(err) {
+		t.Fatalf("round trip with answers cut: %v, want a timeout", err)
+	}
+	st, _ := n.Link("client:1")
+	if st.RequestBytes != int64(len("ok")+len("lost")) || st.ResponseBytes != int64(len("ok")) {
+		t.Fatalf("client:1 delivered %d request and %d answer bytes, want 6 and 2", st.RequestBytes, st.ResponseBytes)
+	}
+	if err := n.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 16)); err == nil || isTimeout(err) {
+		t.Fatalf("connection whose answers were cut, after Heal: read %v, want it closed", err)
+	}
+	if got, err := roundTrip(dial(t, n, "client:1"), "after", time.Second); err != nil || got != "after" {
+		t.Fatalf("after Heal: %q %v", got, err)
+	}
+}
+
 func TestNetworkLatency(t *testing.T) {
 	n := fakeNetwork(t)
 	ctx := context.Background()
@@ -343,6 +376,7 @@ func TestNetworkWithoutFaults(t *testing.T) {
 		"Isolate":    n.Isolate(ctx, 1),
 		"Partition":  n.Partition(ctx, []int32{1}),
 		"CutClients": n.CutClients(ctx),
+		"CutAnswers": n.CutAnswers(ctx),
 		"Latency":    n.Latency(ctx, time.Second, 0),
 		"Bandwidth":  n.Bandwidth(ctx, 1),
 		"ResetAfter": n.ResetAfter(ctx, 1),
@@ -395,6 +429,7 @@ func TestNetworkHandler(t *testing.T) {
 		{"/cut-clients/1", "", 200, []string{"client:1"}},
 		{"/cut-clients", "", 200, []string{"client:1", "client:2", "client:3"}},
 		{"/heal", "", 200, nil},
+		{"/cut-answers/2", "", 200, nil},
 		{"/isolate/9", "", 400, nil},
 		{"/isolate/x", "", 400, nil},
 		{"/partition", `{"groups":[[1],[1]]}`, 400, nil},
@@ -416,6 +451,9 @@ func TestNetworkHandler(t *testing.T) {
 		} else if !strings.Contains(body, `"error"`) {
 			t.Fatalf("POST %s: body %s has no error", tc.path, body)
 		}
+	}
+	if got := faulted(n, "cut_answers"); !slices.Equal(got, []string{"client:2"}) {
+		t.Fatalf("answers cut on %v, want client:2 (heal had not run since)", got)
 	}
 	if got := faulted(n, "latency"); len(got) != 9 {
 		t.Fatalf("latency on %v, want the 9 links of node 2", got)

@@ -58,6 +58,7 @@ names a control endpoint on --control-addr:
     curl -s -X POST $CONTROL/isolate/2                      # node 2 cut off from everything
     curl -s -X POST -d '{"groups":[[1],[2,3]]}' $CONTROL/partition
     curl -s -X POST $CONTROL/cut-clients/3                  # only clients lose broker 3
+    curl -s -X POST $CONTROL/cut-answers/3                  # broker 3 applies requests, answers are lost
     curl -s -X POST "$CONTROL/latency?ms=100&jitter=20"     # every link, or &nodes=1,2
     curl -s -X POST "$CONTROL/bandwidth?kbps=64"            # kilobytes per second
     curl -s -X POST "$CONTROL/reset-after?bytes=4096"       # connections end after 4 KiB
