@@ -297,11 +297,12 @@ func brokerBounce(hard bool) func(r *runState, step int) string {
 // transactional ID, as an orchestrator that took it for dead would, and
 // thaws it. The zombie must exit fenced, and nothing of its open
 // transaction may become visible (checked at the end). The first pause
-// (8 s) ends before the zombie's transaction times out (10 s); later ones
-// (14 s) outlast it, so the coordinator has aborted it first.
+// (6 s, plus 2 s for the replacement) ends before the zombie's transaction
+// times out (10 s); later ones (14 s) outlast it, so the coordinator has
+// aborted it first.
 func pauseZombie(r *runState, step int) string {
 	id := r.pick()
-	pause := 8 * time.Second
+	pause := 6 * time.Second
 	if step > 0 {
 		pause = 14 * time.Second
 	}

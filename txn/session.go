@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
@@ -26,6 +25,12 @@ type session struct {
 	epoch      int16
 	progressed bool        // a transaction committed
 	rebalanced atomic.Bool // partitions were revoked or lost since the last End
+
+	// For probeFence: when the open transaction began, whether an EndTxn
+	// went unconfirmed, whether commits leave the epoch (transaction.version 1).
+	openSince   time.Time
+	unconfirmed bool
+	tv1         bool
 }
 
 // guards are the franz-go options txn sets itself: Conn.KgoOpts may not
@@ -229,6 +234,7 @@ func (s *session) begin(ctx context.Context) (*transaction, error) {
 		return nil, fmt.Errorf("txn: begin transaction: %w", err)
 	}
 	t := newTransaction(s)
+	s.openSince = t.began
 	p.hooks.TxnBegin(eoskit.TxnBegin{TransactionalID: p.cfg.txnID, Group: p.cfg.group, At: t.began})
 	return t, nil
 }
@@ -265,52 +271,60 @@ func isAuthError(err error) bool {
 	return errors.As(conn.ExplainAuthError(err, conn.Access{}), &ae)
 }
 
-// probeFence runs before a session is rebuilt after an error. It
-// re-initialises the producer with the last producer ID and epoch this
-// session knows (KIP-360): if another instance took the transactional ID
-// meanwhile (this one was frozen, partitioned: a zombie), the coordinator
-// answers PRODUCER_FENCED and Run stops with eoskit.ErrFenced, instead of
-// the rebuilt session's plain InitProducerID fencing the newer instance.
-// Otherwise the epoch is bumped, which aborts whatever this epoch left
-// open without an EndTxn on it (KAFKA-17754). Transport failures leave the
-// decision to the rebuild.
+// probeFence runs before a session is rebuilt after an error. A rebuilt
+// session's InitProducerID fences every other holder of the
+// transactional ID, so a zombie (a frozen or partitioned instance) that
+// rebuilt would fence its replacement. The probe asks the coordinator for
+// the ID's current producer epoch (DescribeTransactions) and counts the
+// bumps this session cannot explain: its own unconfirmed EndTxn (and
+// franz-go's re-initialisation after it; transaction.version 2 bumps on
+// every EndTxn) and the coordinator's
+// abort of a transaction open longer than its timeout. Any other bump is
+// another instance's InitProducerID: Run stops with eoskit.ErrFenced.
+// (Re-initialising with the last epoch, KIP-360, cannot tell: the
+// coordinator answers a zombie holding the previous epoch as a retry of
+// the bump.) When the coordinator cannot be asked, the rebuild decides.
 func (s *session) probeFence(ctx context.Context) error {
 	c := &s.p.cfg
-	cl := s.gts.Client()
 	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
 	defer cancel()
-	id, epoch, err := cl.ProducerID(pctx) // cached, or franz-go's own KIP-360 reload
-	switch {
-	case err != nil && isFencedCoordinator(err):
-		return fmt.Errorf("txn: re-initialise producer %d (txn_id %s): %w: %w", id, c.txnID, eoskit.ErrFenced, err)
-	case err != nil || id < 0:
+	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(pctx, c.txnID)
+	d, ok := ds[c.txnID]
+	if err != nil || !ok || d.Err != nil || d.ProducerID != s.producerID {
 		return nil
 	}
-	req := kmsg.NewPtrInitProducerIDRequest()
-	req.TransactionalID = &c.txnID
-	req.TransactionTimeoutMillis = int32(c.txnTimeout.Milliseconds())
-	req.ProducerID, req.ProducerEpoch = id, epoch
-	for range 10 {
-		resp, err := req.RequestWith(pctx, cl)
-		if err != nil {
-			return nil
-		}
-		err = kerr.ErrorForCode(resp.ErrorCode)
-		switch {
-		case err == nil:
-			c.logger.Info("txn: producer epoch bumped before rebuilding the session", "txn_id", c.txnID, "producer_id", id, "epoch", epoch, "new_epoch", resp.ProducerEpoch)
-			return nil
-		case isFencedCoordinator(err):
-			return fmt.Errorf("txn: re-initialise producer %d epoch %d (txn_id %s): %w: %w", id, epoch, c.txnID, eoskit.ErrFenced, err)
-		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
-			select {
-			case <-pctx.Done():
-				return nil
-			case <-time.After(c.retryBackoff):
-			}
-		default:
-			return nil
+	explained := 0
+	if s.unconfirmed {
+		explained++ // franz-go re-initialises after an unconfirmed EndTxn (KIP-360 bump)
+		if !s.tv1 {
+			explained++ // the EndTxn itself bumps under transaction.version 2
 		}
 	}
+	if (d.State == "PrepareAbort" || d.State == "CompleteAbort") && !s.openSince.IsZero() && time.Since(s.openSince) >= c.txnTimeout {
+		explained++
+	}
+	if bumps := int(d.ProducerEpoch) - int(s.epoch); bumps > explained {
+		return fmt.Errorf("txn: transactional ID %q is at producer epoch %d (%s), %d bumps past this session's epoch %d that it did not make: another instance initialised it: %w",
+			c.txnID, d.ProducerEpoch, d.State, bumps, s.epoch, eoskit.ErrFenced)
+	}
 	return nil
+}
+
+// noteEnd keeps the session's view of its epoch after a transaction end:
+// confirmed ends refresh it (franz-go's cached producer ID; no request),
+// and tell transaction.version 1 (a commit leaves the epoch) from 2.
+func (s *session) noteEnd(outcome eoskit.TxnOutcome) {
+	s.openSince = time.Time{}
+	if outcome == eoskit.TxnOutcomeUnknown {
+		s.unconfirmed = true
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, epoch, err := s.gts.Client().ProducerID(ctx); err == nil {
+		if outcome == eoskit.TxnCommitted && epoch == s.epoch {
+			s.tv1 = true
+		}
+		s.epoch = epoch
+	}
 }

@@ -21,6 +21,8 @@ import (
 type transaction struct {
 	s       *session
 	began   time.Time
+	member  string // the group member and generation it began in
+	gen     int32
 	records int // input records handled
 	dead    int // input records dead-lettered
 	sent    []output
@@ -36,6 +38,7 @@ type output struct{ from, out *kgo.Record }
 
 func newTransaction(s *session) *transaction {
 	t := &transaction{s: s, began: time.Now()}
+	t.member, t.gen = s.gts.Client().GroupMetadata()
 	t.promise = t.produced
 	return t
 }
@@ -125,7 +128,11 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 	committed, err := s.gts.End(ctx, kgo.TransactionEndTry(try))
 	ev.Commit = time.Since(endStart)
 	ev.Duration = time.Since(start)
-	rebalanced := s.rebalanced.Swap(false)
+	// A revoke or loss, or a generation that moved (the member was kicked:
+	// franz-go aborted without sending the commit), explains a commit that
+	// did not happen.
+	member, gen := s.gts.Client().GroupMetadata()
+	rebalanced := s.rebalanced.Swap(false) || member != t.member || gen != t.gen
 	// End flushed or aborted every buffered record: every promise has run.
 	perr, bad := t.produceResult()
 	if perr != nil && reason == eoskit.AbortNone {
@@ -179,6 +186,10 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 		s.progressed = true
 		p.backoff = 0
 	}
+	if err != nil {
+		s.unconfirmed = true // an EndTxn that errored may have landed
+	}
+	s.noteEnd(ev.Outcome)
 	p.report(ev)
 	return next
 }
