@@ -77,8 +77,8 @@ func (n *netRun) txnID(slot int) string { return fmt.Sprintf("%s-%d", n.group, s
 // on one 3-node cluster with network faults (transaction.version 2), topics
 // RF 3 and min.insync.replicas 2: a commit whose answer is lost, the
 // transaction coordinator frozen and isolated, a partition leader cut off
-// from its followers, and latency with jitter on every link. CI size: 3000
-// records each; EOSKIT_CHAOS=1: 20000.
+// from its followers, and latency with jitter on every link (that one only
+// with EOSKIT_CHAOS=1). CI size: 3000 records each; EOSKIT_CHAOS=1: 20000.
 func TestNetworkFaultsExactlyOnce(t *testing.T) {
 	c := integration.Start(t, integration.WithNodes(3), integration.WithNetworkFaults(), fastGroups,
 		integration.WithStartTimeout(4*time.Minute)) // other clusters share the 2 cores
