@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
@@ -285,6 +287,14 @@ func isAuthError(err error) bool {
 // coordinator answers a zombie holding the previous epoch as a retry of
 // the bump.) When the coordinator cannot be asked, the rebuild decides.
 func (s *session) probeFence(ctx context.Context) error {
+	if err := s.probeEpoch(ctx); err != nil {
+		return err
+	}
+	return s.probeReinit(ctx)
+}
+
+// probeEpoch is probeFence's DescribeTransactions check.
+func (s *session) probeEpoch(ctx context.Context) error {
 	c := &s.p.cfg
 	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
 	defer cancel()
@@ -306,6 +316,52 @@ func (s *session) probeFence(ctx context.Context) error {
 	if bumps := int(d.ProducerEpoch) - int(s.epoch); bumps > explained {
 		return fmt.Errorf("txn: transactional ID %q is at producer epoch %d (%s), %d bumps past this session's epoch %d that it did not make: another instance initialised it: %w",
 			c.txnID, d.ProducerEpoch, d.State, bumps, s.epoch, eoskit.ErrFenced)
+	}
+	return nil
+}
+
+// probeReinit is probeFence's second check: it re-initialises with the
+// last producer ID and epoch (KIP-360). The coordinator answers
+// PRODUCER_FENCED when the epoch moved past that and its predecessor
+// (another instance initialised); otherwise the epoch is bumped, which
+// aborts what this epoch left open without an EndTxn on it (KAFKA-17754).
+func (s *session) probeReinit(ctx context.Context) error {
+	c := &s.p.cfg
+	cl := s.gts.Client()
+	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
+	defer cancel()
+	id, epoch, err := cl.ProducerID(pctx) // cached, or franz-go's own KIP-360 reload
+	switch {
+	case err != nil && isFencedCoordinator(err):
+		return fmt.Errorf("txn: re-initialise producer %d (txn_id %s): %w: %w", id, c.txnID, eoskit.ErrFenced, err)
+	case err != nil || id < 0:
+		return nil
+	}
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &c.txnID
+	req.TransactionTimeoutMillis = int32(c.txnTimeout.Milliseconds())
+	req.ProducerID, req.ProducerEpoch = id, epoch
+	for range 10 {
+		resp, err := req.RequestWith(pctx, cl)
+		if err != nil {
+			return nil
+		}
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		switch {
+		case err == nil:
+			c.logger.Info("txn: producer epoch bumped before rebuilding the session", "txn_id", c.txnID, "producer_id", id, "epoch", epoch, "new_epoch", resp.ProducerEpoch)
+			return nil
+		case isFencedCoordinator(err):
+			return fmt.Errorf("txn: re-initialise producer %d epoch %d (txn_id %s): %w: %w", id, epoch, c.txnID, eoskit.ErrFenced, err)
+		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
+			select {
+			case <-pctx.Done():
+				return nil
+			case <-time.After(c.retryBackoff):
+			}
+		default:
+			return nil
+		}
 	}
 	return nil
 }
