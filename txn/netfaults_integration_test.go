@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,22 +80,33 @@ func (n *netRun) txnID(slot int) string { return fmt.Sprintf("%s-%d", n.group, s
 // RF 3 and min.insync.replicas 2: a commit whose answer is lost, the
 // transaction coordinator frozen and isolated, a partition leader cut off
 // from its followers, and latency with jitter on every link (that one only
-// with EOSKIT_CHAOS=1). CI size: 3000 records each; EOSKIT_CHAOS=1: 20000.
+// with EOSKIT_CHAOS=1). CI size: 3000 records each, transaction.version 2;
+// EOSKIT_CHAOS=1: 20000 records (EOSKIT_TXN_RECORDS overrides), and again on
+// a transaction.version 1 cluster.
 func TestNetworkFaultsExactlyOnce(t *testing.T) {
-	c := integration.Start(t, integration.WithNodes(3), integration.WithNetworkFaults(), fastGroups,
-		integration.WithStartTimeout(4*time.Minute)) // other clusters share the 2 cores
-	if c.Network() == nil {
-		t.Fatal("no network faults on the cluster")
-	}
 	records := 3000
+	versions := []int{2}
 	if chaos() {
 		records = 20000
+		versions = append(versions, 1)
 	}
-	for _, sc := range netScenarios() {
-		if sc.chaosOnly && !chaos() {
-			continue // too slow for CI (see netScenarios); make chaos runs it
-		}
-		t.Run(sc.name, func(t *testing.T) { runNetScenario(t, c, sc, records) })
+	if n, err := strconv.Atoi(os.Getenv("EOSKIT_TXN_RECORDS")); err == nil && n > 0 {
+		records = n
+	}
+	for _, tv := range versions {
+		t.Run(fmt.Sprintf("tv%d", tv), func(t *testing.T) {
+			c := integration.Start(t, integration.WithNodes(3), integration.WithNetworkFaults(), integration.WithTransactionVersion(tv),
+				fastGroups, integration.WithStartTimeout(4*time.Minute)) // other clusters share the 2 cores
+			if c.Network() == nil || c.TransactionVersion() != tv {
+				t.Fatalf("cluster: network faults %v, transaction.version %d (want %d)", c.Network() != nil, c.TransactionVersion(), tv)
+			}
+			for _, sc := range netScenarios() {
+				if sc.chaosOnly && !chaos() {
+					continue // too slow for CI (see netScenarios); make chaos runs it
+				}
+				t.Run(sc.name, func(t *testing.T) { runNetScenario(t, c, sc, records) })
+			}
+		})
 	}
 }
 

@@ -50,6 +50,7 @@ required_tests=(
   "containers:TestNetworkFaults"
   "processes:TestNetworkFaults"
   "containers:TestDevClusterNetworkFaultsOnBroker"
+  "containers:TestNetworkFaultsExactlyOnce"
 )
 for entry in "${required_tests[@]}"; do
   backend=${entry%%:*}
