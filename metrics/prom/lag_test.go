@@ -107,7 +107,9 @@ eoskit_open_txn_age_seconds{group="g",partition="1",topic="in"} 0
 			t.Fatal(err)
 		}
 	}
-	clock.Add(time.Since(clock.Now())) // the real time, after the transaction began
+	// The real time plus 5 ms: the start time has millisecond resolution, so
+	// an age measured in the same millisecond would be 0.
+	clock.Add(time.Since(clock.Now()) + 5*time.Millisecond)
 	parts, err := lag.Poll(ctx)
 	if err != nil {
 		t.Fatal(err)
