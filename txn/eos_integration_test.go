@@ -421,7 +421,11 @@ func TestExactlyOnceTransactionV1(t *testing.T) {
 	}
 	records, seeds := suiteSize()
 	all := eosScenarios()
-	for _, sc := range []scenario{all[0], all[2], all[5]} {
+	// Not the zombie with a replacement: under transaction.version 1 Kafka
+	// answers an InitProducerID carrying the previous epoch as a retry of
+	// the replacement's bump, so a woken zombie can still take the ID back
+	// (a known limitation; exactly-once holds, liveness does not).
+	for _, sc := range []scenario{all[0], all[2]} {
 		for _, seed := range seeds {
 			t.Run(fmt.Sprintf("%s/seed-%d", sc.name, seed), func(t *testing.T) {
 				runScenario(t, c, sc, records, seed)

@@ -298,6 +298,13 @@ func (s *session) probeEpoch(ctx context.Context) error {
 	c := &s.p.cfg
 	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
 	defer cancel()
+	// franz-go re-initialises by itself after some produce errors (KIP-360
+	// bumps during broker faults): its cached epoch is this session's.
+	if id, epoch, err := s.gts.Client().ProducerID(pctx); err == nil && id == s.producerID {
+		s.epoch = epoch
+	} else if err != nil && isFencedCoordinator(err) {
+		return fmt.Errorf("txn: re-initialise producer (txn_id %s): %w: %w", c.txnID, eoskit.ErrFenced, err)
+	}
 	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(pctx, c.txnID)
 	d, ok := ds[c.txnID]
 	if err != nil || !ok || d.Err != nil || d.ProducerID != s.producerID {
