@@ -72,6 +72,8 @@
 //	Isolate(id)                every link to or from id               timeout, timeout=0: data dropped, connections held open
 //	Partition(groups...)       broker and controller links between    timeout, timeout=0
 //	                           groups (nodes not named: one more group)
+//	PartitionBrokers(groups...) broker links only between groups:         timeout, timeout=0
+//	                           the quorum stays whole, ISRs shrink
 //	CutClients(ids...)         client:id (all brokers without ids)    timeout, timeout=0
 //	CutAnswers(ids...)         client:id (all brokers without ids)    timeout, timeout=0, on answers only: requests are applied,
 //	                                                                  the client never learns the outcome

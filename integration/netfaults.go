@@ -281,6 +281,26 @@ func (n *Network) Isolate(ctx context.Context, id int32) error {
 // the others but not from clients. Invalid groups return a *PartitionError
 // (ErrInvalidPartition) and change nothing. Heal undoes it.
 func (n *Network) Partition(ctx context.Context, groups ...[]int32) error {
+	return n.partition(ctx, "partition", groups, func(k LinkKind) bool { return k != LinkClient })
+}
+
+// PartitionBrokers splits the brokers into groups as Partition does, but
+// cuts only the broker links between groups (replication, transaction
+// markers), not the controller links: every node stays in the KRaft quorum
+// and keeps heartbeating, so no broker is fenced and no leader moves; the
+// leaders shrink their ISRs to their own group instead. A leader cut from
+// both followers (PartitionBrokers([]int32{leader})) is left alone in its
+// ISR after replica.lag.time.max.ms, and acks=all produce to it with
+// min.insync.replicas=2 fails with NOT_ENOUGH_REPLICAS. Invalid groups
+// return a *PartitionError (ErrInvalidPartition) and change nothing. Heal
+// undoes it.
+func (n *Network) PartitionBrokers(ctx context.Context, groups ...[]int32) error {
+	return n.partition(ctx, "partition brokers", groups, func(k LinkKind) bool { return k == LinkBroker })
+}
+
+// partition cuts the links of the kinds cut between nodes the groups
+// separate.
+func (n *Network) partition(ctx context.Context, what string, groups [][]int32, cut func(LinkKind) bool) error {
 	if err := n.check(); err != nil {
 		return err
 	}
@@ -288,9 +308,9 @@ func (n *Network) Partition(ctx context.Context, groups ...[]int32) error {
 	if err != nil {
 		return err
 	}
-	return n.change(ctx, nil, fmt.Sprintf("partition %v", groups), faultCut, blackhole(), func(l Link) bool {
+	return n.change(ctx, nil, fmt.Sprintf("%s %v", what, groups), faultCut, blackhole(), func(l Link) bool {
 		a, b := min(l.From, l.To), max(l.From, l.To)
-		return l.Kind != LinkClient && slices.Contains(pairs, [2]int32{a, b})
+		return cut(l.Kind) && slices.Contains(pairs, [2]int32{a, b})
 	})
 }
 

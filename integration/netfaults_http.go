@@ -20,6 +20,7 @@ import (
 //	GET  /links                              every link, its counters and faults
 //	POST /isolate/{node}                     Isolate
 //	POST /partition   {"groups":[[1],[2,3]]} Partition
+//	POST /partition-brokers {"groups":[[1]]} PartitionBrokers (replication only)
 //	POST /cut-clients[/{node}]               CutClients (every broker without a node)
 //	POST /cut-answers[/{node}]               CutAnswers (every broker without a node)
 //	POST /latency?ms=100&jitter=20[&nodes=1,2]   Latency
@@ -42,18 +43,23 @@ func (n *Network) Handler() http.Handler {
 		}
 		reply(w, err)
 	})
-	mux.HandleFunc("POST /partition", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Groups [][]int32 `json:"groups"`
+	// POST /NAME {"groups":[...]} calls f(ctx, groups...).
+	onGroups := func(name string, f func(context.Context, ...[]int32) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Groups [][]int32 `json:"groups"`
+			}
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				reply(w, fmt.Errorf(`integration: %s: body must be {"groups":[[1],[2,3]]}: %v: %w`, name, err, errBadRequest))
+				return
+			}
+			reply(w, f(r.Context(), body.Groups...))
 		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			reply(w, fmt.Errorf(`integration: partition: body must be {"groups":[[1],[2,3]]}: %v: %w`, err, errBadRequest))
-			return
-		}
-		reply(w, n.Partition(r.Context(), body.Groups...))
-	})
+	}
+	mux.HandleFunc("POST /partition", onGroups("partition", n.Partition))
+	mux.HandleFunc("POST /partition-brokers", onGroups("partition brokers", n.PartitionBrokers))
 	// POST /NAME[/{node}] calls f(ctx[, node]).
 	onBrokers := func(f func(context.Context, ...int32) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

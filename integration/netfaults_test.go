@@ -252,6 +252,25 @@ func TestNetworkPartitionAndCutClients(t *testing.T) {
 	if err := n.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// PartitionBrokers cuts replication only: node 2 keeps its controller links.
+	if err := n.PartitionBrokers(ctx, []int32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := faulted(n, "cut"), []string{"broker:1->2", "broker:2->1", "broker:2->3", "broker:3->2"}; !slices.Equal(got, want) {
+		t.Fatalf("links cut by PartitionBrokers({2}): %v, want %v", got, want)
+	}
+	if got, err := roundTrip(dial(t, n, "controller:2->1"), "quorum", time.Second); err != nil || got != "quorum" {
+		t.Fatalf("controller:2->1 during PartitionBrokers({2}): %q %v, want it carried", got, err)
+	}
+	if _, err := roundTrip(dial(t, n, "broker:3->2"), "fetch", 300*time.Millisecond); !isTimeout(err) {
+		t.Fatalf("broker:3->2 during PartitionBrokers({2}): %v, want a timeout", err)
+	}
+	if err := n.PartitionBrokers(ctx, []int32{1, 2, 3}); !errors.Is(err, ErrInvalidPartition) {
+		t.Fatalf("PartitionBrokers with one group: %v, want ErrInvalidPartition", err)
+	}
+	if err := n.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.CutClients(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -425,6 +444,9 @@ func TestNetworkHandler(t *testing.T) {
 		{"/heal", "", 200, nil},
 		{"/partition", `{"groups":[[1,2],[3]]}`, 200, []string{"broker:1->3", "broker:2->3", "broker:3->1", "broker:3->2",
 			"controller:1->3", "controller:2->3", "controller:3->1", "controller:3->2"}},
+		{"/heal", "", 200, nil},
+		{"/partition-brokers", `{"groups":[[3]]}`, 200, []string{"broker:1->3", "broker:2->3", "broker:3->1", "broker:3->2"}},
+		{"/partition-brokers", `{"groups":[[3],[3]]}`, 400, nil},
 		{"/heal", "", 200, nil},
 		{"/cut-clients/1", "", 200, []string{"client:1"}},
 		{"/cut-clients", "", 200, []string{"client:1", "client:2", "client:3"}},
