@@ -1,0 +1,404 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/producer"
+)
+
+// PositionHeader is the header every relayed record carries: its position
+// "LSN#index" (for example "0/16B3748#2"), so that a reader can check
+// order and uniqueness.
+const PositionHeader = "eoskit-outbox-position"
+
+// session is one replication session: a producer (transactional, or
+// idempotent for WithAtLeastOnce), the stored position, and the slot's
+// stream. Any failure ends it; Run starts a new one.
+type session struct {
+	r    *Relay
+	log  *slog.Logger
+	repl *pgconn.PgConn
+	dec  *decoder
+
+	txp *producer.TxProducer // exactly-once
+	ap  *producer.Producer   // at-least-once
+
+	pos       Position      // last position committed to Kafka
+	confirmed pglogrepl.LSN // flush LSN confirmed to PostgreSQL
+
+	// The open Kafka transaction (exactly-once) or the buffered messages
+	// (at-least-once) of the current database transaction.
+	tx       *producer.Tx
+	txCount  int
+	buf      []*kgo.Record
+	lastIdx  int
+	split    bool
+	dbSeen   bool // the current database transaction had messages (relayed or skipped)
+	lastKTxn time.Time
+	progress bool
+}
+
+// slotInfo is the slot's row in pg_replication_slots.
+type slotInfo struct {
+	confirmed pglogrepl.LSN
+	active    bool
+	activePID int32
+}
+
+func (r *Relay) prepareDB(ctx context.Context) (slotInfo, error) {
+	conn, err := pgx.Connect(ctx, r.dsn)
+	if err != nil {
+		return slotInfo{}, fmt.Errorf("outbox: connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := checkWalLevel(ctx, conn); err != nil {
+		return slotInfo{}, err
+	}
+	var havePub bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)", r.cfg.publication).Scan(&havePub); err != nil {
+		return slotInfo{}, fmt.Errorf("outbox: look up publication %q: %w", r.cfg.publication, err)
+	}
+	if !havePub {
+		return slotInfo{}, fmt.Errorf("outbox: publication %q: %w: run outbox.Migrate (eosctl outbox init) or apply MigrationSQL", r.cfg.publication, ErrPublicationMissing)
+	}
+	if _, err := ensureSlot(ctx, conn, r.cfg.slot, r.cfg.createSlot); err != nil {
+		return slotInfo{}, err
+	}
+	var si slotInfo
+	var pid *int32
+	if err := conn.QueryRow(ctx, "SELECT confirmed_flush_lsn, active, active_pid FROM pg_replication_slots WHERE slot_name = $1", r.cfg.slot).
+		Scan(&si.confirmed, &si.active, &pid); err != nil {
+		return slotInfo{}, fmt.Errorf("outbox: read slot %q: %w", r.cfg.slot, err)
+	}
+	if pid != nil {
+		si.activePID = *pid
+	}
+	return si, nil
+}
+
+func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
+	s := &session{r: r, log: r.cfg.logger.With(LogKeySlot, r.cfg.slot), dec: newDecoder(&r.cfg)}
+	defer s.close(ctx)
+	si, err := r.prepareDB(ctx)
+	if err != nil {
+		return false, err
+	}
+	if si.active {
+		s.log.Info("outbox relay: the slot is held by another connection; fencing its transactional ID, then waiting for the slot",
+			"active_pid", si.activePID)
+	}
+	if err := s.openKafka(ctx); err != nil {
+		return false, err
+	}
+	if err := s.startReplication(ctx, si.confirmed); err != nil {
+		return false, err
+	}
+	r.update(func(st *Stats) {
+		st.Sessions++
+		st.ConfirmedLSN = s.confirmed
+		st.Position = s.pos
+		st.LastCommitLSN = s.pos.LSN
+	})
+	r.ready.Store(true)
+	s.log.Info("outbox relay ready", LogKeyLSN, s.confirmed.String(), "position", s.pos.String())
+	err = s.loop(ctx)
+	return s.progress, err
+}
+
+func (s *session) openKafka(ctx context.Context) error {
+	c := &s.r.cfg
+	popts := []producer.Opt{producer.WithLogger(c.logger), producer.WithHooks(c.hooks...)}
+	if c.atLeastOnce {
+		p, err := producer.New(s.r.conn, popts...)
+		if err != nil {
+			return fmt.Errorf("outbox: producer: %w", err)
+		}
+		s.ap = p
+		return nil
+	}
+	if err := ensurePositionsTopic(ctx, s.r.conn, c.positionsTopic); err != nil {
+		return err
+	}
+	// Initialising the transactional ID fences an older relay and aborts
+	// its open transaction, so the positions topic can be read to its end.
+	txp, err := producer.NewTransactional(ctx, s.r.conn, c.txnID, popts...)
+	if err != nil {
+		return fmt.Errorf("outbox: transactional producer %q: %w", c.txnID, err)
+	}
+	s.txp = txp
+	pos, _, err := readPosition(ctx, s.r.conn, c.positionsTopic, c.slot)
+	if err != nil {
+		return err
+	}
+	s.pos = pos
+	return nil
+}
+
+func (s *session) startReplication(ctx context.Context, start pglogrepl.LSN) error {
+	c := &s.r.cfg
+	pc, err := pgconn.ParseConfig(s.r.dsn)
+	if err != nil {
+		return fmt.Errorf("outbox: DSN: %w: %w", eoskit.ErrInvalidOption, err)
+	}
+	pc.RuntimeParams["replication"] = "database"
+	repl, err := pgconn.ConnectConfig(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("outbox: replication connection: %w", err)
+	}
+	s.repl = repl
+	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", c.publication)}
+	if c.logical {
+		args = append(args, "messages 'true'")
+	}
+	if err := pglogrepl.StartReplication(ctx, repl, c.slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args}); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55006" { // object_in_use: "replication slot ... is active for PID n"
+			return fmt.Errorf("outbox: start replication on slot %q: %w: %s", c.slot, ErrSlotActive, pe.Message)
+		}
+		return fmt.Errorf("outbox: start replication on slot %q at %s: %w", c.slot, start, err)
+	}
+	s.confirmed = start
+	return nil
+}
+
+func (s *session) close(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if s.txp != nil {
+		_ = s.txp.Close(cctx) // aborts an open transaction
+	}
+	if s.ap != nil {
+		_ = s.ap.Close(cctx)
+	}
+	if s.repl != nil {
+		_ = s.repl.Close(cctx)
+	}
+}
+
+// sendStatus confirms s.confirmed as written, flushed and applied. Every
+// field is set explicitly: pglogrepl would replace a zero flush position
+// with the write position.
+func (s *session) sendStatus(ctx context.Context) error {
+	l := s.confirmed
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: l, WALFlushPosition: l, WALApplyPosition: l, ClientTime: time.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: send standby status: %w", err)
+	}
+	s.r.update(func(st *Stats) { st.ConfirmedLSN = l })
+	return nil
+}
+
+func (s *session) idle() bool {
+	return !s.dec.inTxn && s.tx == nil && len(s.buf) == 0
+}
+
+func (s *session) loop(ctx context.Context) error {
+	standby := s.r.cfg.standbyTimeout
+	next := time.Now().Add(standby)
+	s.lastKTxn = time.Now()
+	for {
+		if now := time.Now(); !now.Before(next) {
+			if s.txp != nil && s.idle() && now.Sub(s.lastKTxn) >= standby {
+				// Idle: a position-only transaction finds out at once
+				// whether a newer relay fenced this one.
+				if err := s.probe(ctx); err != nil {
+					return err
+				}
+			}
+			if err := s.sendStatus(ctx); err != nil {
+				return err
+			}
+			next = time.Now().Add(standby)
+		}
+		rctx, cancel := context.WithDeadline(ctx, next)
+		raw, err := s.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("outbox: receive: %w", err)
+		}
+		switch m := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("outbox: replication stream: %w", pgconn.ErrorResponseToPgError(m))
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				k, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("outbox: keepalive: %w", err)
+				}
+				// With nothing in flight, everything the server decoded up
+				// to its sent position is relayed (or had nothing for the
+				// outbox): confirming it lets the slot advance while the
+				// database is busy and the outbox idle.
+				if s.idle() && k.ServerWALEnd > s.confirmed {
+					s.confirmed = k.ServerWALEnd
+				}
+				if k.ReplyRequested {
+					next = time.Time{}
+				}
+			case pglogrepl.XLogDataByteID:
+				x, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("outbox: XLogData: %w", err)
+				}
+				ev, err := s.dec.decode(x.WALData)
+				if err != nil {
+					return err
+				}
+				if err := s.handle(ctx, ev); err != nil {
+					return err
+				}
+				if ev.kind == evCommit {
+					next = time.Time{} // confirm at once
+				}
+			}
+		}
+	}
+}
+
+func (s *session) handle(ctx context.Context, ev event) error {
+	switch ev.kind {
+	case evBegin:
+		s.split, s.dbSeen, s.txCount = false, false, 0
+	case evMessage:
+		s.dbSeen = true
+		if !s.pos.After(ev.lsn, ev.index) {
+			s.r.update(func(st *Stats) { st.Skipped++ })
+			return nil
+		}
+		return s.add(ctx, ev)
+	case evCommit:
+		if err := s.finish(ctx, ev.lsn, true); err != nil {
+			return err
+		}
+		if s.dbSeen {
+			split := s.split
+			s.r.update(func(st *Stats) {
+				st.DBTxns++
+				if split {
+					st.SplitTxns++
+				}
+			})
+		}
+		if ev.endLSN > s.confirmed {
+			s.confirmed = ev.endLSN
+		}
+	}
+	return nil
+}
+
+func (s *session) record(ev event) *kgo.Record {
+	m := ev.msg
+	hs := make([]kgo.RecordHeader, 0, len(m.Headers)+1)
+	hs = append(hs, m.Headers...)
+	hs = append(hs, kgo.RecordHeader{Key: PositionHeader, Value: []byte(fmt.Sprintf("%s#%d", ev.lsn, ev.index))})
+	return &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: hs}
+}
+
+// add relays one message: in the open Kafka transaction, after
+// committing the previous part when it is full (a split).
+func (s *session) add(ctx context.Context, ev event) error {
+	if s.txCount >= s.r.cfg.maxTxnMessages {
+		if err := s.finish(ctx, ev.lsn, false); err != nil {
+			return err
+		}
+		s.split = true
+	}
+	if s.ap != nil {
+		s.buf = append(s.buf, s.record(ev))
+	} else {
+		if s.tx == nil {
+			tx, err := s.txp.Begin()
+			if err != nil {
+				return fmt.Errorf("outbox: begin Kafka transaction: %w", err)
+			}
+			s.tx = tx
+		}
+		s.tx.ProduceAsync(ctx, s.record(ev), nil)
+	}
+	s.txCount++
+	s.lastIdx = ev.index
+	return nil
+}
+
+// finish commits what the current database transaction has relayed so
+// far (complete: up to its COMMIT).
+func (s *session) finish(ctx context.Context, lsn pglogrepl.LSN, complete bool) error {
+	n := s.txCount
+	if n == 0 {
+		return nil
+	}
+	pos := Position{LSN: lsn, Index: s.lastIdx, Complete: complete, At: time.Now()}
+	cctx := context.WithoutCancel(ctx) // a cancelled commit is an unknown outcome
+	if s.ap != nil {
+		err := s.ap.Produce(cctx, s.buf...)
+		s.buf = s.buf[:0]
+		if err != nil {
+			return fmt.Errorf("outbox: produce %d messages of transaction %s: %w", n, lsn, err)
+		}
+	} else {
+		if err := s.commit(cctx, pos); err != nil {
+			return fmt.Errorf("outbox: commit %d messages of transaction %s: %w", n, lsn, err)
+		}
+	}
+	s.txCount = 0
+	s.pos = pos
+	s.progress = true
+	s.lastKTxn = time.Now()
+	s.r.update(func(st *Stats) {
+		st.Relayed += int64(n)
+		st.KafkaTxns++
+		st.Position, st.LastCommitLSN = pos, pos.LSN
+	})
+	return nil
+}
+
+// commit writes pos as the open transaction's last record and commits.
+func (s *session) commit(ctx context.Context, pos Position) error {
+	tx := s.tx
+	s.tx = nil
+	b, err := json.Marshal(pos)
+	if err != nil {
+		return err
+	}
+	tx.ProduceAsync(ctx, &kgo.Record{Topic: s.r.cfg.positionsTopic, Key: []byte(s.r.cfg.slot), Value: b}, nil)
+	return tx.Commit(ctx)
+}
+
+// probe commits a transaction holding only the current position again.
+func (s *session) probe(ctx context.Context) error {
+	tx, err := s.txp.Begin()
+	if err != nil {
+		return fmt.Errorf("outbox: begin Kafka transaction: %w", err)
+	}
+	s.tx = tx
+	if err := s.commit(context.WithoutCancel(ctx), s.pos); err != nil {
+		return fmt.Errorf("outbox: idle position transaction: %w", err)
+	}
+	s.lastKTxn = time.Now()
+	s.r.update(func(st *Stats) { st.IdleTxns++ })
+	return nil
+}
