@@ -117,20 +117,9 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 func (r *run) kgoOpts() []kgo.Opt {
 	opts := append(r.cfg.conn.BaseOpts(), kgo.FetchMaxWait(DefaultFetchMaxWait)) // before the user's: theirs wins
 	opts = append(opts, r.cfg.conn.KgoOpts...)
-	iso := kgo.ReadCommitted()
-	if r.cfg.readUncommitted {
-		iso = kgo.ReadUncommitted()
-	}
+	opts = append(opts, r.cfg.guardedOpts()...)
 	opts = append(opts,
-		kgo.ConsumerGroup(r.cfg.group),
-		kgo.ConsumeTopics(r.cfg.topics...),
-		kgo.FetchIsolationLevel(iso),
-		kgo.ConsumeStartOffset(*r.cfg.start),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(r.cfg.commitInterval),
 		kgo.AutoCommitCallback(r.autoCommitted),
 		kgo.OnPartitionsAssigned(r.assigned),
 		kgo.OnPartitionsRevoked(r.revoked),

@@ -131,6 +131,9 @@ func TestKgoOptsCannotUndoGuarantees(t *testing.T) {
 		"kgo.RequireStableFetchOffsets": kgo.RequireStableFetchOffsets(),
 		"kgo.TransactionalID":           kgo.TransactionalID("x"),
 		"kgo.ConsumeStartOffset":        kgo.ConsumeStartOffset(kgo.NewOffset().AtEnd()),
+		"kgo.ConsumeRegex":              kgo.ConsumeRegex(),
+		"kgo.AutoCommitMarks":           kgo.AutoCommitMarks(),
+		"kgo.OnOffsetsFetched":          kgo.OnOffsetsFetched(func(context.Context, *kgo.Client, *kmsg.OffsetFetchResponse) error { return nil }),
 	}
 	for name, o := range cases {
 		_, err := consumer.New(eoskit.Conn{Brokers: []string{"127.0.0.1:9092"}, KgoOpts: []kgo.Opt{o}}, base(nil, "g", "t")...)

@@ -2,17 +2,14 @@ package consumer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"reflect"
-	"runtime"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/hooks"
+	"github.com/eoskit/eoskit/internal/kgoguard"
 )
 
 // Opt configures New.
@@ -205,114 +202,35 @@ func (c *config) validate() error {
 	if err := ps.Err(); err != nil {
 		return err
 	}
-	for _, p := range c.checkKgoOpts() {
-		ps.Addf("%s", p)
-	}
+	ps.Add(c.checkKgoOpts())
 	return ps.Err()
 }
 
-// guarded are the franz-go options a caller cannot set through
-// WithKgoOpts, and why.
-var guarded = []struct {
-	name   string
-	opt    any
-	why    string
-	byName bool // OptValue cannot tell (wrapped callbacks, settings eoskit also sets)
-}{
-	{"kgo.ConsumerGroup", kgo.ConsumerGroup, "overrides the group: use consumer.WithGroup", false},
-	{"kgo.ConsumeTopics", kgo.ConsumeTopics, "overrides the topics: use consumer.WithTopics", false},
-	{"kgo.ConsumeRegex", kgo.ConsumeRegex, "changes what the topics mean: name them with consumer.WithTopics", false},
-	{"kgo.FetchIsolationLevel", kgo.FetchIsolationLevel, "overrides the isolation level: the consumer reads read_committed (consumer.WithReadUncommitted is the named opt-out)", false},
-	{"kgo.ConsumeStartOffset", kgo.ConsumeStartOffset, "overrides the start position: use consumer.WithStartOffset", false},
-	{"kgo.ConsumeResetOffset", kgo.ConsumeResetOffset, "would reset a lost position silently: the consumer stops with eoskit.ErrPositionLost instead; move the group's offsets deliberately", false},
-	{"kgo.DisableAutoCommit", kgo.DisableAutoCommit, "would stop the periodic commit of handled records", false},
-	{"kgo.AutoCommitMarks", kgo.AutoCommitMarks, "is the consumer's own setting: drop it", true},
-	{"kgo.AutoCommitInterval", kgo.AutoCommitInterval, "overrides the commit interval: use consumer.WithCommitInterval", false},
-	{"kgo.BlockRebalanceOnPoll", kgo.BlockRebalanceOnPoll, "is the consumer's own setting: drop it", true},
-	{"kgo.RequireStableFetchOffsets", kgo.RequireStableFetchOffsets, "is the consumer's own setting: drop it", true},
-	{"kgo.TransactionalID", kgo.TransactionalID, "makes no sense on a consumer: use txn for transactions", false},
-	{"kgo.OnPartitionsAssigned", kgo.OnPartitionsAssigned, "replaces the consumer's own callback (it pins start positions): use consumer.WithHooks to observe rebalances", true},
-	{"kgo.OnPartitionsRevoked", kgo.OnPartitionsRevoked, "replaces the consumer's own callback (it commits on revoke): use consumer.WithHooks to observe rebalances", true},
-	{"kgo.OnPartitionsLost", kgo.OnPartitionsLost, "replaces the consumer's own callback: use consumer.WithHooks to observe rebalances", true},
-	{"kgo.AutoCommitCallback", kgo.AutoCommitCallback, "replaces the consumer's own callback: use consumer.WithHooks to observe commits", true},
-	{"kgo.AdjustFetchOffsetsFn", kgo.AdjustFetchOffsetsFn, "could move the committed positions: move the group's offsets deliberately instead", true},
-	{"kgo.OnOffsetsFetched", kgo.OnOffsetsFetched, "could move the committed positions: move the group's offsets deliberately instead", true},
+// checkKgoOpts refuses franz-go options (Conn.KgoOpts) that would undo a
+// guarantee (internal/kgoguard, compared with guardedOpts).
+func (c *config) checkKgoOpts() error {
+	gs := kgoguard.For("consumer", kgoguard.Consuming, kgoguard.AutoCommit, kgoguard.Transactional)
+	minimal := []kgo.Opt{kgo.ConsumerGroup(c.group), kgo.ConsumeTopics(c.topics...)}
+	return kgoguard.Check("consumer", minimal, c.guardedOpts(), c.conn.KgoOpts, gs)
 }
 
-// checkKgoOpts returns a problem for every franz-go option (WithKgoOpts)
-// that would undo a guarantee: it builds two clients (never dialled) from
-// the connection and the settings eoskit needs, the second with the
-// caller's options after them, and compares the values they read back
-// (kgo.Client.OptValue).
-func (c *config) checkKgoOpts() []string {
-	if len(c.conn.KgoOpts) == 0 {
-		return nil
-	}
+// guardedOpts are the franz-go options the consumer's guarantees rest on
+// (its callbacks come on top, in run.kgoOpts).
+func (c *config) guardedOpts() []kgo.Opt {
 	iso := kgo.ReadCommitted()
 	if c.readUncommitted {
 		iso = kgo.ReadUncommitted()
 	}
-	opts := append(c.conn.BaseOpts(),
+	return []kgo.Opt{
 		kgo.ConsumerGroup(c.group),
 		kgo.ConsumeTopics(c.topics...),
 		kgo.FetchIsolationLevel(iso),
 		kgo.ConsumeStartOffset(*c.start),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(c.commitInterval),
-	)
-	ref, err := kgo.NewClient(opts...)
-	if err != nil {
-		return []string{err.Error()}
 	}
-	defer ref.Close()
-	probe, err := kgo.NewClient(append(opts, c.conn.KgoOpts...)...)
-	if err != nil {
-		return []string{fmt.Sprintf("Conn.KgoOpts: franz-go refuses them with the consumer's settings: %v", err)}
-	}
-	defer probe.Close()
-	// franz-go wraps its group callbacks, so OptValue cannot tell a
-	// caller's from the default: those are found by the option's name.
-	named := map[string]bool{}
-	for _, o := range c.conn.KgoOpts {
-		named[kgoOptName(o)] = true
-	}
-	var problems []string
-	for _, g := range guarded {
-		if g.byName && named[g.name] || !g.byName && differ(ref.OptValue(g.opt), probe.OptValue(g.opt)) {
-			problems = append(problems, "Conn.KgoOpts sets "+g.name+", which "+g.why)
-		}
-	}
-	return problems
-}
-
-// kgoOptName returns "kgo.X" for an option built by kgo.X, or "": the
-// name of the closure inside a kgo option is "<pkg>.X.funcN" (the package
-// is the caller's when the constructor was inlined).
-func kgoOptName(o kgo.Opt) string {
-	v := reflect.ValueOf(o)
-	if v.Kind() != reflect.Struct || v.NumField() == 0 || v.Field(0).Kind() != reflect.Func {
-		return ""
-	}
-	f := runtime.FuncForPC(v.Field(0).Pointer())
-	if f == nil {
-		return ""
-	}
-	name := f.Name()
-	i := strings.LastIndex(name, ".func")
-	if i < 0 {
-		return ""
-	}
-	name = name[:i]
-	return "kgo." + name[strings.LastIndex(name, ".")+1:]
-}
-
-// differ compares option values; functions by their code pointer.
-func differ(a, b any) bool {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if va.Kind() == reflect.Func && vb.Kind() == reflect.Func {
-		return va.Pointer() != vb.Pointer()
-	}
-	return !reflect.DeepEqual(a, b)
 }
 
 func (c *config) connOpts() []kgo.Opt { return c.conn.Opts() }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/hooks"
+	"github.com/eoskit/eoskit/internal/kgoguard"
 )
 
 // Opt configures New and NewTransactional.
@@ -146,21 +147,9 @@ func (c *config) validate(txnID string) error {
 
 // kgoOptions builds the franz-go options: the connection, eoskit's
 // defaults and this package's options, then the caller's conn.KgoOpts
-// (already checked: they cannot undo a guarantee), then the transactional
-// ID.
+// (already checked: they cannot undo a guarantee), then guardedOpts.
 func (c *config) kgoOptions(txnID string) []kgo.Opt {
-	opts := c.conn.BaseOpts()
-	acks := kgo.AllISRAcks()
-	if c.unsafeAcks != nil {
-		acks = *c.unsafeAcks
-	}
-	opts = append(opts, kgo.RequiredAcks(acks), kgo.UnknownTopicRetries(2))
-	if acks != kgo.AllISRAcks() || c.unsafeNoIdem {
-		opts = append(opts, kgo.DisableIdempotentWrite())
-	}
-	if c.unsafeCancellable {
-		opts = append(opts, kgo.AllowIdempotentProduceCancellation())
-	}
+	opts := append(c.conn.BaseOpts(), kgo.UnknownTopicRetries(2))
 	if c.retries >= 0 {
 		opts = append(opts, kgo.RecordRetries(c.retries))
 	}
@@ -177,6 +166,24 @@ func (c *config) kgoOptions(txnID string) []kgo.Opt {
 		opts = append(opts, kgo.RecordPartitioner(c.partitioner))
 	}
 	opts = append(opts, c.conn.KgoOpts...)
+	return append(opts, c.guardedOpts(txnID)...)
+}
+
+// guardedOpts are the franz-go options the producer's guarantees rest on:
+// acks, idempotence and cancellation (weakened only by the Unsafe
+// options), the transactional ID and timeout.
+func (c *config) guardedOpts(txnID string) []kgo.Opt {
+	acks := kgo.AllISRAcks()
+	if c.unsafeAcks != nil {
+		acks = *c.unsafeAcks
+	}
+	opts := []kgo.Opt{kgo.RequiredAcks(acks)}
+	if acks != kgo.AllISRAcks() || c.unsafeNoIdem {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	if c.unsafeCancellable {
+		opts = append(opts, kgo.AllowIdempotentProduceCancellation())
+	}
 	if txnID != "" {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(c.txnTimeout))
 	}
@@ -184,40 +191,11 @@ func (c *config) kgoOptions(txnID string) []kgo.Opt {
 }
 
 // checkKgoOpts refuses franz-go options (Conn.KgoOpts) that undo a
-// guarantee the Unsafe options did not request by name. It builds a client
-// (never dialled) from the connection alone, where franz-go's defaults are
-// the safe ones, and reads the values back, so each problem names the kgo
-// option that caused it.
+// guarantee the Unsafe options did not request by name (internal/kgoguard,
+// compared with the settings the producer makes itself).
 func (c *config) checkKgoOpts(ps *eoskit.Problems, txnID string) {
-	if len(c.conn.KgoOpts) == 0 || c.conn.Validate() != nil {
-		return
-	}
-	probe, err := kgo.NewClient(c.conn.Opts()...)
-	if err != nil {
-		ps.Addf("Conn.KgoOpts: franz-go refuses them: %v", err)
-		return
-	}
-	defer probe.Close()
-	acks, _ := probe.OptValue(kgo.RequiredAcks).(kgo.Acks)
-	noIdem, _ := probe.OptValue(kgo.DisableIdempotentWrite).(bool)
-	cancellable, _ := probe.OptValue(kgo.AllowIdempotentProduceCancellation).(bool)
-	id, _ := probe.OptValue(kgo.TransactionalID).(string)
-	tx := txnID != ""
-	if acks != kgo.AllISRAcks() && (tx || c.unsafeAcks == nil || *c.unsafeAcks != acks) {
-		ps.Addf("Conn.KgoOpts sets kgo.RequiredAcks below all in-sync replicas, which can lose acknowledged records: use producer.UnsafeAcks (New only) to request it by name")
-	}
-	if noIdem && (tx || !c.unsafeNoIdem && (c.unsafeAcks == nil || *c.unsafeAcks == kgo.AllISRAcks())) {
-		ps.Addf("Conn.KgoOpts sets kgo.DisableIdempotentWrite, which allows duplicates and reordering: use producer.UnsafeDisableIdempotence (New only) to request it by name")
-	}
-	if cancellable && (tx || !c.unsafeCancellable) {
-		ps.Addf("Conn.KgoOpts sets kgo.AllowIdempotentProduceCancellation, which can duplicate records: use producer.UnsafeAllowProduceCancellation (New only) to request it by name")
-	}
-	switch {
-	case id != "" && !tx:
-		ps.Addf("Conn.KgoOpts sets kgo.TransactionalID on New: use producer.NewTransactional")
-	case id != "" && id != txnID:
-		ps.Addf("Conn.KgoOpts sets kgo.TransactionalID(%q), overriding the transactional ID %q: pass the ID to NewTransactional only", id, txnID)
-	}
+	sets := []kgoguard.Set{kgoguard.Producing, kgoguard.Transactional}
+	ps.Add(kgoguard.Check("producer", nil, c.guardedOpts(txnID), c.conn.KgoOpts, kgoguard.For("producer", sets...)))
 }
 
 // newClient validates and builds the franz-go client.

@@ -92,6 +92,7 @@ func TestTransactionalOptionValidation(t *testing.T) {
 		"leader acks through kgo":              {with(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()), nil},
 		"idempotence off through kgo":          {with(kgo.DisableIdempotentWrite()), nil},
 		"cancellation through kgo":             {with(kgo.AllowIdempotentProduceCancellation()), nil},
+		"transaction timeout through kgo":      {with(kgo.TransactionTimeout(time.Hour)), nil},
 	} {
 		if _, err := producer.NewTransactional(ctx, tc.conn, "id", tc.opts...); !errors.Is(err, eoskit.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)

@@ -35,29 +35,10 @@ type session struct {
 	tv1         bool
 }
 
-// guards are the franz-go options txn sets itself: Conn.KgoOpts may not
-// change them.
-var guards = []kgoguard.Guard{
-	{Opt: kgo.ConsumerGroup, Name: "kgo.ConsumerGroup", Use: "use txn.WithGroup"},
-	{Opt: kgo.ConsumeTopics, Name: "kgo.ConsumeTopics", Use: "use txn.WithTopics"},
-	{Opt: kgo.ConsumeRegex, Name: "kgo.ConsumeRegex", Use: "name the input topics with txn.WithTopics", Default: true},
-	{Opt: kgo.ConsumePartitions, Name: "kgo.ConsumePartitions", Use: "a processor consumes in a group: use txn.WithTopics", Default: true},
-	{Opt: kgo.TransactionalID, Name: "kgo.TransactionalID", Use: "use txn.WithTransactionalID"},
-	{Opt: kgo.TransactionTimeout, Name: "kgo.TransactionTimeout", Use: "use txn.WithTransactionTimeout"},
-	{Opt: kgo.FetchIsolationLevel, Name: "kgo.FetchIsolationLevel", Use: "a processor always reads read_committed"},
-	{Opt: kgo.ConsumeResetOffset, Name: "kgo.ConsumeResetOffset", Use: "offsets are never reset silently (eoskit.ErrPositionLost)"},
-	{Opt: kgo.ConsumeStartOffset, Name: "kgo.ConsumeStartOffset", Use: "use txn.WithStartOffset"},
-	{Opt: kgo.BlockRebalanceOnPoll, Name: "kgo.BlockRebalanceOnPoll", Use: "the session manages rebalances (with it, Close hangs)", Default: true},
-	{Opt: kgo.AdjustFetchOffsetsFn, Name: "kgo.AdjustFetchOffsetsFn", Use: "moving fetch offsets can skip or repeat records", Default: true},
-	{Opt: kgo.RequiredAcks, Name: "kgo.RequiredAcks", Use: "transactions need acks=all", Default: true},
-	{Opt: kgo.DisableIdempotentWrite, Name: "kgo.DisableIdempotentWrite", Use: "transactions need idempotence", Default: true},
-	{Opt: kgo.AllowIdempotentProduceCancellation, Name: "kgo.AllowIdempotentProduceCancellation", Use: "a cancelled produce may still be written", Default: true},
-	{Opt: kgo.SessionTimeout, Name: "kgo.SessionTimeout", Use: "use txn.WithSessionTimeout"},
-}
-
 // checkKgoOpts refuses Conn.KgoOpts that change a guarded option from
 // what txn sets.
 func checkKgoOpts(c *config) error {
+	guards := kgoguard.For("txn", kgoguard.Consuming, kgoguard.Producing, kgoguard.Transactional)
 	return kgoguard.Check("txn", []kgo.Opt{kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t")}, c.guardedOpts(), c.conn.KgoOpts, guards)
 }
 

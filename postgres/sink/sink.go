@@ -16,6 +16,7 @@ import (
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/hooks"
+	"github.com/eoskit/eoskit/internal/kgoguard"
 )
 
 // Handler writes one batch of records into the database through tx, the
@@ -81,6 +82,13 @@ func New(conn eoskit.Conn, pool *pgxpool.Pool, h Handler, opts ...Opt) (*Sink, e
 		o.apply(&cfg)
 	}
 	if err := cfg.validate(conn, pool != nil, h != nil); err != nil {
+		return nil, err
+	}
+	// Conn.KgoOpts may not undo what Run sets (internal/kgoguard).
+	ours := []kgo.Opt{kgo.ConsumerGroup(cfg.group), kgo.ConsumeTopics(cfg.topics...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.SessionTimeout(cfg.sessionTimeout)}
+	guards := kgoguard.For("sink", kgoguard.Consuming, kgoguard.AutoCommit, kgoguard.Transactional)
+	if err := kgoguard.Check("sink", ours[:2], ours, conn.KgoOpts, guards); err != nil {
 		return nil, err
 	}
 	return &Sink{
