@@ -15,7 +15,7 @@ TEST_LOG_DIR ?= $(CURDIR)/.test-logs
 # Packages whose real-broker suites (build tag "integration") must run on both backends.
 BROKER_SUITES ?= ./integration/
 
-.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos bench lint kafka kafka-image postgres postgres-image podman clean
+.PHONY: all build demo test test-unit test-brokers test-containers test-processes chaos bench lint kafka kafka-image postgres postgres-image debezium podman clean
 
 all: lint test-unit build
 
@@ -70,7 +70,7 @@ chaos: kafka kafka-image postgres-image ## full-size exactly-once suites: txn 10
 	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
 	  $(GO) test -tags integration -count=1 -p 1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce|TestNetworkFaultsExactlyOnce' ./txn/ ./postgres/sink/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
 
-bench: kafka ## eoskit vs Kafka's Java tools, raw franz-go, sarama and confluent-kafka-go on one broker (~25 min; tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
+bench: kafka postgres debezium ## eoskit vs Kafka's Java tools, raw franz-go, sarama and confluent-kafka-go on one broker (~25 min; tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
 	$(GO) run ./bench/cmd/eosbench $(BENCH_ARGS)
 
 lint: ## gofmt check and go vet (with and without the integration tag)
@@ -88,6 +88,9 @@ kafka-image: kafka ## build the local image (official apache/kafka layout) from 
 
 postgres: ## PostgreSQL server binaries for the processes backend: Debian's postgresql package when initdb is missing (root, apt-get)
 	@build/postgres/install.sh >/dev/null
+
+debezium: ## fetch Debezium's PostgreSQL connector (3.6.1.Final) and the Kafka Connect it is built against (4.3.0) from Maven Central into $$EOSKIT_DEBEZIUM_HOME (default ~/.cache/eoskit/debezium-3.6.1.Final), for the bench's outbox-relay case
+	@build/debezium/fetch.sh >/dev/null
 
 postgres-image: postgres ## build localhost/eoskit-postgres:$(POSTGRES_VERSION) from the installed package (no registry needed)
 	build/postgres/image.sh localhost/eoskit-postgres:$(POSTGRES_VERSION) $(POSTGRES_VERSION)
