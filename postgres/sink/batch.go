@@ -22,8 +22,9 @@ import (
 // batch is the records of one database transaction and, per partition,
 // what the fence checks.
 type batch struct {
-	recs  []*kgo.Record
-	parts map[tp]*batchPart
+	recs   []*kgo.Record
+	parts  map[tp]*batchPart
+	mirror map[string]map[int32]kgo.EpochOffset // set by advance
 }
 
 type batchPart struct {
@@ -91,20 +92,26 @@ func isTransient(err error, tx pgx.Tx) bool {
 // process commits b, retrying database failures with backoff until ctx
 // ends, dropping partitions the fence refuses, and falling back to one
 // record at a time when the handler fails.
-func (s *Sink) process(ctx context.Context, cl *kgo.Client, b *batch) error {
+func (s *Sink) process(ctx context.Context, b *batch) (*batch, error) {
 	backoff := s.cfg.retryBackoff
 	perRecord := false
-	for len(b.recs) > 0 {
+	for {
+		// Partitions lost or refused since the records were fetched
+		// (an earlier batch's fence, a lost session) are not committed.
+		b = s.stillHeld(b)
+		if len(b.recs) == 0 {
+			return nil, nil
+		}
 		refused, err := s.commit(ctx, b, perRecord)
 		switch {
 		case err == nil && len(refused) == 0:
-			s.committed(ctx, cl, b)
-			return nil
+			s.advance(b)
+			return b, nil
 		case err == nil:
 			b = b.without(refused)
 			continue
 		case ctx.Err() != nil:
-			return nil
+			return nil, nil
 		}
 		var he errHandler
 		if errors.As(err, &he) && !perRecord {
@@ -113,16 +120,15 @@ func (s *Sink) process(ctx context.Context, cl *kgo.Client, b *batch) error {
 		}
 		var te errTransient
 		if !errors.As(err, &te) {
-			return err
+			return nil, err
 		}
 		s.stats.dbRetries.Add(1)
 		s.log.Warn("batch transaction failed; retrying", "err", err, "records", len(b.recs), "backoff", backoff)
 		if !sleep(ctx, backoff) {
-			return nil
+			return nil, nil
 		}
 		backoff = min(2*backoff, s.cfg.maxBackoff)
 	}
-	return nil
 }
 
 // commit runs one batch transaction: the handler, dead letters, the fenced
@@ -132,11 +138,16 @@ func (s *Sink) process(ctx context.Context, cl *kgo.Client, b *batch) error {
 func (s *Sink) commit(ctx context.Context, b *batch, perRecord bool) (map[tp]bool, error) {
 	began := time.Now()
 	ev := BatchCommit{Group: s.cfg.group, Partitions: len(b.parts)}
+	var written time.Time // the handler's writes done: the fence and COMMIT follow
+	committing := false   // COMMIT sent: a failure leaves the outcome unknown
 	end := func(err error) {
 		ev.Duration = time.Since(began)
 		ev.Err = err
 		for _, h := range s.own.batch {
 			h.OnBatchCommit(ev)
+		}
+		if s.hooks.HasTxnEnd() {
+			s.hooks.TxnEnd(txnEndOf(ctx, ev, began, written, committing))
 		}
 	}
 	tx, err := s.pool.Begin(ctx)
@@ -173,6 +184,7 @@ func (s *Sink) commit(ctx context.Context, b *batch, perRecord bool) (map[tp]boo
 		}
 	}
 
+	written = time.Now()
 	refused, err := s.fence(ctx, tx, b)
 	if errors.Is(err, errAlreadyCommitted) {
 		s.log.Info("batch found committed by an earlier attempt", "records", len(b.recs))
@@ -189,6 +201,7 @@ func (s *Sink) commit(ctx context.Context, b *batch, perRecord bool) (map[tp]boo
 		end(err)
 		return refused, nil
 	}
+	committing = true
 	if err := tx.Commit(ctx); err != nil {
 		// The outcome may be unknown (the answer was lost): the retry's
 		// fence tells, since a committed batch moved the rows past prev.
@@ -343,9 +356,9 @@ func (s *Sink) handled(r *kgo.Record, n, attempt int, d time.Duration, err error
 	}
 }
 
-// committed advances the partitions' state after a COMMIT and mirrors the
-// offsets to the Kafka group, asynchronously, as a hint.
-func (s *Sink) committed(ctx context.Context, cl *kgo.Client, b *batch) {
+// advance records a COMMIT in the partitions' state and returns what to
+// mirror to the Kafka group.
+func (s *Sink) advance(b *batch) map[string]map[int32]kgo.EpochOffset {
 	s.stats.batches.Add(1)
 	s.stats.records.Add(int64(len(b.recs)))
 	// The mirror holds every owned partition, not only this batch's: a
@@ -368,13 +381,21 @@ func (s *Sink) committed(ctx context.Context, cl *kgo.Client, b *batch) {
 		mirror[k.topic][k.partition] = kgo.EpochOffset{Epoch: st.leaderEpoch, Offset: st.committed}
 	}
 	s.mu.Unlock()
-	if s.cfg.mirror {
-		cl.CommitOffsets(ctx, mirror, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("mirroring offsets to the group failed (a hint only)", "err", err)
-			}
-		})
+	b.mirror = mirror
+	return mirror
+}
+
+// mirrorOffsets commits the positions to the Kafka group, asynchronously,
+// as a hint for lag tools.
+func (s *Sink) mirrorOffsets(ctx context.Context, cl *kgo.Client, m map[string]map[int32]kgo.EpochOffset) {
+	if !s.cfg.mirror || len(m) == 0 {
+		return
 	}
+	cl.CommitOffsets(ctx, m, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug("mirroring offsets to the group failed (a hint only)", "err", err)
+		}
+	})
 }
 
 func (b *batch) offsets() map[string]map[int32]int64 {

@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/eoskit/eoskit"
@@ -53,4 +55,44 @@ func newSinkHooks(hs []eoskit.Hook) sinkHooks {
 		}
 	}
 	return s
+}
+
+// txnEndOf is a batch transaction in eoskit's vocabulary (eoskit.TxnEnd,
+// what metrics/prom and internal/health consume), so that one metrics hook
+// serves the sink as it serves txn:
+//
+//	committed                         TxnCommitted (Records, DeadLettered, Offsets)
+//	refused by the fence              TxnAborted, AbortRebalance, Err matching ErrOwnershipLost
+//	the handler failed                TxnAborted, AbortHandlerError
+//	COMMIT sent, its answer lost      TxnOutcomeUnknown (the retry's fence tells)
+//	ctx cancelled                     TxnAborted, AbortShutdown
+//	any other failure                 TxnAborted, AbortOther
+//
+// Phases: Flush is the handler's writes (and dead letters), Commit the
+// fenced offsets update and COMMIT, Duration all of it from BEGIN.
+func txnEndOf(ctx context.Context, ev BatchCommit, began, written time.Time, committing bool) eoskit.TxnEnd {
+	e := eoskit.TxnEnd{
+		Group: ev.Group, ProducerID: -1, Epoch: -1, Outcome: eoskit.TxnAborted,
+		Records: ev.Records, DeadLettered: ev.DeadLettered, Began: began,
+		Duration: ev.Duration, Offsets: ev.Offsets, Err: ev.Err,
+	}
+	if !written.IsZero() {
+		e.Flush, e.Commit = written.Sub(began), ev.Duration-written.Sub(began)
+	}
+	var he errHandler
+	switch {
+	case ev.Err == nil:
+		e.Outcome = eoskit.TxnCommitted
+	case errors.Is(ev.Err, ErrOwnershipLost):
+		e.Reason = eoskit.AbortRebalance
+	case committing:
+		e.Outcome = eoskit.TxnOutcomeUnknown
+	case ctx.Err() != nil:
+		e.Reason = eoskit.AbortShutdown
+	case errors.As(ev.Err, &he):
+		e.Reason = eoskit.AbortHandlerError
+	default:
+		e.Reason = eoskit.AbortOther
+	}
+	return e
 }

@@ -53,6 +53,8 @@ type Sink struct {
 	mu    sync.Mutex
 	owned map[tp]*partState
 
+	flight atomic.Pointer[flight] // the batch whose transaction is running, if any
+
 	running atomic.Bool
 	stats   struct {
 		batches, records, dead, fenced, claims, dbRetries, dropped atomic.Int64
@@ -154,17 +156,29 @@ func (s *Sink) Run(ctx context.Context) error {
 		cl.Close()
 	}()
 	s.log.Info("sink started", "topics", s.cfg.topics, "instance", s.cfg.instance)
+	s.hooks.SessionStart(eoskit.SessionStart{Group: s.cfg.group, ProducerID: -1, Epoch: -1})
+	// The pipeline: batch N's database transaction runs (launch) while
+	// batch N+1 is fetched (collect); land waits for N before N+1 is
+	// launched, so one transaction at a time, in order. A failed flight
+	// cancels cctx, so a collect waiting on an idle topic returns.
+	cctx, stopCollect := context.WithCancelCause(ctx)
+	defer stopCollect(nil)
 	for {
-		b, err := s.collect(ctx, cl)
-		if err == nil && b != nil && len(b.recs) > 0 {
-			err = s.process(ctx, cl, b)
+		b, err := s.collect(cctx, cl)
+		if ferr := s.land(); err == nil {
+			err = ferr
+		}
+		if err == nil && ctx.Err() == nil && b != nil && len(b.recs) > 0 {
+			s.launch(ctx, cl, b, stopCollect)
 		}
 		cl.AllowRebalance()
 		if ctx.Err() != nil {
+			_ = s.land()
 			s.log.Info("sink stopping", "stats", s.Stats())
 			return nil
 		}
 		if err != nil {
+			_ = s.land()
 			s.log.Error("sink stopped", "err", err)
 			return err
 		}
@@ -221,12 +235,14 @@ func (s *Sink) keep(fs kgo.Fetches, b *batch) {
 			dropped++
 			return
 		}
-		st.next = r.Offset + 1
 		bp := b.parts[k]
 		if bp == nil {
-			bp = &batchPart{epoch: st.epoch, prev: st.committed}
+			// Where the previous batch (maybe still committing) leaves
+			// the table's row: the fence's expected next_offset.
+			bp = &batchPart{epoch: st.epoch, prev: st.next}
 			b.parts[k] = bp
 		}
+		st.next = r.Offset + 1
 		bp.next = r.Offset + 1
 		bp.leaderEpoch = r.LeaderEpoch
 		b.recs = append(b.recs, r)
@@ -341,6 +357,10 @@ func (s *Sink) claim(ctx context.Context, topics []string, parts []int32) (map[t
 // revoked forgets partitions: nothing of theirs is committed any more, and
 // records of theirs fetched earlier are dropped by keep.
 func (s *Sink) revoked(m map[string][]int32, lost bool) {
+	// A batch committing now was fetched while the partitions were held:
+	// let it end first (its fence decides), so that a clean hand-over
+	// loses no work and the next owner claims after it.
+	s.waitFlight()
 	s.mu.Lock()
 	for t, ps := range m {
 		for _, p := range ps {

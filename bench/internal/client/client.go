@@ -60,6 +60,10 @@ type Spec struct {
 	// Observe runs eoskit's sides with metrics/prom (and kprom) and the otel
 	// tracer hooked in (a trace for 1 % of the records, not exported).
 	Observe bool `json:"observe,omitempty"`
+	// DSN and Table: the PostgreSQL database and append table of the sink
+	// workloads.
+	DSN   string `json:"dsn,omitempty"`
+	Table string `json:"table,omitempty"`
 	// CPUProfile, when set, is a file for a pprof CPU profile of the run.
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }
@@ -132,6 +136,8 @@ func run(ctx context.Context, s Spec) (Result, error) {
 		return copyALO(ctx, s)
 	case KindE2E:
 		return e2e(ctx, s)
+	case KindSinkEOS, KindSinkALO, KindSinkCopy:
+		return sinkWorkload(ctx, s)
 	}
 	return Result{}, fmt.Errorf("unknown workload kind %q", s.Kind)
 }
