@@ -6,11 +6,7 @@
 // eosctl flags; the CLI maps AccessError.Fix to its flags.
 package conn
 
-import (
-	"os"
-
-	"github.com/eoskit/eoskit"
-)
+import "os"
 
 // EnvBrokers is the environment variable eosctl reads for --brokers.
 const EnvBrokers = "EOSKIT_BROKERS"
@@ -25,7 +21,3 @@ func BrokersFromEnv() string {
 	}
 	return DefaultBrokers
 }
-
-// Config is eoskit.Conn, for the packages not yet converted to take it
-// directly. Transitional: removed once every package takes eoskit.Conn.
-type Config = eoskit.Conn
