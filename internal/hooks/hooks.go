@@ -32,44 +32,34 @@ type Set struct {
 func New(hs []eoskit.Hook) Set {
 	var s Set
 	for _, h := range hs {
-		if x, ok := h.(eoskit.HookTxnEnd); ok {
-			s.txnEnd = append(s.txnEnd, x)
-		}
-		if x, ok := h.(eoskit.HookTxnBegin); ok {
-			s.txnBegin = append(s.txnBegin, x)
-		}
-		if x, ok := h.(eoskit.HookProduce); ok {
-			s.produce = append(s.produce, x)
-		}
-		if x, ok := h.(eoskit.HookHandled); ok {
-			s.handled = append(s.handled, x)
-		}
-		if x, ok := h.(eoskit.HookAssigned); ok {
-			s.assigned = append(s.assigned, x)
-		}
-		if x, ok := h.(eoskit.HookRevoked); ok {
-			s.revoked = append(s.revoked, x)
-		}
-		if x, ok := h.(eoskit.HookCommit); ok {
-			s.commit = append(s.commit, x)
-		}
-		if x, ok := h.(eoskit.HookDeadLetter); ok {
-			s.dead = append(s.dead, x)
-		}
-		if x, ok := h.(eoskit.HookSessionRestart); ok {
-			s.restart = append(s.restart, x)
-		}
-		if x, ok := h.(eoskit.HookSessionStart); ok {
-			s.start = append(s.start, x)
-		}
-		if x, ok := h.(eoskit.HookRecordContext); ok {
-			s.recCtx = append(s.recCtx, x)
-		}
-		if x, ok := h.(eoskit.HookEmit); ok {
-			s.emit = append(s.emit, x)
-		}
+		add(&s.txnEnd, h)
+		add(&s.txnBegin, h)
+		add(&s.produce, h)
+		add(&s.handled, h)
+		add(&s.assigned, h)
+		add(&s.revoked, h)
+		add(&s.commit, h)
+		add(&s.dead, h)
+		add(&s.restart, h)
+		add(&s.start, h)
+		add(&s.recCtx, h)
+		add(&s.emit, h)
 	}
 	return s
+}
+
+// add appends h to dst if it implements H.
+func add[H any](dst *[]H, h eoskit.Hook) {
+	if x, ok := h.(H); ok {
+		*dst = append(*dst, x)
+	}
+}
+
+// each calls on(h, e) for every hook h of hs.
+func each[H, E any](hs []H, on func(H, E), e E) {
+	for _, h := range hs {
+		on(h, e)
+	}
 }
 
 // HasProduce reports whether any hook observes produced records.
@@ -82,66 +72,32 @@ func (s *Set) HasTxnEnd() bool { return len(s.txnEnd) > 0 }
 func (s *Set) HasHandled() bool { return len(s.handled) > 0 }
 
 // TxnEnd calls every HookTxnEnd.
-func (s *Set) TxnEnd(e eoskit.TxnEnd) {
-	for _, h := range s.txnEnd {
-		h.OnTxnEnd(e)
-	}
-}
+func (s *Set) TxnEnd(e eoskit.TxnEnd) { each(s.txnEnd, eoskit.HookTxnEnd.OnTxnEnd, e) }
 
 // TxnBegin calls every HookTxnBegin.
-func (s *Set) TxnBegin(e eoskit.TxnBegin) {
-	for _, h := range s.txnBegin {
-		h.OnTxnBegin(e)
-	}
-}
+func (s *Set) TxnBegin(e eoskit.TxnBegin) { each(s.txnBegin, eoskit.HookTxnBegin.OnTxnBegin, e) }
 
 // Produce calls every HookProduce.
-func (s *Set) Produce(e eoskit.Produced) {
-	for _, h := range s.produce {
-		h.OnProduce(e)
-	}
-}
+func (s *Set) Produce(e eoskit.Produced) { each(s.produce, eoskit.HookProduce.OnProduce, e) }
 
 // Handled calls every HookHandled.
-func (s *Set) Handled(e eoskit.Handled) {
-	for _, h := range s.handled {
-		h.OnHandled(e)
-	}
-}
+func (s *Set) Handled(e eoskit.Handled) { each(s.handled, eoskit.HookHandled.OnHandled, e) }
 
 // Assigned calls every HookAssigned.
-func (s *Set) Assigned(e eoskit.Assignment) {
-	for _, h := range s.assigned {
-		h.OnAssigned(e)
-	}
-}
+func (s *Set) Assigned(e eoskit.Assignment) { each(s.assigned, eoskit.HookAssigned.OnAssigned, e) }
 
 // Revoked calls every HookRevoked.
-func (s *Set) Revoked(e eoskit.Assignment) {
-	for _, h := range s.revoked {
-		h.OnRevoked(e)
-	}
-}
+func (s *Set) Revoked(e eoskit.Assignment) { each(s.revoked, eoskit.HookRevoked.OnRevoked, e) }
 
 // Commit calls every HookCommit.
-func (s *Set) Commit(e eoskit.Committed) {
-	for _, h := range s.commit {
-		h.OnCommit(e)
-	}
-}
+func (s *Set) Commit(e eoskit.Committed) { each(s.commit, eoskit.HookCommit.OnCommit, e) }
 
 // DeadLetter calls every HookDeadLetter.
-func (s *Set) DeadLetter(e eoskit.DeadLetter) {
-	for _, h := range s.dead {
-		h.OnDeadLetter(e)
-	}
-}
+func (s *Set) DeadLetter(e eoskit.DeadLetter) { each(s.dead, eoskit.HookDeadLetter.OnDeadLetter, e) }
 
 // SessionRestart calls every HookSessionRestart.
 func (s *Set) SessionRestart(e eoskit.SessionRestart) {
-	for _, h := range s.restart {
-		h.OnSessionRestart(e)
-	}
+	each(s.restart, eoskit.HookSessionRestart.OnSessionRestart, e)
 }
 
 // HasEmit reports whether any hook observes emitted records.
@@ -166,7 +122,5 @@ func (s *Set) Emit(ctx context.Context, in, out *kgo.Record) {
 
 // SessionStart calls every HookSessionStart.
 func (s *Set) SessionStart(e eoskit.SessionStart) {
-	for _, h := range s.start {
-		h.OnSessionStart(e)
-	}
+	each(s.start, eoskit.HookSessionStart.OnSessionStart, e)
 }
