@@ -167,6 +167,7 @@ func Catalog(records int64) []Case {
 		},
 	})
 	cs = append(cs, sinkCase(r))
+	cs = append(cs, outboxCase(r))
 	e2e := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs, s.Rate = 100, 100, 2000 }
 	cs = append(cs, Case{
 		Name: "e2e-latency", Title: "end-to-end latency, read_committed, 2000 records/s",
