@@ -54,6 +54,7 @@ type config struct {
 	table          string
 	positionsTopic string
 	txnID          string
+	txnIDSet       bool
 	maxTxnMessages int
 	logical        bool
 	prefix         string
@@ -84,7 +85,7 @@ func newConfig(opts []Option) config {
 			o.apply(&c)
 		}
 	}
-	if c.txnID == "" {
+	if !c.txnIDSet {
 		c.txnID = DefaultTransactionalIDPrefix + c.slot
 	}
 	return c
@@ -112,7 +113,9 @@ func WithPositionsTopic(name string) Option { return opt(func(c *config) { c.pos
 // WithTransactionalID sets the relay's transactional ID. Default
 // DefaultTransactionalIDPrefix + slot: keep it stable, so that a restarted
 // relay fences the older one. Never make it random.
-func WithTransactionalID(id string) Option { return opt(func(c *config) { c.txnID = id }) }
+func WithTransactionalID(id string) Option {
+	return opt(func(c *config) { c.txnID, c.txnIDSet = id, true })
+}
 
 // WithMaxTxnMessages splits a database transaction with more than n
 // messages into several Kafka transactions of at most n; a restart resumes

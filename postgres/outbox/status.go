@@ -60,7 +60,27 @@ func GetStatus(ctx context.Context, conn eoskit.Conn, dsn string, opts ...Option
 	if err := p.Err(); err != nil {
 		return Status{}, err
 	}
-	st := Status{Slot: c.slot}
+	st, err := slotStatus(ctx, dsn, c.slot)
+	if err != nil {
+		return st, err
+	}
+	if c.atLeastOnce {
+		return st, nil
+	}
+	pos, ok, err := readPosition(ctx, conn, c.positionsTopic, c.slot)
+	if err != nil {
+		return st, err
+	}
+	st.Position, st.HasPosition = pos, ok
+	if ok && !pos.At.IsZero() {
+		st.PositionAge = time.Since(pos.At)
+	}
+	return st, nil
+}
+
+// slotStatus reads the slot's row.
+func slotStatus(ctx context.Context, dsn, slot string) (Status, error) {
+	st := Status{Slot: slot}
 	db, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return st, fmt.Errorf("outbox: status: connect to PostgreSQL: %w", err)
@@ -72,13 +92,13 @@ func GetStatus(ctx context.Context, conn eoskit.Conn, dsn string, opts ...Option
 	var retained, lag *int64
 	err = db.QueryRow(ctx, `SELECT pg_current_wal_lsn(), restart_lsn, confirmed_flush_lsn, wal_status, active, active_pid,
     (pg_current_wal_lsn() - restart_lsn)::bigint, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint
-  FROM pg_replication_slots WHERE slot_name = $1`, c.slot).
+  FROM pg_replication_slots WHERE slot_name = $1`, slot).
 		Scan(&st.CurrentLSN, &restart, &confirmed, &walStatus, &st.Active, &pid, &retained, &lag)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return st, fmt.Errorf("outbox: status: slot %q: %w: run eosctl outbox init (outbox.Migrate)", c.slot, ErrSlotMissing)
+		return st, fmt.Errorf("outbox: status: slot %q: %w: run eosctl outbox init (outbox.Migrate)", slot, ErrSlotMissing)
 	}
 	if err != nil {
-		return st, fmt.Errorf("outbox: status: read slot %q: %w", c.slot, err)
+		return st, fmt.Errorf("outbox: status: read slot %q: %w", slot, err)
 	}
 	if restart != nil {
 		st.RestartLSN = *restart
@@ -98,16 +118,20 @@ func GetStatus(ctx context.Context, conn eoskit.Conn, dsn string, opts ...Option
 	if lag != nil {
 		st.LagBytes = *lag
 	}
-	if c.atLeastOnce {
-		return st, nil
-	}
-	pos, ok, err := readPosition(ctx, conn, c.positionsTopic, c.slot)
+	return st, nil
+}
+
+// Status is GetStatus for this relay without reading Kafka: the slot's
+// row in PostgreSQL and the position this relay last committed (zero,
+// HasPosition false, before its first Kafka transaction in this process).
+// Cheap enough for every metrics scrape.
+func (r *Relay) Status(ctx context.Context) (Status, error) {
+	st, err := slotStatus(ctx, r.dsn, r.cfg.slot)
 	if err != nil {
 		return st, err
 	}
-	st.Position, st.HasPosition = pos, ok
-	if ok && !pos.At.IsZero() {
-		st.PositionAge = time.Since(pos.At)
+	if pos := r.Stats().Position; !pos.At.IsZero() {
+		st.Position, st.HasPosition, st.PositionAge = pos, true, time.Since(pos.At)
 	}
 	return st, nil
 }
