@@ -51,6 +51,12 @@
 //	eoskit_open_txn_age_seconds           gauge      topic, partition    LagCollector        age of the oldest open transaction holding the partition's LSO; 0 none; rising: stuck
 //	eoskit_lag_up                         gauge                          LagCollector        1 if the last poll got every answer
 //	eoskit_lag_poll_seconds               gauge                          LagCollector        duration of the last poll
+//	eoskit_outbox_relayed_total           counter                        OutboxCollector     outbox messages relayed to Kafka in committed Kafka transactions (postgres/outbox Relay.Stats); constant label slot
+//	eoskit_outbox_kafka_txns_total        counter                        OutboxCollector     the relay's committed Kafka transactions that carried messages
+//	eoskit_outbox_slot_lag_bytes          gauge                          OutboxCollector     pg_current_wal_lsn() - the slot's confirmed_flush_lsn: WAL not yet confirmed by the relay
+//	eoskit_outbox_retained_wal_bytes      gauge                          OutboxCollector     pg_current_wal_lsn() - the slot's restart_lsn: WAL the slot keeps on disk; rising without end: the relay is stuck (see max_slot_wal_keep_size)
+//	eoskit_outbox_position_age_seconds    gauge                          OutboxCollector     age of the relay's stored position (its last Kafka transaction with messages); absent without one
+//	eoskit_outbox_up                      gauge                          OutboxCollector     1 if the last poll of the relay's figures succeeded
 //	eoskit_kafka_*                        (kprom)    node_id, topic      KgoOpts             franz-go's kprom: connects, errors, bytes, records and batches per topic, buffered records
 //
 // Without a committed offset, lag is counted from the log start offset.
