@@ -75,7 +75,9 @@ func NewOutboxCollector(slot string, poll func(context.Context) (OutboxFigures, 
 	for k, v := range c.labels {
 		labels[k] = v
 	}
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(Namespace+"_outbox_"+name, help, nil, labels) }
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(Namespace+"_outbox_"+name, help, nil, labels)
+	}
 	return &OutboxCollector{
 		poll: poll, timeout: c.timeout,
 		relayed:  d("relayed_total", "Outbox messages relayed to Kafka (in committed Kafka transactions)."),
