@@ -126,7 +126,12 @@ type Handled struct {
 	Record   *kgo.Record
 	Batch    int // records handled in the call (1 for a per-record handler)
 	Attempt  int // 1 for the first try, 2 for the first retry...
+	// Duration is how long the call took, when it was timed. txn and
+	// consumer time a sample of the calls (the first of each handler
+	// loop and one in 64 after it: two clock reads cost more than a
+	// light handler) and set Untimed on the others, whose Duration is 0.
 	Duration time.Duration
+	Untimed  bool
 	Err      error
 	// Context is the context the handler ran with (what the
 	// HookRecordContext hooks returned), so that a tracing hook can end
@@ -146,6 +151,17 @@ type HookHandled interface{ OnHandled(Handled) }
 // context. It must return a context derived from ctx.
 type HookRecordContext interface {
 	OnRecordContext(ctx context.Context, in *kgo.Record) context.Context
+}
+
+// HookBatchContext is HookRecordContext for a batch handler
+// (txn.NewBatch): called before each batch handler call (each attempt)
+// with the context the handler would get and the batch's records; the
+// handler runs with the context it returns (a tracing hook returns one
+// carrying the call's span, linked to the records' traces), which is also
+// Handled.Context and HookEmit's context for the call's outputs. It must
+// return a context derived from ctx and must not keep or change recs.
+type HookBatchContext interface {
+	OnBatchContext(ctx context.Context, recs []*kgo.Record) context.Context
 }
 
 // HookEmit is called for every output record the handler emits, before it

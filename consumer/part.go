@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/hooks"
 )
 
 // markEvery is how many handled records a worker lets pass between two
@@ -38,6 +39,7 @@ type part struct {
 	done   chan struct{}
 
 	stopped atomic.Bool // set under r.mu; read by the worker between records
+	clock   hooks.Clock // the worker's: which handler calls are timed
 
 	// guarded by r.mu
 	queue        []*kgo.Record
@@ -229,9 +231,10 @@ func (p *part) handle(rec *kgo.Record) bool {
 	var err error
 	for try := 0; ; try++ {
 		if cfg.timeHandler {
-			began := time.Now()
+			began := p.clock.Start()
 			err = p.r.h(p.ctx, rec)
-			cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: time.Since(began), Err: err})
+			took, untimed := hooks.Took(began)
+			cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
 		} else {
 			err = p.r.h(p.ctx, rec)
 		}

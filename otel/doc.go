@@ -22,10 +22,28 @@
 //     conventions (messaging.system kafka, messaging.destination.name,
 //     messaging.destination.partition.id, messaging.kafka.offset,
 //     messaging.consumer.group.name).
+//   - "<topic> process" for a batch handler (txn.NewBatch): one per
+//     handler call (HookBatchContext starts it, HookHandled ends it),
+//     linked (span links, not a parent: a batch has many) to the trace
+//     context of each of its records that carries one, with
+//     messaging.batch.message_count; named "process" when the batch
+//     holds several topics.
 //   - none per output: HookEmit writes the handler span's context into
 //     every output's headers, so a reader of the output continues the
 //     input's trace. A trace header the handler copied from the input is
 //     replaced, and the input's headers are never modified.
+//
+// # Sampling and cost
+//
+// An input whose trace context is not sampled gets no span (the decision
+// of the SDK's default ParentBased sampler, taken before any span is
+// made); its outputs carry its context unchanged. An input without trace
+// context starts a trace for the fraction WithRootSampling gives (default
+// every one; the provider's sampler then decides, after making the span's
+// IDs); a batch call without a sampled record is such a root, counted per
+// call. With OpenTelemetry's no-op provider no span is made at all. An
+// input without trace context that gets no span costs a header lookup
+// and no allocation.
 //
 // NewMeter returns a *Meter, a hook recording metrics/prom's figures as
 // OpenTelemetry instruments instead (eoskit.txn.committed,

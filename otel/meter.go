@@ -125,7 +125,7 @@ func NewMeter(opts ...MeterOpt) (*Meter, error) {
 	m.handlerErrors = counter("eoskit.handler_errors", "Handler calls that returned an error.")
 	m.retries = counter("eoskit.handler_retries", "Handler calls that retried a record.")
 	m.deadLettered = counter("eoskit.dead_lettered", "Input records routed to the dead-letter topic.")
-	m.handlerDuration = seconds("eoskit.handler.duration", "Time of one handler call.")
+	m.handlerDuration = seconds("eoskit.handler.duration", "Time of one handler call, sampled (Handled.Untimed calls are left out; eoskit.records.in counts all).")
 	m.commits = counter("eoskit.offset_commits", "Offset commits of a non-transactional consumer, by result.")
 	m.rebalances = counter("eoskit.rebalances", "Group rebalance events of this member, by event.")
 	m.sessionRestarts = counter("eoskit.session_restarts", "Client sessions rebuilt after an error.")
@@ -188,7 +188,9 @@ func (m *Meter) OnHandled(e eoskit.Handled) {
 	if e.Err != nil {
 		m.handlerErrors.Add(bg, 1, m.base)
 	}
-	m.handlerDuration.Record(bg, e.Duration.Seconds(), m.base)
+	if !e.Untimed {
+		m.handlerDuration.Record(bg, e.Duration.Seconds(), m.base)
+	}
 }
 
 // OnDeadLetter implements eoskit.HookDeadLetter.

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/eoskit/eoskit"
 )
@@ -41,6 +42,7 @@ const (
 	AttrFlushSeconds       = "eoskit.txn.flush_seconds"
 	AttrCommitSeconds      = "eoskit.txn.commit_seconds"
 	AttrAttempt            = "eoskit.handler.attempt"
+	AttrBatchCount         = "messaging.batch.message_count" // records in a batch handler call
 	messagingSystemKafka   = "kafka"
 	operationProcess       = "process"
 	spanNameTxnPrefix      = "txn "
@@ -97,6 +99,7 @@ type Tracer struct {
 	prop     propagation.TextMapPropagator
 	tracer   trace.Tracer
 
+	noop      bool          // the provider is OpenTelemetry's no-op one: no spans
 	rootEvery uint64        // a root span for one record in rootEvery (0: none)
 	roots     atomic.Uint64 // records without a trace context seen
 
@@ -120,6 +123,7 @@ func New(opts ...Opt) *Tracer {
 		}
 	}
 	t.tracer = t.provider.Tracer(ScopeName)
+	_, t.noop = t.provider.(noop.TracerProvider)
 	return t
 }
 
@@ -191,17 +195,20 @@ func (t *Tracer) OnTxnEnd(e eoskit.TxnEnd) {
 // handler's span, "<topic> process", continuing the trace of the input's
 // headers (or of the record's own context, as franz-go's kotel leaves it)
 // and linked to the open transaction's span when exactly one is open.
+//
+// No span is made, and nothing allocated, for a record whose trace
+// context is not sampled (as the SDK's default ParentBased sampler
+// decides; the context still goes to the outputs unchanged), for a record
+// without trace context that WithRootSampling leaves out, or when the
+// provider is OpenTelemetry's no-op one.
 func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Context {
-	parent := t.prop.Extract(ctx, headerCarrier{in})
-	if !trace.SpanContextFromContext(parent).IsValid() && in.Context != nil {
-		if sc := trace.SpanContextFromContext(in.Context); sc.IsValid() {
-			parent = trace.ContextWithSpanContext(ctx, sc)
+	parent, psc := t.extract(ctx, in)
+	if psc.IsValid() {
+		if t.noop || !psc.IsSampled() {
+			return parent
 		}
-	}
-	if t.rootEvery != 1 && !trace.SpanContextFromContext(parent).IsValid() {
-		if t.rootEvery == 0 || t.roots.Add(1)%t.rootEvery != 1 { // keep the 1st, (n+1)th, ...; rootEvery >= 2 here
-			return ctx
-		}
+	} else if t.noop || !t.root() {
+		return ctx
 	}
 	ctx, span := t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, trace.WithSpanKind(trace.SpanKindConsumer))
 	if !span.IsRecording() { // not sampled: its context still goes to the outputs
@@ -214,14 +221,104 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 		attribute.String(AttrPartition, strconv.Itoa(int(in.Partition))),
 		attribute.Int64(AttrOffset, in.Offset),
 	)
-	t.mu.Lock()
-	if len(t.txns) == 1 {
-		for _, s := range t.txns {
-			span.AddLink(trace.Link{SpanContext: s.SpanContext()})
+	if l, ok := t.txnLink(); ok {
+		span.AddLink(l)
+	}
+	return ctx
+}
+
+// OnBatchContext implements eoskit.HookBatchContext: it starts one span
+// per batch handler call, "<topic> process" ("process" when the batch
+// spans topics), linked to the trace context of every record that
+// carries one (span links: a batch has many parents) and to the open
+// transaction's span. The call's outputs carry this span's context. A
+// batch with a sampled record context is always traced; one without is
+// a root, decided by WithRootSampling (per call, not per record).
+func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context.Context {
+	if t.noop || len(recs) == 0 {
+		return ctx
+	}
+	var links []trace.Link
+	sampled := false
+	for _, r := range recs {
+		if _, sc := t.extract(ctx, r); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+			sampled = sampled || sc.IsSampled()
 		}
 	}
-	t.mu.Unlock()
+	if !sampled && !t.root() {
+		return ctx
+	}
+	if l, ok := t.txnLink(); ok {
+		links = append(links, l)
+	}
+	name, topic := operationProcess, recs[0].Topic
+	for _, r := range recs[1:] {
+		if r.Topic != topic {
+			topic = ""
+			break
+		}
+	}
+	if topic != "" {
+		name = topic + spanNameProcessPostfix
+	}
+	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...))
+	if !span.IsRecording() {
+		return ctx
+	}
+	span.SetAttributes(
+		attribute.String(AttrMessagingSystem, messagingSystemKafka),
+		attribute.String(AttrOperationType, operationProcess),
+		attribute.Int(AttrBatchCount, len(recs)),
+	)
+	if topic != "" {
+		span.SetAttributes(attribute.String(AttrDestination, topic))
+	}
 	return ctx
+}
+
+// extract returns the trace context of in's headers (or of in.Context),
+// as a context derived from ctx, and its span context (invalid: none, and
+// the context is ctx).
+func (t *Tracer) extract(ctx context.Context, in *kgo.Record) (context.Context, trace.SpanContext) {
+	parent := t.prop.Extract(ctx, headerCarrier{in})
+	if parent != ctx {
+		if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
+			return parent, sc
+		}
+	}
+	if in.Context != nil {
+		if sc := trace.SpanContextFromContext(in.Context); sc.IsValid() {
+			return trace.ContextWithSpanContext(ctx, sc), sc
+		}
+	}
+	return ctx, trace.SpanContext{}
+}
+
+// root reports whether an input (or a batch) without a sampled trace
+// context starts a trace (WithRootSampling).
+func (t *Tracer) root() bool {
+	switch t.rootEvery {
+	case 1:
+		return true
+	case 0:
+		return false
+	}
+	return t.roots.Add(1)%t.rootEvery == 1 // the 1st, (n+1)th, ...
+}
+
+// txnLink is a link to the open transaction's span, when exactly one is
+// open.
+func (t *Tracer) txnLink() (trace.Link, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.txns) != 1 {
+		return trace.Link{}, false
+	}
+	for _, s := range t.txns {
+		return trace.Link{SpanContext: s.SpanContext()}, true
+	}
+	return trace.Link{}, false
 }
 
 // OnHandled implements eoskit.HookHandled: it ends the handler's span
@@ -249,7 +346,9 @@ func (t *Tracer) OnHandled(e eoskit.Handled) {
 // OnEmit implements eoskit.HookEmit: it writes the handler span's context
 // into the output's headers (W3C traceparent by default), replacing any
 // trace header the output copied from its input, so the output continues
-// the input's trace through the handler's span.
+// the input's trace through the handler's span (a batch call's outputs:
+// through the batch span; a batch call without span gives its outputs
+// no trace context).
 func (t *Tracer) OnEmit(ctx context.Context, _, out *kgo.Record) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return

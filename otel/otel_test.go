@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/otel"
@@ -205,5 +206,57 @@ func TestRootSampling(t *testing.T) {
 			t.Errorf("fraction %v: an input with a trace context got no span", c.fraction)
 		}
 		_ = tp.Shutdown(context.Background())
+	}
+}
+
+// TestUnsampledParentNoSpan: an input whose trace context is not sampled
+// gets no handler span (as a ParentBased sampler decides) and its outputs
+// carry that context unchanged; with the no-op provider no span is made
+// and a record without trace context costs no allocation.
+func TestUnsampledParentNoSpan(t *testing.T) {
+	tr, rec, _ := newTracer(t)
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	const unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	in := &kgo.Record{Topic: "in", Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte(unsampled)}}}
+	ctx := tr.OnRecordContext(context.Background(), in)
+	if trace.SpanFromContext(ctx).IsRecording() {
+		t.Fatal("a handler span was started for an unsampled parent")
+	}
+	out := &kgo.Record{Topic: "out"}
+	tr.OnEmit(ctx, in, out)
+	tr.OnHandled(eoskit.Handled{Record: in, Attempt: 1, Context: ctx})
+	if got := header(out, "traceparent"); got != unsampled {
+		t.Fatalf("output traceparent %q, want the input's %q", got, unsampled)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.TraceID() != tid || sc.SpanID() != sid {
+		t.Fatalf("handler context %v, want the input's trace %s span %s", sc, tid, sid)
+	}
+	if n := len(rec.Ended()) + len(rec.Started()); n != 0 {
+		t.Fatalf("%d spans recorded, want none", n)
+	}
+
+	// No span, no allocation for an input without trace context: on the
+	// no-op provider, and on the SDK's when WithRootSampling leaves it out.
+	_, _, tp := newTracer(t)
+	plain := &kgo.Record{Topic: "in"}
+	bg := context.Background()
+	for name, tr := range map[string]*otel.Tracer{
+		"no-op provider":      otel.New(otel.WithTracerProvider(noop.NewTracerProvider())),
+		"root sampling 0":     otel.New(otel.WithTracerProvider(tp), otel.WithRootSampling(0)),
+		"root sampling 1/100": otel.New(otel.WithTracerProvider(tp), otel.WithRootSampling(0.01)),
+	} {
+		tr.OnRecordContext(bg, plain)               // the 1st of 100 is a root
+		allocs := testing.AllocsPerRun(97, func() { // with its warm-up: calls 2 to 99
+			c := tr.OnRecordContext(bg, plain)
+			tr.OnEmit(c, plain, &kgo.Record{})
+			tr.OnHandled(eoskit.Handled{Record: plain, Attempt: 1, Context: c})
+		})
+		if allocs != 1 { // the output record itself
+			t.Errorf("%s: %v allocations per record, want only the output's", name, allocs)
+		}
+		if c := tr.OnRecordContext(bg, plain); c != bg {
+			t.Errorf("%s: the handler context changed", name)
+		}
 	}
 }

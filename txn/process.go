@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/hooks"
 )
 
 // emitter collects a handler call's outputs. It is open only while a
@@ -108,11 +109,15 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 	for attempt := 1; ; attempt++ {
 		p.em.start(r)
 		hctx := p.hooks.RecordContext(ctx, r) // a tracer's span for this call
-		began := time.Now()
+		var began time.Time
+		if p.hooks.HasHandled() {
+			began = p.clock.Start()
+		}
 		err := p.record(hctx, r, p.em.emitFn)
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
-			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: time.Since(began), Err: err, Context: hctx})
+			took, untimed := hooks.Took(began)
+			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: took, Untimed: untimed, Err: err, Context: hctx})
 		}
 		if err == nil {
 			for _, o := range outs {
@@ -138,14 +143,21 @@ func (t *transaction) handleBatch(ctx context.Context, recs []*kgo.Record) error
 	backoff := p.cfg.retryBackoff
 	for attempt := 1; ; attempt++ {
 		p.em.start(nil)
-		began := time.Now()
-		err := p.batch(ctx, recs, p.em.batchFn)
+		hctx := p.hooks.BatchContext(ctx, recs) // a tracer's span for this call
+		var began time.Time
+		if p.hooks.HasHandled() {
+			began = time.Now() // a batch call is worth its two clock reads
+		}
+		err := p.batch(hctx, recs, p.em.batchFn)
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
-			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: recs[0], Batch: len(recs), Attempt: attempt, Duration: time.Since(began), Err: err})
+			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: recs[0], Batch: len(recs), Attempt: attempt, Duration: time.Since(began), Err: err, Context: hctx})
 		}
 		if err == nil {
 			for _, o := range outs {
+				if p.hooks.HasEmit() {
+					p.hooks.Emit(hctx, o.from, o.out)
+				}
 				t.produce(o.from, o.out)
 			}
 			return nil

@@ -79,6 +79,7 @@ type Processor struct {
 	em     emitter
 
 	// Run's goroutine only.
+	clock    hooks.Clock        // which handler calls are timed for HookHandled
 	pinned   bool               // the start position is pinned (WithStartOffset at the end)
 	poisoned map[position]error // inputs whose output can never be produced: dead-letter them
 	backoff  time.Duration      // before the next transaction, after a transient produce error

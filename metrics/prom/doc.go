@@ -40,7 +40,7 @@
 //	eoskit_produce_errors_total           counter                        Produced            records whose produce failed
 //	eoskit_handler_errors_total           counter                        Handled             handler calls that returned an error
 //	eoskit_handler_retries_total          counter                        Handled             handler calls that retried a record (attempt 2 and later)
-//	eoskit_handler_duration_seconds       histogram                      Handled             time of one handler call
+//	eoskit_handler_duration_seconds       histogram                      Handled             time of one handler call, sampled: the first call of each handler loop (a txn.Processor, a consumer's partition worker) and one in 64 after it; _count counts the timed calls, records_in_total all of them
 //	eoskit_dead_lettered_total            counter                        DeadLetter          input records routed to the dead-letter topic
 //	eoskit_offset_commits_total           counter    result              Committed           offset commits of a non-transactional consumer; result ok, error
 //	eoskit_rebalances_total               counter    event               Assignment          rebalance events of this member; event assigned, revoked, lost
@@ -67,6 +67,11 @@
 // # Concurrency and cost
 //
 // Metrics' hook methods are safe for concurrent use and allocate nothing
-// per record. LagCollector serialises its polls; each scrape sends about
+// per record. A handled or produced record costs one atomic add on a
+// cache line picked by its partition (so partition workers on different
+// cores do not contend); the handler duration histogram is a sample
+// because timing a call costs two clock reads, as much as a light handler
+// (BenchmarkHandlerPath: ns and allocations per record with and without
+// metrics and tracing). Every counter is exact. LagCollector serialises its polls; each scrape sends about
 // six admin requests and waits at most LagTimeout.
 package prom

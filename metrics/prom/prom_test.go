@@ -255,3 +255,38 @@ func TestHandlerDurationBuckets(t *testing.T) {
 		t.Fatalf("sum %v, want %v", h.GetSampleSum(), want)
 	}
 }
+
+// TestSampledHandlerDuration: untimed handler calls (Handled.Untimed)
+// count in records_in_total but not in the duration histogram, and the
+// per-partition counter stripes add up exactly, concurrently.
+func TestSampledHandlerDuration(t *testing.T) {
+	reg, m := newMetrics(t)
+	const workers, perWorker = 12, 1000
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			rec := &kgo.Record{Topic: "in", Partition: int32(w)}
+			for i := range perWorker {
+				if i%100 == 0 {
+					m.OnHandled(eoskit.Handled{Record: rec, Batch: 1, Attempt: 1, Duration: time.Millisecond})
+				} else {
+					m.OnHandled(eoskit.Handled{Record: rec, Batch: 1, Attempt: 1, Untimed: true})
+				}
+				m.OnProduce(eoskit.Produced{Record: rec})
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	for name, want := range map[string]float64{"eoskit_records_in_total": workers * perWorker, "eoskit_records_out_total": workers * perWorker} {
+		if got := family(t, reg, name).GetMetric()[0].GetCounter().GetValue(); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	hist := family(t, reg, "eoskit_handler_duration_seconds").GetMetric()[0].GetHistogram()
+	if want := uint64(workers * perWorker / 100); hist.GetSampleCount() != want || hist.GetSampleSum() < 0.1199 || hist.GetSampleSum() > 0.1201 {
+		t.Errorf("handler duration: count %d sum %v, want %d timed calls summing 0.12 s", hist.GetSampleCount(), hist.GetSampleSum(), want)
+	}
+}
