@@ -114,7 +114,7 @@ func For(pkg string, sets ...Set) []Guard {
 // the options (a group and topics for a consumer); ours is what the
 // package sets itself. Three clients are compared, none of which
 // connects: ours then user (the user's win), user then ours (the
-// package's win) and ours alone. When franz-go rejects the mix, the
+// package's win) and ours with the caller's unguarded tuning. When franz-go rejects the mix, the
 // options franz-go rejects are reported and the guards are read from the
 // caller's options alone.
 func Check(pkg string, minimal, ours, user []kgo.Opt, guards []Guard) error {
@@ -122,14 +122,23 @@ func Check(pkg string, minimal, ours, user []kgo.Opt, guards []Guard) error {
 		return nil
 	}
 	ps := eoskit.NewProblems(pkg)
+	guarded := map[string]bool{}
+	for _, g := range guards {
+		guarded[g.Name] = true
+	}
 	passed := map[string]bool{}
+	var tuning []kgo.Opt // the caller's options no guard is about
 	for _, o := range user {
-		passed[OptName(o)] = true
+		name := OptName(o)
+		passed[name] = true
+		if !guarded[name] {
+			tuning = append(tuning, o)
+		}
 	}
 	seed := []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}
-	def, err := kgo.NewClient(concat(seed, minimal, ours)...)
+	def, err := kgo.NewClient(concat(seed, minimal, tuning, ours)...)
 	if err != nil {
-		ps.Addf("build a reference client: %v", err)
+		ps.Addf("franz-go rejects Conn.KgoOpts with %s's settings: %v", pkg, err)
 		return ps.Err()
 	}
 	defer def.Close()

@@ -77,6 +77,12 @@ func TestCheckComparesWithThePackagesSettings(t *testing.T) {
 	if err := Check("txn", base, ours, []kgo.Opt{kgo.ProducerLinger(0), kgo.FetchMaxWait(time.Second)}, For("txn", Consuming, Producing, Transactional)); err != nil {
 		t.Errorf("unguarded options refused: %v", err)
 	}
+	// ours alone is invalid without the caller's tuning (franz-go's 3 s
+	// heartbeat over a 2 s session): the reference takes the tuning too.
+	short := []kgo.Opt{kgo.SessionTimeout(2 * time.Second)}
+	if err := Check("txn", base, short, []kgo.Opt{kgo.HeartbeatInterval(500 * time.Millisecond), kgo.DisableIdempotentWrite()}, For("txn", Producing)); len(problems(t, err)) != 1 {
+		t.Errorf("tuning that ours needs, with one guarded option: %v", err)
+	}
 	if err := Check("txn", base, ours, nil, For("txn", Consuming)); err != nil {
 		t.Errorf("no options: %v", err)
 	}
