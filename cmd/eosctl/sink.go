@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -31,10 +30,11 @@ func newSinkCmd(e *env) *cobra.Command {
 }
 
 type sinkPostgresFlags struct {
-	from, group, dsn, table, mode, deadLetter, start, logLevel string
-	maxRecords                                                 int
-	interval, sessionTimeout                                   time.Duration
-	output                                                     outputFlag
+	from, group, dsn, table, mode, deadLetter, start string
+	maxRecords                                       int
+	interval, sessionTimeout                         time.Duration
+	output                                           outputFlag
+	obs                                              observeFlags // --metrics-addr, --log-format, --log-level
 }
 
 func newSinkPostgresCmd(e *env) *cobra.Command {
@@ -57,7 +57,13 @@ last record's (records without a key stop the sink, or go to --dead-letter-table
 
 Run several with the same --group to share the work. Offsets are mirrored to the
 Kafka group as a hint for lag tools; the database is what a sink resumes from.
-Ctrl-C or SIGTERM stops it; the counters are then printed on stdout.`,
+Ctrl-C or SIGTERM stops it; the counters are then printed on stdout.
+
+--metrics-addr serves /metrics, /healthz and /readyz as for copy: each batch is a
+transaction in eoskit's metrics (eoskit_txn_committed_total, eoskit_txn_records: rows
+committed in its _sum, eoskit_txn_end_duration_seconds{phase="total"}: batch commit
+duration, eoskit_txn_aborted_total{reason="rebalance"}: batches the fence refused),
+and eoskit_lag_to_lso_records is the group's lag from the mirrored offsets.`,
 		Example: `  eosctl sink postgres --brokers 127.0.0.1:9092 --from orders --group orders-pg \
       --dsn postgres://app@127.0.0.1:5432/app --table orders_log
   eosctl sink postgres --from users --group users-pg --table users --mode upsert`,
@@ -76,7 +82,7 @@ Ctrl-C or SIGTERM stops it; the counters are then printed on stdout.`,
 	fl.IntVar(&f.maxRecords, "max-batch-records", sink.DefaultMaxBatchRecords, "records per database transaction at most")
 	fl.DurationVar(&f.interval, "batch-interval", sink.DefaultBatchInterval, "close a batch this long after its first record")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", sink.DefaultSessionTimeout, "consumer group session timeout")
-	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	f.obs.register(cmd)
 	f.output.register(cmd)
 	return cmd
 }
@@ -117,9 +123,8 @@ func runSinkPostgres(ctx context.Context, e *env, cf *clusterFlags, f *sinkPostg
 	default:
 		return usageErr(fmt.Errorf("--start %q: use earliest or latest", f.start))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return usageErr(fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel))
+	if _, err := f.obs.logger(e); err != nil {
+		return err
 	}
 	create, err := tableSQL(f.table)
 	if err != nil {
@@ -133,11 +138,17 @@ func runSinkPostgres(ctx context.Context, e *env, cf *clusterFlags, f *sinkPostg
 	if err != nil {
 		return usageErr(fmt.Errorf("--dsn: %w", err))
 	}
+	ob, err := f.obs.start(ctx, e, observeScope{conn: conn, group: f.group, topics: []string{f.from}})
+	if err != nil {
+		return err
+	}
+	defer ob.stop()
+	conn.KgoOpts = append(conn.KgoOpts, ob.kgoOpts...)
 	opts := []sink.Opt{
 		sink.WithGroup(f.group), sink.WithTopics(f.from), sink.WithStartOffset(start),
 		sink.WithMaxBatchRecords(f.maxRecords), sink.WithBatchInterval(f.interval),
 		sink.WithSessionTimeout(f.sessionTimeout),
-		sink.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))),
+		sink.WithLogger(ob.logger), sink.WithHooks(ob.hooks...),
 	}
 	if f.deadLetter != "" {
 		opts = append(opts, sink.WithDeadLetterTable(f.deadLetter))

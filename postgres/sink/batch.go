@@ -418,6 +418,9 @@ func HeadersJSON(hs []kgo.RecordHeader) []byte {
 		Value  *string `json:"value,omitempty"`
 		Base64 *string `json:"value_base64,omitempty"`
 	}
+	if len(hs) == 0 {
+		return []byte("[]")
+	}
 	out := make([]h, 0, len(hs))
 	for _, x := range hs {
 		v := string(x.Value)

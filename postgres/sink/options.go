@@ -130,8 +130,9 @@ func WithInstanceID(id string) Opt { return opt(func(c *config) { c.instance = i
 func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
 
 // WithHooks adds hooks: any value implementing eoskit's HookHandled,
-// HookDeadLetter, HookAssigned, HookRevoked, or this package's
-// HookBatchCommit and HookFenceRefused.
+// HookDeadLetter, HookAssigned, HookRevoked, HookSessionStart, HookTxnEnd
+// (one per batch transaction: see the package doc; metrics/prom's Metrics
+// takes them), or this package's HookBatchCommit and HookFenceRefused.
 func WithHooks(hooks ...eoskit.Hook) Opt {
 	return opt(func(c *config) { c.hooks = append(c.hooks, hooks...) })
 }

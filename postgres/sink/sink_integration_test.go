@@ -17,11 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/metrics/prom"
 	"github.com/eoskit/eoskit/postgres/sink"
 )
 
@@ -396,7 +398,12 @@ func TestFenceRefusesStaleEpoch(t *testing.T) {
 		return appendHandler(table)(ctx, tx, recs)
 	}
 	rec := &recorder{}
-	s, err := sink.New(conn(), pool, h, sink.WithGroup(group), sink.WithTopics(topic), sink.WithHooks(rec))
+	reg := prometheus.NewRegistry()
+	metrics, err := prom.New(reg, prom.WithGroup(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sink.New(conn(), pool, h, sink.WithGroup(group), sink.WithTopics(topic), sink.WithHooks(rec, metrics))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +429,15 @@ func TestFenceRefusesStaleEpoch(t *testing.T) {
 	st := s.Stats()
 	if st.FenceRefusals != 1 || st.Records != 0 {
 		t.Fatalf("stats %+v: want 1 fence refusal and 0 records committed (the partition stays with the usurper)", st)
+	}
+	// The same refusal in metrics/prom's vocabulary: an aborted batch
+	// transaction, reason rebalance (the partition is another owner's).
+	mfs := gathered(t, reg)
+	if v := family(mfs, "eoskit_txn_aborted_total", "reason=rebalance").GetCounter().GetValue(); v != 1 {
+		t.Errorf("eoskit_txn_aborted_total{reason=rebalance} %v, want 1 (the refusal)", v)
+	}
+	if v := family(mfs, "eoskit_txn_committed_total").GetCounter().GetValue(); v != 0 {
+		t.Errorf("eoskit_txn_committed_total %v, want 0", v)
 	}
 	rec.mu.Lock()
 	if len(rec.fenced) != 1 || rec.fenced[0].Epoch != 1 || rec.fenced[0].Current != 2 {
