@@ -8,32 +8,19 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit/admin"
+	"github.com/eoskit/eoskit/internal/kfaketest"
 )
 
 // txnCluster is a kfake cluster with topic "t" (2 partitions) holding 5
 // committed records on partition 0.
 func txnCluster(t *testing.T) (*admin.Client, []string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addrs := c.ListenAddrs()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	for i := 0; i < 5; i++ {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("c")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addrs := kfaketest.Cluster(t, 2, "t")
+	cl := kfaketest.Client(t, addrs, kgo.DefaultProduceTopic("t"))
+	kfaketest.Produce(t, cl, "t", 0, 5, "c")
 	return admin.NewWithClient(cl), addrs
 }
 
@@ -41,21 +28,7 @@ func txnCluster(t *testing.T) (*admin.Client, []string) {
 // leaves it open; the returned client ends it when closed (aborting).
 func openTxn(t *testing.T, addrs []string, id string, partition int32, n int) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.TransactionalID(id), kgo.TransactionTimeout(10*time.Minute),
-		kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < n; i++ {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Partition: partition, Value: []byte("open")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cl
+	return kfaketest.OpenTxn(t, addrs, id, "t", partition, n)
 }
 
 func TestTransactionsListDescribeHangingAbort(t *testing.T) {

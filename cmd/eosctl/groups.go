@@ -35,18 +35,10 @@ func newGroupsListCmd(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List consumer groups with their type, state and coordinator",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, ctx, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: queryCmd(e, &f, func(ctx context.Context, adm *admin.Client, _ []string) ([]admin.Group, error) {
 			gs, err := adm.ListGroups(ctx)
-			if werr := writeGroupList(e.stdout, f.json(), gs.Sorted()); werr != nil {
-				return werr
-			}
-			return opsErr(err)
-		},
+			return gs.Sorted(), err
+		}, writeGroupList),
 	}
 	f.register(cmd)
 	return cmd
@@ -59,26 +51,15 @@ func newGroupsDescribeCmd(e *env) *cobra.Command {
 		Short:   "Describe groups: state, protocol, members and their assigned partitions",
 		Example: "  eosctl groups describe orders-enricher -o json",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, names []string) error {
-			adm, ctx, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: queryCmd(e, &f, func(ctx context.Context, adm *admin.Client, names []string) ([]admin.Group, error) {
 			gs, err := adm.DescribeGroups(ctx, names...)
-			if werr := writeGroupDescribe(e.stdout, f.json(), gs.Sorted()); werr != nil {
-				return werr
-			}
-			if err != nil {
-				return opsErr(err)
-			}
 			for _, g := range gs.Sorted() {
-				if g.Err != nil {
-					return opsErr(fmt.Errorf("group %q: %w", g.Name, g.Err))
+				if err == nil && g.Err != nil {
+					err = fmt.Errorf("group %q: %w", g.Name, g.Err)
 				}
 			}
-			return nil
-		},
+			return gs.Sorted(), err
+		}, writeGroupDescribe),
 	}
 	f.register(cmd)
 	return cmd

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -26,6 +28,25 @@ func opsErr(err error) error {
 		return usageErr(err)
 	}
 	return withCode(exitFailed, err)
+}
+
+// queryCmd is the RunE of a command that asks the cluster once and prints
+// the answer: connect with f's flags, ask, write what came back (also
+// after a partial failure), then map ask's error to an exit code.
+func queryCmd[T any](e *env, f *topicsFlags, ask func(ctx context.Context, adm *admin.Client, args []string) (T, error),
+	write func(w io.Writer, asJSON bool, v T) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		adm, ctx, done, err := f.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer done()
+		v, err := ask(ctx, adm, args)
+		if werr := write(e.stdout, f.json(), v); werr != nil {
+			return werr
+		}
+		return opsErr(err)
+	}
 }
 
 func newTxnsCmd(e *env) *cobra.Command {
@@ -56,18 +77,10 @@ func newTxnsListCmd(e *env) *cobra.Command {
 		Short:   "List transactional IDs with their state and producer ID",
 		Example: "  eosctl txns list --state Ongoing --txn-id-prefix orders-",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, ctx, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: queryCmd(e, &f, func(ctx context.Context, adm *admin.Client, _ []string) ([]admin.Transaction, error) {
 			ts, err := adm.ListTransactions(ctx, filter)
-			if werr := writeTxnList(e.stdout, f.json(), ts.Sorted()); werr != nil {
-				return werr
-			}
-			return opsErr(err)
-		},
+			return ts.Sorted(), err
+		}, writeTxnList),
 	}
 	f.register(cmd)
 	cmd.Flags().StringSliceVar(&filter.States, "state", nil, "only these states (Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort), comma-separated")
@@ -82,21 +95,13 @@ func newTxnsDescribeCmd(e *env) *cobra.Command {
 		Short:   "Describe transactional IDs: state, producer ID and epoch, timeout, start time, partitions, coordinator",
 		Example: "  eosctl txns describe orders-0 orders-1 -o json",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, ids []string) error {
-			adm, ctx, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: queryCmd(e, &f, func(ctx context.Context, adm *admin.Client, ids []string) ([]admin.Transaction, error) {
 			ts, err := adm.DescribeTransactions(ctx, ids...)
-			if werr := writeTxnDescribe(e.stdout, f.json(), ts.Sorted()); werr != nil {
-				return werr
-			}
 			if err == nil {
 				err = ts.Error()
 			}
-			return opsErr(err)
-		},
+			return ts.Sorted(), err
+		}, writeTxnDescribe),
 	}
 	f.register(cmd)
 	return cmd
@@ -114,16 +119,9 @@ func newTxnsProducersCmd(e *env) *cobra.Command {
 			if len(topics) == 0 {
 				return usageErr(errors.New("--topic is required"))
 			}
-			adm, ctx, done, err := f.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ps, err := adm.DescribeProducers(ctx, topics...)
-			if werr := writeProducers(e.stdout, f.json(), ps); werr != nil {
-				return werr
-			}
-			return opsErr(err)
+			return queryCmd(e, &f, func(ctx context.Context, adm *admin.Client, _ []string) ([]admin.PartitionProducers, error) {
+				return adm.DescribeProducers(ctx, topics...)
+			}, writeProducers)(cmd, nil)
 		},
 	}
 	f.register(cmd)

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit/admin"
+	"github.com/eoskit/eoskit/internal/kfaketest"
 )
 
 // opsGolden compares got with testdata/<dir>/name, or rewrites it with -update.
@@ -93,37 +93,10 @@ func TestTxnsRenderGolden(t *testing.T) {
 // "app-hung" with 3 records, and group "readers" committed at 5.
 func fakeTxnCluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addrs := c.ListenAddrs()
+	addrs := kfaketest.Cluster(t, 2, "t")
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	for i := 0; i < 5; i++ {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("c")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tx, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.TransactionalID("app-hung"), kgo.TransactionTimeout(10*time.Minute),
-		kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tx.Close)
-	if err := tx.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		if err := tx.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kfaketest.Produce(t, kfaketest.Client(t, addrs), "t", 0, 5, "c")
+	kfaketest.OpenTxn(t, addrs, "app-hung", "t", 0, 3)
 	g, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
 	if err != nil {
 		t.Fatal(err)
