@@ -46,6 +46,8 @@ type observeScope struct {
 	group  string
 	txnID  string
 	topics []string
+	// collectors are the command's own (outbox relay: slot lag, position age).
+	collectors []prometheus.Collector
 }
 
 // observed is what start hands the command: the hooks to pass to the
@@ -103,12 +105,17 @@ func (o *observeFlags) start(ctx context.Context, e *env, s observeScope) (*obse
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	lag, err := prom.NewLagCollector(adm, s.group, prom.LagTopics(s.topics...))
-	if err != nil {
-		adm.Close()
-		return nil, err
+	if s.group != "" { // a command without a consumer group (outbox relay) has no group lag
+		lag, err := prom.NewLagCollector(adm, s.group, prom.LagTopics(s.topics...))
+		if err != nil {
+			adm.Close()
+			return nil, err
+		}
+		reg.MustRegister(lag)
 	}
-	reg.MustRegister(lag)
+	for _, c := range s.collectors {
+		reg.MustRegister(c)
+	}
 	ready := health.New()
 
 	mux := http.NewServeMux()

@@ -102,6 +102,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newVerifyCmd(e),
 		newDemoCmd(e),
 		newSinkCmd(e),
+		newOutboxCmd(e),
 		newTxnsCmd(e),
 		newGroupsCmd(e),
 		newDLQCmd(e),
