@@ -29,6 +29,7 @@ required=(
   "security:containers"
   "bench:containers"
   "sink:containers"
+  "outbox:containers"
 )
 for entry in "${required[@]}"; do
   name=${entry%%:*}
