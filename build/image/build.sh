@@ -45,19 +45,8 @@ MODULES=java.se,jdk.unsupported,jdk.management,jdk.management.agent,jdk.crypto.e
 EXCLUDE_NATIVE=(libawt_xawt libjawt libsplashscreen libjsound libfontmanager libjavajpeg liblcms libj2pcsc)
 
 # ---------------------------------------------------------------- CLI
-CLI=${CONTAINER_CLI:-}
-if [ -z "$CLI" ]; then
-  if command -v podman >/dev/null 2>&1; then CLI=podman
-  elif command -v docker >/dev/null 2>&1; then CLI=docker
-  else die "neither podman nor docker found (run build/podman/setup.sh first)"
-  fi
-fi
-command -v "$CLI" >/dev/null 2>&1 || die "$CLI not found"
-image_exists() {
-  if [ "$CLI" = podman ]; then podman image exists "$IMAGE"
-  else "$CLI" image inspect "$IMAGE" >/dev/null 2>&1
-  fi
-}
+. "$HERE/lib.sh"
+img_cli
 
 # ---------------------------------------------------------------- inputs
 [ -d "$LIBS" ] || die "$LIBS does not exist (fetch the Kafka jars first)"
@@ -82,21 +71,11 @@ command -v ldd >/dev/null 2>&1 || die "ldd not found"
 
 # Fingerprint of everything that goes into the image (labelled, to spot stale images).
 INPUTS=$( { for j in "${jars[@]}"; do printf '%s %s\n' "$(basename "$j")" "$(stat -c %s "$j")"; done
-            cat "$0" "$HERE/log4j2.properties" "$HERE/tools-log4j2.properties"
+            cat "$0" "$IMAGE_LIB" "$HERE/log4j2.properties" "$HERE/tools-log4j2.properties"
             echo "$JDK_VERSION $MODULES"; "$BUSYBOX" 2>&1 | sed -n 1p; } | sha256sum | cut -c1-16)
 
 # ---------------------------------------------------------------- skip?
-LOCK=${TMPDIR:-/tmp}/eoskit-image-build.lock
-exec 9>"$LOCK"
-flock -w 600 9 || die "another build holds $LOCK"
-if [ "${FORCE:-0}" != 1 ] && image_exists; then
-  have=$("$CLI" image inspect --format '{{index .Config.Labels "org.eoskit.image.inputs"}}' "$IMAGE" 2>/dev/null || true)
-  if [ -n "$have" ] && [ "$have" != "$INPUTS" ]; then
-    say "WARNING: $IMAGE exists but was built from other inputs ($have, now $INPUTS); FORCE=1 rebuilds it"
-  fi
-  say "$IMAGE exists; skipping (FORCE=1 rebuilds)"
-  exit 0
-fi
+img_lock_or_skip eoskit-image-build "$INPUTS"
 
 START=$SECONDS
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eoskit-image.XXXXXX")
@@ -125,14 +104,9 @@ cp -p "${jars[@]}" "$ROOT/opt/kafka/libs/"
 cp "$HERE/log4j2.properties" "$HERE/tools-log4j2.properties" "$ROOT/opt/kafka/config/"
 
 # ---------------------------------------------------------------- base system
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,home/appuser,proc,sys,dev,run,var/tmp,tmp}
-chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
+img_base "$ROOT" "$BUSYBOX"
+mkdir -p "$ROOT/home/appuser"
 chmod 700 "$ROOT/root"
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-"$BUSYBOX" --list-full | while read -r applet; do
-  [ -e "$ROOT/$applet" ] || [ -L "$ROOT/$applet" ] || { mkdir -p "$ROOT/$(dirname "$applet")"; ln -s /bin/busybox "$ROOT/$applet"; }
-done
-[ -L "$ROOT/bin/sh" ] || ln -s /bin/busybox "$ROOT/bin/sh"
 cat >"$ROOT/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 appuser:x:1000:1000::/home/appuser:/bin/sh
@@ -144,14 +118,6 @@ appuser:x:1000:
 nogroup:x:65534:
 EOF
 chown 1000:1000 "$ROOT/home/appuser"
-cat >"$ROOT/etc/nsswitch.conf" <<'EOF'
-passwd: files
-group: files
-hosts: files dns
-EOF
-: >"$ROOT/etc/hosts"; : >"$ROOT/etc/resolv.conf"; : >"$ROOT/etc/hostname"
-printf '%s\n' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib/aarch64-linux-gnu \
-  /usr/lib/aarch64-linux-gnu /lib /usr/lib >"$ROOT/etc/ld.so.conf"
 
 # ---------------------------------------------------------------- shared libraries
 # Every library that ldd names for the ELF files in the image, at the same path
@@ -172,11 +138,7 @@ for j in "${jars[@]}"; do
   # shellcheck disable=SC2086
   (cd "$WORK/jarnative" && "$JDK/bin/jar" xf "$j" $entries)
 done
-: >"$WORK/libs.txt"
-while IFS= read -r -d '' f; do
-  [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
-  ldd "$f" 2>/dev/null >>"$WORK/libs.txt" || true
-done < <(find "$ROOT" "$WORK/jarnative" -type f -print0)
+img_ldd "$ROOT" "$WORK/libs.txt" "$WORK/jarnative"
 if grep -q 'not found' "$WORK/libs.txt"; then
   # libjvm.so and friends are found through $ORIGIN at run time; anything else is fatal.
   nf=$(grep 'not found' "$WORK/libs.txt" | awk '{print $1}' | sort -u | grep -vxE 'lib(jvm|java|jli|awt|net|nio|verify|jimage|zip|management)\.so' || true)
@@ -187,14 +149,7 @@ for stub in libpthread.so.0 libdl.so.2 librt.so.1 libutil.so.1 libresolv.so.2; d
   p=$(ldconfig -p 2>/dev/null | awk -v n="$stub" '!f && $1 == n && $0 ~ /x86-64|AArch64/ {print $NF; f = 1}' || true)
   if [ -n "$p" ]; then echo "$stub => $p (stub)" >>"$WORK/libs.txt"; fi
 done
-awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' "$WORK/libs.txt" | sort -u |
-while read -r lib; do
-  case "$lib" in "$ROOT"/*) continue ;; esac
-  [ -e "$ROOT$lib" ] && continue
-  mkdir -p "$ROOT$(dirname "$lib")"
-  cp -L "$lib" "$ROOT$lib"
-done
-ldconfig -r "$ROOT" 2>/dev/null || say "ldconfig -r failed (the loader's default paths still apply)"
+img_copy_libs "$ROOT" "$WORK/libs.txt"
 nlibs=$(awk '$2 == "=>" && $3 ~ /^\// {print $3}' "$WORK/libs.txt" | sort -u | wc -l)
 
 # ---------------------------------------------------------------- smoke test
@@ -209,22 +164,13 @@ fi
 
 # ---------------------------------------------------------------- import
 say "importing ($(du -sm "$ROOT" | cut -f1) MB, $nlibs shared libraries)"
-quiet=(); [ "$CLI" = podman ] && quiet=(--quiet)
-old_id=$("$CLI" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
-tar --numeric-owner -C "$ROOT" -c . | "$CLI" import "${quiet[@]}" \
-  --change 'ENV PATH=/opt/java/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' \
-  --change 'ENV JAVA_HOME=/opt/java' \
-  --change 'ENV LOG4J_CONFIGURATION_FILE=/opt/kafka/config/log4j2.properties' \
-  --change 'WORKDIR /opt/kafka' \
-  --change 'CMD ["/bin/sh"]' \
-  --change "LABEL org.eoskit.kafka.version=$KAFKA_VERSION" \
-  --change "LABEL org.eoskit.jdk.version=$JDK_VERSION" \
-  --change "LABEL org.eoskit.image.inputs=$INPUTS" \
-  --change "LABEL org.opencontainers.image.title=eoskit-kafka" \
-  - "$IMAGE" >/dev/null
-new_id=$("$CLI" image inspect --format '{{.Id}}' "$IMAGE")
-# The image this one replaces (FORCE=1) would linger untagged: drop it if unused.
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  "$CLI" rmi "$old_id" >/dev/null 2>&1 || true
-fi
-say "built $IMAGE (${new_id#sha256:}) in $((SECONDS - START)) s"
+img_import "$ROOT" \
+  'ENV PATH=/opt/java/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' \
+  'ENV JAVA_HOME=/opt/java' \
+  'ENV LOG4J_CONFIGURATION_FILE=/opt/kafka/config/log4j2.properties' \
+  'WORKDIR /opt/kafka' \
+  'CMD ["/bin/sh"]' \
+  "LABEL org.eoskit.kafka.version=$KAFKA_VERSION" \
+  "LABEL org.eoskit.jdk.version=$JDK_VERSION" \
+  "LABEL org.eoskit.image.inputs=$INPUTS" \
+  "LABEL org.opencontainers.image.title=eoskit-kafka"

@@ -29,37 +29,17 @@ VERSION=${2:-15}
 PGLIB=/usr/lib/postgresql/$VERSION
 PGSHARE=/usr/share/postgresql/$VERSION
 
-CLI=${CONTAINER_CLI:-}
-if [ -z "$CLI" ]; then
-  if command -v podman >/dev/null 2>&1; then CLI=podman
-  elif command -v docker >/dev/null 2>&1; then CLI=docker
-  else die "neither podman nor docker found (run build/podman/setup.sh first)"
-  fi
-fi
-image_exists() {
-  if [ "$CLI" = podman ]; then podman image exists "$IMAGE"
-  else "$CLI" image inspect "$IMAGE" >/dev/null 2>&1
-  fi
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../image/lib.sh"
+img_cli
 
 [ -x "$PGLIB/bin/postgres" ] || die "$PGLIB/bin/postgres not found (make postgres installs Debian's postgresql package)"
 [ -d "$PGSHARE" ] || die "$PGSHARE not found"
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || die "busybox not found (apt-get install busybox-static)"
 PGFULL=$("$PGLIB/bin/postgres" --version | awk '{print $3}')
-INPUTS=$( { echo "$PGFULL"; cat "$0"; "$BUSYBOX" 2>&1 | sed -n 1p; } | sha256sum | cut -c1-16)
+INPUTS=$( { echo "$PGFULL"; cat "$0" "$IMAGE_LIB"; "$BUSYBOX" 2>&1 | sed -n 1p; } | sha256sum | cut -c1-16)
 
-LOCK=${TMPDIR:-/tmp}/eoskit-postgres-image.lock
-exec 9>"$LOCK"
-flock -w 600 9 || die "another build holds $LOCK"
-if [ "${FORCE:-0}" != 1 ] && image_exists; then
-  have=$("$CLI" image inspect --format '{{index .Config.Labels "org.eoskit.image.inputs"}}' "$IMAGE" 2>/dev/null || true)
-  if [ -n "$have" ] && [ "$have" != "$INPUTS" ]; then
-    say "WARNING: $IMAGE exists but was built from other inputs ($have, now $INPUTS); FORCE=1 rebuilds it"
-  fi
-  say "$IMAGE exists; skipping (FORCE=1 rebuilds)"
-  exit 0
-fi
+img_lock_or_skip eoskit-postgres-image "$INPUTS"
 
 START=$SECONDS
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eoskit-postgres-image.XXXXXX")
@@ -67,18 +47,13 @@ trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/rootfs
 say "building $IMAGE: PostgreSQL $PGFULL from $PGLIB, $CLI"
 
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,usr/lib/postgresql,usr/share/postgresql,etc,root,proc,sys,dev,run,var/tmp,tmp}
-chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
+img_base "$ROOT" "$BUSYBOX"
+mkdir -p "$ROOT"/usr/lib/postgresql "$ROOT"/usr/share/postgresql
 cp -a "$PGLIB" "$ROOT/usr/lib/postgresql/"
 cp -a "$PGSHARE" "$ROOT/usr/share/postgresql/"
 # JIT (LLVM, over 100 MB) is left out: without llvmjit.so the server runs without JIT.
 rm -rf "$ROOT$PGLIB/lib/llvmjit"*.so "$ROOT$PGLIB/lib/bitcode"
 cp -aL /usr/share/zoneinfo "$ROOT/usr/share/zoneinfo"
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-"$BUSYBOX" --list-full | while read -r applet; do
-  [ -e "$ROOT/$applet" ] || [ -L "$ROOT/$applet" ] || { mkdir -p "$ROOT/$(dirname "$applet")"; ln -s /bin/busybox "$ROOT/$applet"; }
-done
-[ -L "$ROOT/bin/sh" ] || ln -s /bin/busybox "$ROOT/bin/sh"
 cat >"$ROOT/etc/passwd" <<'PW'
 root:x:0:0:root:/root:/bin/sh
 postgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh
@@ -89,8 +64,6 @@ root:x:0:
 postgres:x:999:
 nogroup:x:65534:
 GR
-printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$ROOT/etc/nsswitch.conf"
-: >"$ROOT/etc/hosts"; : >"$ROOT/etc/resolv.conf"; : >"$ROOT/etc/hostname"
 mkdir -p "$ROOT/var/lib/postgresql/data" "$ROOT/var/run/postgresql"
 chmod 700 "$ROOT/var/lib/postgresql/data"
 chown -R 999:999 "$ROOT/var/lib/postgresql" "$ROOT/var/run/postgresql"
@@ -112,41 +85,21 @@ EP
 chmod 755 "$ROOT/usr/local/bin/docker-entrypoint.sh"
 
 # Every shared library ldd names for the ELF files, at the host's path.
-: >"$WORK/libs.txt"
-while IFS= read -r -d '' f; do
-  [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
-  ldd "$f" 2>/dev/null >>"$WORK/libs.txt" || true
-done < <(find "$ROOT/usr/lib/postgresql" -type f -print0)
+img_ldd "$ROOT/usr/lib/postgresql" "$WORK/libs.txt"
 if grep -q 'not found' "$WORK/libs.txt"; then
   die "ldd could not resolve: $(grep 'not found' "$WORK/libs.txt" | awk '{print $1}' | sort -u | tr '\n' ' ')"
 fi
-awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' "$WORK/libs.txt" | sort -u |
-while read -r lib; do
-  [ -e "$ROOT$lib" ] && continue
-  mkdir -p "$ROOT$(dirname "$lib")"
-  cp -L "$lib" "$ROOT$lib"
-done
-printf '%s\n' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib/aarch64-linux-gnu \
-  /usr/lib/aarch64-linux-gnu /lib /usr/lib >"$ROOT/etc/ld.so.conf"
-ldconfig -r "$ROOT" 2>/dev/null || say "ldconfig -r failed (the loader's default paths still apply)"
+img_copy_libs "$ROOT" "$WORK/libs.txt"
 
 say "importing ($(du -sm "$ROOT" | cut -f1) MB)"
-quiet=(); [ "$CLI" = podman ] && quiet=(--quiet)
-old_id=$("$CLI" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
-tar --numeric-owner -C "$ROOT" -c . | "$CLI" import "${quiet[@]}" \
-  --change "ENV PATH=$PGLIB/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
-  --change 'ENV PGDATA=/var/lib/postgresql/data' \
-  --change 'USER postgres' \
-  --change 'WORKDIR /var/lib/postgresql' \
-  --change 'STOPSIGNAL SIGINT' \
-  --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
-  --change 'CMD ["postgres"]' \
-  --change "LABEL org.eoskit.postgres.version=$PGFULL" \
-  --change "LABEL org.eoskit.image.inputs=$INPUTS" \
-  --change "LABEL org.opencontainers.image.title=eoskit-postgres" \
-  - "$IMAGE" >/dev/null
-new_id=$("$CLI" image inspect --format '{{.Id}}' "$IMAGE")
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  "$CLI" rmi "$old_id" >/dev/null 2>&1 || true
-fi
-say "built $IMAGE (${new_id#sha256:}) in $((SECONDS - START)) s"
+img_import "$ROOT" \
+  "ENV PATH=$PGLIB/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
+  'ENV PGDATA=/var/lib/postgresql/data' \
+  'USER postgres' \
+  'WORKDIR /var/lib/postgresql' \
+  'STOPSIGNAL SIGINT' \
+  'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+  'CMD ["postgres"]' \
+  "LABEL org.eoskit.postgres.version=$PGFULL" \
+  "LABEL org.eoskit.image.inputs=$INPUTS" \
+  "LABEL org.opencontainers.image.title=eoskit-postgres"
