@@ -97,6 +97,7 @@ func WithRootSampling(fraction float64) Opt {
 type Tracer struct {
 	provider trace.TracerProvider
 	prop     propagation.TextMapPropagator
+	fields   []string // the propagator's header keys
 	tracer   trace.Tracer
 
 	noop      bool          // the provider is OpenTelemetry's no-op one: no spans
@@ -122,6 +123,7 @@ func New(opts ...Opt) *Tracer {
 			t.prop = propagation.TraceContext{}
 		}
 	}
+	t.fields = t.prop.Fields()
 	t.tracer = t.provider.Tracer(ScopeName)
 	_, t.noop = t.provider.(noop.TracerProvider)
 	return t
@@ -281,8 +283,8 @@ func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context
 // as a context derived from ctx, and its span context (invalid: none, and
 // the context is ctx).
 func (t *Tracer) extract(ctx context.Context, in *kgo.Record) (context.Context, trace.SpanContext) {
-	parent := t.prop.Extract(ctx, headerCarrier{in})
-	if parent != ctx {
+	if t.carried(in) {
+		parent := t.prop.Extract(ctx, headerCarrier{in})
 		if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
 			return parent, sc
 		}
@@ -293,6 +295,20 @@ func (t *Tracer) extract(ctx context.Context, in *kgo.Record) (context.Context, 
 		}
 	}
 	return ctx, trace.SpanContext{}
+}
+
+// carried reports whether in has a header of the propagator's (a
+// record without one skips the propagator: no interface calls, no
+// parsing).
+func (t *Tracer) carried(in *kgo.Record) bool {
+	for _, h := range in.Headers {
+		for _, f := range t.fields {
+			if h.Key == f {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // root reports whether an input (or a batch) without a sampled trace
