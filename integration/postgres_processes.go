@@ -142,31 +142,14 @@ func (p *pgProcesses) create(ctx context.Context) error {
 func (p *pgProcesses) start(_ context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.proc != nil {
-		select {
-		case <-p.proc.done:
-		default:
-			return errors.New("postgres is already running")
-		}
+	if p.proc.alive() {
+		return errors.New("postgres is already running")
 	}
-	logf, err := os.OpenFile(p.logFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	args := append([]string{"-D", p.dataDir(), "-k", filepath.Join(p.workDir, "sock")}, p.cfg.serverSettings(p.port)...)
+	pr, err := startLogged(p.command("postgres", args...), p.logFile(), "postgres")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "===== eoskit: starting postgres at %s =====\n", time.Now().Format(time.RFC3339Nano))
-	args := append([]string{"-D", p.dataDir(), "-k", filepath.Join(p.workDir, "sock")}, p.cfg.serverSettings(p.port)...)
-	cmd := p.command("postgres", args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return fmt.Errorf("start postgres: %w", err)
-	}
-	pr := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(pr.done)
-	}()
 	p.proc = pr
 	return nil
 }
@@ -174,15 +157,10 @@ func (p *pgProcesses) start(_ context.Context) error {
 func (p *pgProcesses) running() *proc {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.proc == nil {
+	if !p.proc.alive() {
 		return nil
 	}
-	select {
-	case <-p.proc.done:
-		return nil
-	default:
-		return p.proc
-	}
+	return p.proc
 }
 
 func (p *pgProcesses) stop(ctx context.Context) error {

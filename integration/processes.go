@@ -26,6 +26,42 @@ type proc struct {
 	done chan struct{} // closed when the process has exited
 }
 
+// startLogged starts cmd with its output appended to the file logPath,
+// after a line saying that what starts now; the proc's done closes once
+// it has exited (and the log file is closed).
+func startLogged(cmd *exec.Cmd, logPath, what string) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logf, "===== eoskit: starting %s at %s =====\n", what, time.Now().Format(time.RFC3339Nano))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	pr := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(pr.done)
+	}()
+	return pr, nil
+}
+
+// alive tells whether pr (nil: none) is still running.
+func (pr *proc) alive() bool {
+	if pr == nil {
+		return false
+	}
+	select {
+	case <-pr.done:
+		return false
+	default:
+		return true
+	}
+}
+
 func newProcesses(cfg *config) (*processes, error) {
 	if err := checkProcesses(cfg.kafkaHome); err != nil {
 		return nil, err
@@ -66,35 +102,19 @@ func (p *processes) create(ctx context.Context, n *node, files map[string][]byte
 func (p *processes) start(_ context.Context, n *node) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pr := p.procs[n.id]; pr != nil {
-		select {
-		case <-pr.done:
-		default:
-			return errors.New("node is already running")
-		}
+	if p.procs[n.id].alive() {
+		return errors.New("node is already running")
 	}
-	logf, err := os.OpenFile(p.logFile(n), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(logf, "===== eoskit: starting node %d at %s =====\n", n.id, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command("sh", filepath.Join(n.hostDir, "start.sh"), n.hostDir)
 	cmd.Env = append(os.Environ(), "KAFKA_HOME="+p.kafkaHome)
 	if p.heap != "" {
 		cmd.Env = append(cmd.Env, "EOSKIT_BROKER_HEAP="+p.heap)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return fmt.Errorf("start java: %w", err)
+	pr, err := startLogged(cmd, p.logFile(n), fmt.Sprintf("node %d", n.id))
+	if err != nil {
+		return err
 	}
-	pr := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(pr.done)
-	}()
 	p.procs[n.id] = pr
 	return nil
 }
@@ -103,15 +123,10 @@ func (p *processes) running(n *node) (*proc, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr := p.procs[n.id]
-	if pr == nil {
+	if !pr.alive() {
 		return nil, errors.New("node is not running")
 	}
-	select {
-	case <-pr.done:
-		return nil, errors.New("node is not running")
-	default:
-		return pr, nil
-	}
+	return pr, nil
 }
 
 // signal sends sig to the node's process group (the start script and the JVM).
