@@ -210,7 +210,9 @@ func (s *Sink) commit(ctx context.Context, b *batch, perRecord bool) (map[tp]boo
 		return nil, err
 	}
 	ev.Records, ev.DeadLettered = len(b.recs), dead
-	ev.Offsets = b.offsets()
+	if len(s.own.batch) > 0 || s.hooks.HasTxnEnd() {
+		ev.Offsets = b.offsets()
+	}
 	end(nil)
 	return nil, nil
 }

@@ -13,9 +13,16 @@ import (
 	"github.com/eoskit/eoskit"
 )
 
-// Defaults: batches as txn's transactions (500 records or 100 ms).
+// Defaults. A batch closes at 5000 records or 100 ms after its first:
+// ten times txn's 500, because a database transaction has a fixed cost
+// that a Kafka transaction spreads differently (BEGIN, the fenced UPDATE,
+// COMMIT, a pool connection: about 1.5 ms of client CPU and four round
+// trips each). In bench case sink-postgres (100 B values), 5000-record
+// batches gave 2.7 times the rows/s of 500-record ones at 0.43 times the
+// client CPU per row, for this sink and for a hand-written at-least-once
+// one alike. A batch of 5000 100-byte records is one COPY of about 0.5 MB.
 const (
-	DefaultMaxBatchRecords = 500
+	DefaultMaxBatchRecords = 5000
 	DefaultBatchInterval   = 100 * time.Millisecond
 	DefaultHandlerRetries  = 3
 	DefaultRetryBackoff    = 100 * time.Millisecond
@@ -82,7 +89,9 @@ func WithTopics(topics ...string) Opt { return opt(func(c *config) { c.topics = 
 func WithStartOffset(o kgo.Offset) Opt { return opt(func(c *config) { c.start = o }) }
 
 // WithMaxBatchRecords bounds the records of one database transaction.
-// Default DefaultMaxBatchRecords.
+// Default DefaultMaxBatchRecords. Smaller batches cost more per row (see
+// the defaults); larger ones hold more records in memory and make each
+// transaction, and a rebalance waiting for it, longer.
 func WithMaxBatchRecords(n int) Opt { return opt(func(c *config) { c.maxRecords = n }) }
 
 // WithBatchInterval bounds how long records are gathered into a batch after
