@@ -29,7 +29,8 @@
 //     never reset silently (eoskit.ErrPositionLost).
 //   - Conn.KgoOpts may tune franz-go but not change what exactly-once rests
 //     on (isolation level, offset reset, group, topics, transactional ID,
-//     acks, idempotence, BlockRebalanceOnPoll): New names such an option
+//     acks, idempotence, BlockRebalanceOnPoll, partition callbacks, offset
+//     adjusters): New names such an option
 //     with eoskit.ErrInvalidOption.
 //   - A handler error retries that record alone (a BatchHandler: the whole
 //     batch) with backoff; then the input goes to the dead-letter topic

@@ -84,7 +84,10 @@
 //	                                   the group and returns nil
 //
 // New returns an *eoskit.OptionError (eoskit.ErrInvalidOption) listing every
-// invalid option at once.
+// invalid option at once, franz-go options in conn.KgoOpts that would undo
+// a guarantee included (isolation level, offset reset, session timeout,
+// group, topics, autocommit settings, BlockRebalanceOnPoll, partition
+// callbacks, offset adjusters, a transactional ID).
 //
 // Bound stuck transactions in the database itself if you need to (the
 // role's idle_in_transaction_session_timeout and statement_timeout): a
