@@ -76,11 +76,19 @@ func AppendHandler(table string) (Handler, error) {
 	}
 	ident := pgx.Identifier(strings.Split(table, "."))
 	return func(ctx context.Context, tx pgx.Tx, recs []*kgo.Record) error {
-		rows := make([][]any, len(recs))
-		for i, r := range recs {
-			rows[i] = []any{r.Topic, r.Partition, r.Offset, r.Key, r.Value, HeadersJSON(r.Headers), nullTime(r.Timestamp)}
-		}
-		_, err := tx.CopyFrom(ctx, ident, appendColumns, pgx.CopyFromRows(rows))
+		// One row slice, refilled per record (pgx encodes each row before
+		// asking for the next): no [][]any of the whole batch.
+		row := make([]any, len(appendColumns))
+		i := 0
+		_, err := tx.CopyFrom(ctx, ident, appendColumns, pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(recs) {
+				return nil, nil
+			}
+			r := recs[i]
+			i++
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = r.Topic, r.Partition, r.Offset, r.Key, r.Value, HeadersJSON(r.Headers), nullTime(r.Timestamp)
+			return row, nil
+		}))
 		return err
 	}, nil
 }

@@ -155,9 +155,6 @@ func sinkALO(ctx context.Context, s Spec, pool *pgxpool.Pool) (Result, error) {
 				deadline = time.Now().Add(sink.DefaultBatchInterval)
 			}
 			recs = append(recs, got...)
-			if int64(len(recs))+n >= s.Records {
-				break
-			}
 		}
 		if len(recs) > 0 {
 			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return h(ctx, tx, recs) }); err != nil {
