@@ -68,7 +68,7 @@
 //
 // Metrics' hook methods are safe for concurrent use and allocate nothing
 // per record. A handled or produced record costs one atomic add on a
-// cache line picked by its partition (so partition workers on different
+// cache line picked by its address (so partition workers on different
 // cores do not contend); the handler duration histogram is a sample
 // because timing a call costs two clock reads, as much as a light handler
 // (BenchmarkHandlerPath: ns and allocations per record with and without

@@ -11,12 +11,12 @@ import (
 // The per-record figures (records in and out, handler calls) are updated
 // on every record, on several goroutines (a consumer's partition workers,
 // franz-go's produce callbacks): these two collectors cost one atomic add
-// per counter on a cache line of its own, picked by the record's
-// partition, so that workers on different cores do not pass one line
-// back and forth (no float compare-and-swap loop, no hot/cold swap as
-// client_golang's). The histogram takes a sample of the handler calls
-// (Handled.Untimed), two atomic adds each. client_golang still renders
-// them.
+// per counter, on one of several cache lines picked by the record's
+// address (stripeOf), so that workers on different cores seldom pass one
+// line back and forth (and no float compare-and-swap loop, no hot/cold
+// swap as client_golang's). The histogram takes a sample of the handler
+// calls (Handled.Untimed), two atomic adds each. client_golang still
+// renders them.
 
 // stripes is how many cache lines a fastCounter spreads over.
 const stripes = 8
@@ -34,7 +34,7 @@ type fastCounter struct {
 	s    [stripes]stripe
 }
 
-// add adds n on the stripe of partition p.
+// add adds n on stripe p (any number: taken modulo stripes).
 func (c *fastCounter) add(p int32, n uint64) { c.s[uint32(p)%stripes].v.Add(n) }
 
 func (c *fastCounter) value() uint64 {
