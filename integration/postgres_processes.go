@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // pgProcesses runs initdb and postgres from local binaries. As root it runs
@@ -170,15 +169,7 @@ func (p *pgProcesses) stop(ctx context.Context) error {
 	}
 	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGCONT)
 	_ = syscall.Kill(pr.cmd.Process.Pid, syscall.SIGINT) // fast shutdown
-	select {
-	case <-pr.done:
-		return nil
-	case <-time.After(30 * time.Second):
-	case <-ctx.Done():
-	}
-	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
-	<-pr.done
-	return ctx.Err()
+	return pr.awaitOrKill(ctx)
 }
 
 func (p *pgProcesses) kill(_ context.Context) error {

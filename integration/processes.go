@@ -49,6 +49,20 @@ func startLogged(cmd *exec.Cmd, logPath, what string) (*proc, error) {
 	return pr, nil
 }
 
+// awaitOrKill waits up to 30 s (or until ctx is done) for pr, asked to
+// stop, to exit, then kills its process group; it returns ctx's error.
+func (pr *proc) awaitOrKill(ctx context.Context) error {
+	select {
+	case <-pr.done:
+		return nil
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+	<-pr.done
+	return ctx.Err()
+}
+
 // alive tells whether pr (nil: none) is still running.
 func (pr *proc) alive() bool {
 	if pr == nil {
@@ -147,15 +161,7 @@ func (p *processes) stop(ctx context.Context, n *node) error {
 		return err
 	}
 	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-pr.done:
-		return nil
-	case <-time.After(30 * time.Second):
-	case <-ctx.Done():
-	}
-	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
-	<-pr.done
-	return ctx.Err()
+	return pr.awaitOrKill(ctx)
 }
 
 func (p *processes) kill(_ context.Context, n *node) error {
