@@ -70,16 +70,18 @@
 //     from the slot PostgreSQL answers "replication slot ... is active":
 //     the session ends with ErrSlotActive and Run retries with backoff,
 //     logging it, so two relays never produce side by side;
-//  5. for each database transaction, produces its messages in one Kafka
-//     transaction (each record carries PositionHeader, "LSN#index"), the
-//     last record of which is the position (commit LSN, index of the last
-//     message) in the positions topic, keyed by slot:
+//  5. produces the messages of back-to-back database transactions in one
+//     Kafka transaction (each record carries PositionHeader, "LSN#index"),
+//     the last record of which is the position of its last message
+//     (commit LSN, index) in the positions topic, keyed by slot:
 //     {"lsn":"0/16B3748","index":2,"complete":true,"at":"2026-01-02T15:04:05Z"}.
-//     A database transaction with more than WithMaxTxnMessages messages
-//     is split into several Kafka transactions ("complete":false on all
-//     but the last);
-//  6. after the Kafka commit, and only then, confirms the transaction's
-//     end LSN to PostgreSQL (a standby status update whose flush position
+//     The Kafka transaction commits when no further database transaction
+//     arrives within 2 ms, after WithBatchInterval, or at
+//     WithMaxTxnMessages messages; a database transaction with more is
+//     split over several Kafka transactions ("complete":false on all but
+//     the last);
+//  6. after the Kafka commit, and only then, confirms the end LSN of the
+//     last database transaction it completed to PostgreSQL (a standby status update whose flush position
 //     is set explicitly: pglogrepl's zero flush position would default to
 //     the write position and confirm WAL never delivered). When idle it
 //     also confirms the server's sent position from its keepalives, so a

@@ -23,6 +23,9 @@ const (
 	// database transaction with more is split into several, resumable by
 	// index.
 	DefaultMaxTxnMessages = 10000
+	// DefaultBatchInterval bounds how long one Kafka transaction gathers
+	// back-to-back database transactions.
+	DefaultBatchInterval = 100 * time.Millisecond
 	// DefaultStandbyTimeout is how often the relay reports its position to
 	// PostgreSQL when nothing else made it (PostgreSQL's
 	// wal_sender_timeout, 60 s by default, must be longer).
@@ -56,6 +59,7 @@ type config struct {
 	txnID          string
 	txnIDSet       bool
 	maxTxnMessages int
+	batchInterval  time.Duration
 	logical        bool
 	prefix         string
 	atLeastOnce    bool
@@ -74,6 +78,7 @@ func newConfig(opts []Option) config {
 		table:          DefaultTable,
 		positionsTopic: DefaultPositionsTopic,
 		maxTxnMessages: DefaultMaxTxnMessages,
+		batchInterval:  DefaultBatchInterval,
 		logger:         slog.New(slog.DiscardHandler),
 		standbyTimeout: DefaultStandbyTimeout,
 		createSlot:     true,
@@ -117,10 +122,18 @@ func WithTransactionalID(id string) Option {
 	return opt(func(c *config) { c.txnID, c.txnIDSet = id, true })
 }
 
-// WithMaxTxnMessages splits a database transaction with more than n
-// messages into several Kafka transactions of at most n; a restart resumes
-// at the next index. Default DefaultMaxTxnMessages.
+// WithMaxTxnMessages bounds the messages of one Kafka transaction: a
+// database transaction with more than n messages is split into several
+// Kafka transactions of at most n (a restart resumes at the next index),
+// and back-to-back small ones share a Kafka transaction up to n. Default
+// DefaultMaxTxnMessages.
 func WithMaxTxnMessages(n int) Option { return opt(func(c *config) { c.maxTxnMessages = n }) }
+
+// WithBatchInterval bounds how long one Kafka transaction stays open
+// gathering back-to-back database transactions: the relay commits it when
+// no further transaction arrives within 2 ms, when it holds
+// WithMaxTxnMessages messages, or after d. Default DefaultBatchInterval.
+func WithBatchInterval(d time.Duration) Option { return opt(func(c *config) { c.batchInterval = d }) }
 
 // WithLogicalMessages makes a Writer write each message as a
 // transactional logical decoding message,
@@ -231,6 +244,9 @@ func (c *config) validateRelay(p *eoskit.Problems) {
 	}
 	if c.maxTxnMessages <= 0 {
 		p.Addf("WithMaxTxnMessages(%d): use 1 or more", c.maxTxnMessages)
+	}
+	if c.batchInterval <= 0 {
+		p.Addf("WithBatchInterval(%v): use a positive duration", c.batchInterval)
 	}
 	if c.standbyTimeout <= 0 {
 		p.Addf("WithStandbyTimeout(%v): use a positive duration below the server's wal_sender_timeout", c.standbyTimeout)

@@ -422,8 +422,8 @@ func TestRelayCommitOrder(t *testing.T) {
 		}
 	}
 	st := rn.r.Stats()
-	if st.DBTxns != 1+1+24+1 || st.KafkaTxns != st.DBTxns || st.Skipped != 0 || st.SplitTxns != 0 {
-		t.Errorf("stats %+v: want 27 database and Kafka transactions, nothing skipped or split", st)
+	if st.DBTxns != 1+1+24+1 || st.KafkaTxns < 1 || st.KafkaTxns > st.DBTxns || st.Skipped != 0 || st.SplitTxns != 0 {
+		t.Errorf("stats %+v: want 27 database transactions in 1 to 27 Kafka transactions, nothing skipped or split", st)
 	}
 	// The stored position is the last message's; the slot confirmed it.
 	e.waitFor("confirmed flush past the last commit", func() bool {

@@ -15,7 +15,8 @@ import (
 )
 
 // ensurePositionsTopic creates the compacted positions topic (1
-// partition, the brokers' default replication factor) when it is missing.
+// partition, the brokers' default replication factor, segment.ms 1 h)
+// when it is missing.
 func ensurePositionsTopic(ctx context.Context, conn eoskit.Conn, topic string) error {
 	cl, err := conn.NewClient()
 	if err != nil {
@@ -23,8 +24,10 @@ func ensurePositionsTopic(ctx context.Context, conn eoskit.Conn, topic string) e
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	compact := "compact"
-	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
+	// Compacted, with hourly segments so that compaction keeps what a
+	// starting relay reads small.
+	compact, hour := "compact", "3600000"
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact, "segment.ms": &hour}, topic)
 	if err == nil {
 		err = resp.Err
 	}

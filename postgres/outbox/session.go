@@ -38,16 +38,20 @@ type session struct {
 	pos       Position      // last position committed to Kafka
 	confirmed pglogrepl.LSN // flush LSN confirmed to PostgreSQL
 
-	// The open Kafka transaction (exactly-once) or the buffered messages
-	// (at-least-once) of the current database transaction.
-	tx       *producer.Tx
-	txCount  int
-	buf      []*kgo.Record
-	lastIdx  int
-	split    bool
-	dbSeen   bool // the current database transaction had messages (relayed or skipped)
-	lastKTxn time.Time
-	progress bool
+	// The open batch: a Kafka transaction (exactly-once) or buffered
+	// records (at-least-once) holding the messages of one or more
+	// database transactions, the last of which may still be open.
+	tx         *producer.Tx
+	txCount    int
+	buf        []*kgo.Record
+	txBegan    time.Time
+	lastLSN    pglogrepl.LSN // the batch's last message
+	lastIdx    int
+	pendingEnd pglogrepl.LSN // end LSN of the last database transaction completed in the batch
+	split      bool          // the current database transaction spans several batches
+	dbSeen     bool          // the current database transaction had messages (relayed or skipped)
+	lastKTxn   time.Time
+	progress   bool
 }
 
 // slotInfo is the slot's row in pg_replication_slots.
@@ -202,16 +206,29 @@ func (s *session) sendStatus(ctx context.Context) error {
 	return nil
 }
 
-func (s *session) idle() bool {
-	return !s.dec.inTxn && s.tx == nil && len(s.buf) == 0
-}
+func (s *session) idle() bool { return !s.dec.inTxn && !s.open() }
+
+// open reports a batch with messages.
+func (s *session) open() bool { return s.txCount > 0 }
+
+// batchGap is how long the relay waits for the next database transaction
+// before it commits the open batch: back-to-back transactions share a
+// Kafka transaction, a lone one waits at most this long.
+const batchGap = 2 * time.Millisecond
 
 func (s *session) loop(ctx context.Context) error {
 	standby := s.r.cfg.standbyTimeout
 	next := time.Now().Add(standby)
 	s.lastKTxn = time.Now()
 	for {
-		if now := time.Now(); !now.Before(next) {
+		now := time.Now()
+		if s.open() && !s.dec.inTxn && !now.Before(s.txBegan.Add(s.r.cfg.batchInterval)) {
+			if err := s.finish(ctx); err != nil {
+				return err
+			}
+			next = time.Time{}
+		}
+		if !now.Before(next) {
 			if s.txp != nil && s.idle() && now.Sub(s.lastKTxn) >= standby {
 				// Idle: a position-only transaction finds out at once
 				// whether a newer relay fenced this one.
@@ -224,7 +241,15 @@ func (s *session) loop(ctx context.Context) error {
 			}
 			next = time.Now().Add(standby)
 		}
-		rctx, cancel := context.WithDeadline(ctx, next)
+		deadline := next
+		batchWait := s.open() && !s.dec.inTxn
+		if batchWait {
+			deadline = time.Now().Add(batchGap)
+			if end := s.txBegan.Add(s.r.cfg.batchInterval); end.Before(deadline) {
+				deadline = end
+			}
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
 		raw, err := s.repl.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
@@ -232,6 +257,12 @@ func (s *session) loop(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if batchWait { // nothing more right now: commit the batch
+					if err := s.finish(ctx); err != nil {
+						return err
+					}
+					next = time.Time{}
+				}
 				continue
 			}
 			return fmt.Errorf("outbox: receive: %w", err)
@@ -268,10 +299,11 @@ func (s *session) loop(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
+				confirmed := s.confirmed
 				if err := s.handle(ctx, ev); err != nil {
 					return err
 				}
-				if ev.kind == evCommit {
+				if s.confirmed != confirmed {
 					next = time.Time{} // confirm at once
 				}
 			}
@@ -282,7 +314,7 @@ func (s *session) loop(ctx context.Context) error {
 func (s *session) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
 	case evBegin:
-		s.split, s.dbSeen, s.txCount = false, false, 0
+		s.split, s.dbSeen = false, false
 	case evMessage:
 		s.dbSeen = true
 		if !s.pos.After(ev.lsn, ev.index) {
@@ -291,9 +323,6 @@ func (s *session) handle(ctx context.Context, ev event) error {
 		}
 		return s.add(ctx, ev)
 	case evCommit:
-		if err := s.finish(ctx, ev.lsn, true); err != nil {
-			return err
-		}
 		if s.dbSeen {
 			split := s.split
 			s.r.update(func(st *Stats) {
@@ -303,8 +332,17 @@ func (s *session) handle(ctx context.Context, ev event) error {
 				}
 			})
 		}
-		if ev.endLSN > s.confirmed {
-			s.confirmed = ev.endLSN
+		if !s.open() {
+			// Nothing of it is in flight (no messages, or all at or
+			// below the stored position): confirm it now.
+			if ev.endLSN > s.confirmed {
+				s.confirmed = ev.endLSN
+			}
+			return nil
+		}
+		s.pendingEnd = ev.endLSN
+		if s.txCount >= s.r.cfg.maxTxnMessages {
+			return s.finish(ctx)
 		}
 	}
 	return nil
@@ -318,14 +356,16 @@ func (s *session) record(ev event) *kgo.Record {
 	return &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: hs}
 }
 
-// add relays one message: in the open Kafka transaction, after
-// committing the previous part when it is full (a split).
+// add puts one message in the batch, after committing the batch when it
+// is full (in the middle of a database transaction: a split).
 func (s *session) add(ctx context.Context, ev event) error {
 	if s.txCount >= s.r.cfg.maxTxnMessages {
-		if err := s.finish(ctx, ev.lsn, false); err != nil {
+		if err := s.finish(ctx); err != nil {
 			return err
 		}
-		s.split = true
+	}
+	if s.txCount == 0 {
+		s.txBegan = time.Now()
 	}
 	if s.ap != nil {
 		s.buf = append(s.buf, s.record(ev))
@@ -340,34 +380,44 @@ func (s *session) add(ctx context.Context, ev event) error {
 		s.tx.ProduceAsync(ctx, s.record(ev), nil)
 	}
 	s.txCount++
-	s.lastIdx = ev.index
+	s.lastLSN, s.lastIdx = ev.lsn, ev.index
 	return nil
 }
 
-// finish commits what the current database transaction has relayed so
-// far (complete: up to its COMMIT).
-func (s *session) finish(ctx context.Context, lsn pglogrepl.LSN, complete bool) error {
+// finish commits the batch: with its position as the Kafka transaction's
+// last record (at-least-once: once every record is acknowledged), then
+// confirms the end LSN of the last database transaction it completed.
+func (s *session) finish(ctx context.Context) error {
 	n := s.txCount
 	if n == 0 {
 		return nil
 	}
-	pos := Position{LSN: lsn, Index: s.lastIdx, Complete: complete, At: time.Now()}
+	midTxn := s.dec.inTxn && s.dec.lsn == s.lastLSN
+	pos := Position{LSN: s.lastLSN, Index: s.lastIdx, Complete: !midTxn, At: time.Now()}
 	cctx := context.WithoutCancel(ctx) // a cancelled commit is an unknown outcome
 	if s.ap != nil {
 		err := s.ap.Produce(cctx, s.buf...)
+		clear(s.buf)
 		s.buf = s.buf[:0]
 		if err != nil {
-			return fmt.Errorf("outbox: produce %d messages of transaction %s: %w", n, lsn, err)
+			return fmt.Errorf("outbox: produce %d messages up to %s: %w", n, pos, err)
 		}
 	} else {
 		if err := s.commit(cctx, pos); err != nil {
-			return fmt.Errorf("outbox: commit %d messages of transaction %s: %w", n, lsn, err)
+			return fmt.Errorf("outbox: commit %d messages up to %s: %w", n, pos, err)
 		}
 	}
 	s.txCount = 0
 	s.pos = pos
 	s.progress = true
 	s.lastKTxn = time.Now()
+	if midTxn {
+		s.split = true
+	}
+	if s.pendingEnd > s.confirmed {
+		s.confirmed = s.pendingEnd
+	}
+	s.pendingEnd = 0
 	s.r.update(func(st *Stats) {
 		st.Relayed += int64(n)
 		st.KafkaTxns++
