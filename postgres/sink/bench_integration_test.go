@@ -19,7 +19,7 @@ import (
 
 // The benchmarks of issue 16's performance section, on the suite's
 // cluster (3 brokers, RF 3) and PostgreSQL: 100 B values into an append
-// table, 500-record batches, each iteration a fresh table and group over
+// table, default batches (sink.DefaultMaxBatchRecords), each iteration a fresh table and group over
 // the same filled topic. They report rows/s and the client CPU per row
 // (this process's user+system time; brokers and PostgreSQL excluded).
 //
@@ -149,7 +149,7 @@ func BenchmarkSinkAppend(b *testing.B) {
 }
 
 // BenchmarkSinkAtLeastOnce: the hand-written reference with the same
-// batching: a DB transaction per poll of up to 500 records, then a
+// batching: a DB transaction per poll of up to DefaultMaxBatchRecords records, then a
 // synchronous Kafka offset commit.
 func BenchmarkSinkAtLeastOnce(b *testing.B) {
 	in := benchSetup(b)
