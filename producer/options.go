@@ -23,7 +23,6 @@ type config struct {
 	logger   *slog.Logger
 	hookVals []eoskit.Hook
 	hooks    hooks.Set // built once by the constructor
-	acks     *ackPool  // callback carriers (ProduceAsync)
 
 	linger      *time.Duration
 	batchBytes  int32
@@ -57,7 +56,6 @@ func newConfig(conn eoskit.Conn, opts []Opt) config {
 		o.apply(&c)
 	}
 	c.hooks = hooks.New(c.hookVals)
-	c.acks = &ackPool{}
 	return c
 }
 

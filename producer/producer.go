@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -104,41 +103,23 @@ func (p *Producer) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*k
 		p.cl.Produce(ctx, r, nil)
 		return
 	}
-	a := p.cfg.acks.get()
-	a.hooks, a.done = &p.cfg.hooks, done
-	p.cl.Produce(ctx, r, a.fn)
+	hs := &p.cfg.hooks
+	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) { ack(hs, nil, done, r, err) })
 }
 
-// ack carries a record's callback through franz-go without a closure per
-// record: carriers are pooled (one pool per producer), each with its method
-// value bound once.
-type ack struct {
-	pool  *ackPool
-	hooks *hooks.Set
-	done  func(*kgo.Record, error)
-	tx    *Tx // the transaction to record a failure in, if any
-	fn    func(*kgo.Record, error)
-}
-
-type ackPool struct{ p sync.Pool }
-
-func (p *ackPool) get() *ack {
-	if a, ok := p.p.Get().(*ack); ok {
-		return a
+// ack reports one record's outcome: a failure is recorded in tx (if any)
+// and mapped, then the hooks and done see it. Each ProduceAsync passes a
+// closure (one small allocation, the only one eoskit adds per record)
+// calling it: a pool of carriers instead was measured 1.3x raw franz-go's
+// client CPU at 1M records (a cold carrier per callback, pool overhead, 10
+// MiB more RSS), the closure 1.0-1.15x.
+func ack(hs *hooks.Set, tx *Tx, done func(*kgo.Record, error), r *kgo.Record, err error) {
+	if err != nil {
+		if tx != nil {
+			tx.first.Promise()(r, err)
+		}
+		err = mapErr(r, err)
 	}
-	a := &ack{pool: p}
-	a.fn = a.call
-	return a
-}
-
-func (a *ack) call(r *kgo.Record, err error) {
-	hs, done, tx := a.hooks, a.done, a.tx
-	a.hooks, a.done, a.tx = nil, nil, nil
-	a.pool.p.Put(a)
-	if tx != nil && err != nil {
-		tx.first.Promise()(r, err)
-	}
-	err = mapErr(r, err)
 	if hs.HasProduce() {
 		hs.Produce(eoskit.Produced{Record: r, Err: err})
 	}

@@ -169,9 +169,8 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 		tx.cl.Produce(ctx, r, tx.ack)
 		return
 	}
-	a := tx.p.cfg.acks.get()
-	a.hooks, a.done, a.tx = &tx.p.cfg.hooks, done, tx
-	tx.cl.Produce(ctx, r, a.fn)
+	hs := &tx.p.cfg.hooks
+	tx.cl.Produce(ctx, r, func(r *kgo.Record, err error) { ack(hs, tx, done, r, err) })
 }
 
 // onAck records a failed record in tx.first. Commit reads tx.first only
