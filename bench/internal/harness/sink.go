@@ -78,7 +78,7 @@ func sinkCase(r int64) Case {
 			"At-least-once: the same handler and batching (%d records or %v after the first), one DB transaction per batch, then a synchronous Kafka offset commit. "+
 			"COPY: the same number of rows of the same shape built in memory, one CopyFrom in one transaction (the database's own limit; no Kafka). "+
 			"Gate: rows, distinct (partition, offset) and distinct value sequence numbers all equal the records.", batch, batch, sink.DefaultBatchInterval),
-		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: max(r/10, 1), Reference: "at-least-once pgx sink",
+		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: max(r/2, 1), Reference: "at-least-once pgx sink",
 		Sides: []Side{
 			newSinkSide("eoskit postgres/sink", client.KindSinkEOS, client.ImplEoskit, batch),
 			newSinkSide("at-least-once pgx sink", client.KindSinkALO, client.ImplFranz, batch),
