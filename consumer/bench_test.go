@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/consumer"
+	"github.com/eoskit/eoskit/internal/kfaketest"
 )
 
 // BenchmarkConsume measures eoskit's per-record cost over raw franz-go
@@ -57,7 +56,7 @@ func BenchmarkConsume(b *testing.B) {
 		defer cl.Close()
 		b.ReportAllocs()
 		b.ResetTimer()
-		defer reportCPU(b, cpuTime(b))
+		defer kfaketest.StartCPU(b)()
 		n := 0
 		for n < b.N {
 			fs := cl.PollFetches(ctx)
@@ -82,7 +81,7 @@ func BenchmarkConsume(b *testing.B) {
 		want := int64(b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
-		start := cpuTime(b)
+		report := kfaketest.StartCPU(b)
 		err = cons.Run(rctx, func(context.Context, *kgo.Record) error {
 			if n.Add(1) == want {
 				cancel()
@@ -90,25 +89,9 @@ func BenchmarkConsume(b *testing.B) {
 			return nil
 		})
 		b.StopTimer()
-		reportCPU(b, start)
+		report()
 		if err != nil || n.Load() < want {
 			b.Fatalf("Run: %v after %d of %d records", err, n.Load(), want)
 		}
 	})
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the process CPU per record since start as cpu-ns/op
-// (kfake runs in the process too, the same for both sides: the
-// difference is the client's).
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }

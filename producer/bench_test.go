@@ -2,32 +2,15 @@ package producer_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/kfaketest"
 	"github.com/eoskit/eoskit/producer"
 )
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the process CPU per record since start as cpu-ns/op
-// (kfake runs in the process too, the same for both sides: the
-// difference is the client's).
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-}
 
 // BenchmarkTxProduceAsync measures eoskit's per-record cost over raw
 // franz-go in a transaction (kfake: the broker side is not what is
@@ -49,8 +32,7 @@ func BenchmarkTxProduceAsync(b *testing.B) {
 		}
 		defer cl.Close()
 		b.ReportAllocs()
-		start := cpuTime(b)
-		defer reportCPU(b, start)
+		defer kfaketest.StartCPU(b)()
 		for i := 0; i < b.N; {
 			if err := cl.BeginTransaction(); err != nil {
 				b.Fatal(err)
@@ -73,8 +55,7 @@ func BenchmarkTxProduceAsync(b *testing.B) {
 		}
 		defer p.Close(ctx)
 		b.ReportAllocs()
-		start := cpuTime(b)
-		defer reportCPU(b, start)
+		defer kfaketest.StartCPU(b)()
 		for i := 0; i < b.N; {
 			tx, err := p.Begin()
 			if err != nil {
@@ -104,7 +85,7 @@ func BenchmarkProduceAsync(b *testing.B) {
 	const perFlush = 10000
 	run := func(b *testing.B, produce func(*kgo.Record), flush func() error) {
 		b.ReportAllocs()
-		defer reportCPU(b, cpuTime(b))
+		defer kfaketest.StartCPU(b)()
 		for i := 0; i < b.N; {
 			for j := 0; j < perFlush && i < b.N; j, i = j+1, i+1 {
 				produce(&kgo.Record{Value: val})

@@ -7,6 +7,7 @@ package kfaketest
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,4 +61,21 @@ func OpenTxn(t testing.TB, addrs []string, id, topic string, partition int32, n 
 	}
 	Produce(t, cl, topic, partition, n, "open")
 	return cl
+}
+
+// StartCPU returns a function that reports the process's user+system CPU
+// time since the call, per operation, as the benchmark metric cpu-ns/op.
+// kfake runs in the process too, the same for every side of a benchmark:
+// the difference between two sides is their clients'.
+func StartCPU(b *testing.B) func() {
+	start := cpuTime(b)
+	return func() { b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op") }
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
