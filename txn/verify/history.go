@@ -73,7 +73,7 @@ func NewHistory() *History {
 // collects the processor's acknowledged outputs and files them under the
 // transaction that ends next.
 func (h *History) Recorder() *Recorder {
-	return &Recorder{h: h, pending: map[int64][]HistoryOutput{}}
+	return &Recorder{h: h, pending: map[int64][]HistoryOutput{}, last: map[int64]int{}}
 }
 
 // OnProduce implements eoskit.HookProduce (for one processor; see Recorder).
@@ -82,12 +82,28 @@ func (h *History) OnProduce(p eoskit.Produced) { h.own.OnProduce(p) }
 // OnTxnEnd implements eoskit.HookTxnEnd (for one processor; see Recorder).
 func (h *History) OnTxnEnd(e eoskit.TxnEnd) { h.own.OnTxnEnd(e) }
 
+// OnSessionStart implements eoskit.HookSessionStart (for one processor;
+// see Recorder).
+func (h *History) OnSessionStart(e eoskit.SessionStart) { h.own.OnSessionStart(e) }
+
 // Add appends t to the history (its Seq is set to its place).
-func (h *History) Add(t HistoryTxn) {
+func (h *History) Add(t HistoryTxn) { h.add(t) }
+
+func (h *History) add(t HistoryTxn) int {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	t.Seq = len(h.txns) + 1
 	h.txns = append(h.txns, t)
-	h.mu.Unlock()
+	return t.Seq
+}
+
+// attach appends outs to the outputs of the transaction numbered seq.
+func (h *History) attach(seq int, outs []HistoryOutput) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if seq >= 1 && seq <= len(h.txns) && h.txns[seq-1].Seq == seq {
+		h.txns[seq-1].Outputs = append(h.txns[seq-1].Outputs, outs...)
+	}
 }
 
 // Txns returns a copy of the transactions recorded so far.
@@ -191,11 +207,13 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // Recorder is one processor's hook into a History (History.Recorder). A
 // processor's outputs are acknowledged before its transaction ends (it
 // flushes first), so the outputs acknowledged since the last end of the
-// same producer ID belong to the transaction that ends next.
+// same producer ID belong to the transaction that ends next, except those
+// still pending when a new session starts (OnSessionStart).
 type Recorder struct {
 	h       *History
 	mu      sync.Mutex
 	pending map[int64][]HistoryOutput // by producer ID
+	last    map[int64]int             // Seq of the last transaction recorded, by producer ID
 }
 
 // OnProduce implements eoskit.HookProduce: it keeps acknowledged outputs.
@@ -224,7 +242,43 @@ func (r *Recorder) OnTxnEnd(e eoskit.TxnEnd) {
 	if e.Outcome == eoskit.TxnAborted {
 		t.Reason = e.Reason.String()
 	}
-	r.h.Add(t)
+	seq := r.h.add(t)
+	r.mu.Lock()
+	r.last[e.ProducerID] = seq
+	r.mu.Unlock()
+}
+
+// OnSessionStart implements eoskit.HookSessionStart. Outputs acknowledged
+// after their transaction was reported ended belong to that transaction,
+// not to the next one of the same producer ID (which a rebuilt session
+// keeps, KIP-360): a transaction whose flush timed out ends before its
+// session's client is closed, and the client can still get its records
+// acknowledged while it closes. A session starts after the previous one
+// closed, so whatever is pending then is filed under the last transaction
+// of its producer ID (or, if none ended, under a transaction of unknown
+// outcome).
+func (r *Recorder) OnSessionStart(e eoskit.SessionStart) {
+	r.mu.Lock()
+	late := r.pending
+	r.pending = map[int64][]HistoryOutput{}
+	seqs := make(map[int64]int, len(late))
+	for pid := range late {
+		if seq, ok := r.last[pid]; ok {
+			seqs[pid] = seq
+		}
+	}
+	r.mu.Unlock()
+	for pid, outs := range late {
+		if seq, ok := seqs[pid]; ok {
+			r.h.attach(seq, outs)
+			continue
+		}
+		seq := r.h.add(HistoryTxn{TransactionalID: e.TransactionalID, Group: e.Group, ProducerID: pid, Epoch: -1,
+			Outcome: eoskit.TxnOutcomeUnknown.String(), Outputs: outs})
+		r.mu.Lock()
+		r.last[pid] = seq
+		r.mu.Unlock()
+	}
 }
 
 func provenanceOf(r *kgo.Record) string {

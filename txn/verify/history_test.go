@@ -255,3 +255,34 @@ func TestHistoryAtLeastOnceCrash(t *testing.T) {
 		t.Fatalf("%d anomalies listed, verify %d duplicates; want 2 and 2:\n%s", len(rep.Anomalies), rep.Verify.Counts.Duplicates, rep)
 	}
 }
+
+// TestRecorderLateAcks: outputs acknowledged after their transaction was
+// reported ended (a flush that timed out, then the session's client
+// closed) are filed under that transaction when the next session starts,
+// not under the next transaction of the same producer ID.
+func TestRecorderLateAcks(t *testing.T) {
+	h := NewHistory()
+	r := h.Recorder()
+	ack := func(off, from int64) {
+		r.OnProduce(eoskit.Produced{Record: &kgo.Record{Topic: "out", Offset: off, ProducerID: 7,
+			Headers: []kgo.RecordHeader{{Key: ProvenanceHeader, Value: []byte(Pos{"in", 0, from}.String())}}}})
+	}
+	r.OnSessionStart(eoskit.SessionStart{TransactionalID: "t", ProducerID: 7})
+	r.OnTxnEnd(eoskit.TxnEnd{TransactionalID: "t", ProducerID: 7, Outcome: eoskit.TxnAborted, Reason: eoskit.AbortOther})
+	ack(0, 0) // acknowledged while the old session closed
+	r.OnSessionStart(eoskit.SessionStart{TransactionalID: "t", ProducerID: 7, Epoch: 1})
+	ack(2, 0)
+	r.OnTxnEnd(eoskit.TxnEnd{TransactionalID: "t", ProducerID: 7, Epoch: 1, Outcome: eoskit.TxnCommitted})
+	r.OnSessionStart(eoskit.SessionStart{TransactionalID: "t", ProducerID: 7, Epoch: 2}) // nothing pending
+	txns := h.Txns()
+	if len(txns) != 2 || len(txns[0].Outputs) != 1 || txns[0].Outputs[0].Offset != 0 ||
+		len(txns[1].Outputs) != 1 || txns[1].Outputs[0].Offset != 2 {
+		t.Fatalf("transactions %+v: want the late ack under the aborted one, the next one's own output under it", txns)
+	}
+	r.OnProduce(eoskit.Produced{Record: &kgo.Record{Topic: "out", Offset: 6, ProducerID: 9}})
+	r.OnSessionStart(eoskit.SessionStart{TransactionalID: "t", ProducerID: 10})
+	txns = h.Txns()
+	if last := txns[len(txns)-1]; last.Outcome != "unknown" || last.ProducerID != 9 || len(last.Outputs) != 1 {
+		t.Fatalf("outputs of a producer with no ended transaction: %+v, want one unknown transaction", last)
+	}
+}
