@@ -122,10 +122,10 @@ type HookProduce interface{ OnProduce(Produced) }
 // Handled is one handler call on one input record (or, for a batch
 // handler, the batch's first record with Batch set to the batch size).
 type Handled struct {
-	Group    string
-	Record   *kgo.Record
-	Batch    int // records handled in the call (1 for a per-record handler)
-	Attempt  int // 1 for the first try, 2 for the first retry...
+	Group   string
+	Record  *kgo.Record
+	Batch   int // records handled in the call (1 for a per-record handler)
+	Attempt int // 1 for the first try, 2 for the first retry...
 	// Duration is how long the call took, when it was timed. txn and
 	// consumer time a sample of the calls (the first of each handler
 	// loop and one in 64 after it: two clock reads cost more than a
