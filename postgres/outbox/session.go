@@ -137,7 +137,13 @@ func (s *session) openKafka(ctx context.Context) error {
 	}
 	// Initialising the transactional ID fences an older relay and aborts
 	// its open transaction, so the positions topic can be read to its end.
-	txp, err := producer.NewTransactional(ctx, s.r.conn, c.txnID, popts...)
+	// A produce right after a commit can be answered CONCURRENT_TRANSACTIONS
+	// while the previous transaction's markers are written (transaction
+	// version 2); franz-go retries it after a metadata refresh, which its
+	// default MetadataMinAge (5 s) delays: the relay refreshes sooner.
+	conn := s.r.conn
+	conn.KgoOpts = append([]kgo.Opt{kgo.MetadataMinAge(100 * time.Millisecond)}, conn.KgoOpts...)
+	txp, err := producer.NewTransactional(ctx, conn, c.txnID, popts...)
 	if err != nil {
 		return fmt.Errorf("outbox: transactional producer %q: %w", c.txnID, err)
 	}
