@@ -40,8 +40,12 @@ func TestMain(m *testing.M) {
 	shared = integration.StartShared(integration.WithNodes(3))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
+	// wal_sender_timeout 20 s: the server's keepalives come every 10 s
+	// (TestRelayIdleOutboxReleasesWAL waits for one); relays report every
+	// 10 s at most (DefaultStandbyTimeout).
 	pg, err = integration.StartPostgres(ctx, integration.WithLogicalReplication(),
-		integration.WithPostgresSetting("max_connections", "300"))
+		integration.WithPostgresSetting("max_connections", "300"),
+		integration.WithPostgresSetting("wal_sender_timeout", "20s"))
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: start postgres: %v\n", err)
@@ -646,4 +650,39 @@ func TestNotLogical(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'eoskit_outbox'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("Migrate created the table on a server it refused (%d, %v)", n, err)
 	}
+}
+
+// TestRelayIdleOutboxReleasesWAL: the database is busy, the outbox idle.
+// The relay confirms the server's keepalive position (nothing is in
+// flight), so the slot's confirmed_flush_lsn moves past WAL that carried
+// no outbox message instead of pinning it.
+func TestRelayIdleOutboxReleasesWAL(t *testing.T) {
+	e := newEnv(t)
+	m := msg(e.topic, "k", "only")
+	e.write(true, m)
+	rn := e.start("idle")
+	e.waitFor("1 relayed", func() bool { return rn.r.Stats().Relayed == 1 }, rn)
+	other := "busy_" + strings.TrimPrefix(e.slot, "s_")
+	if _, err := e.pool.Exec(e.ctx, fmt.Sprintf("CREATE TABLE %s (v text)", pgx.Identifier{other}.Sanitize())); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := e.pool.Exec(e.ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1)", pgx.Identifier{other}.Sanitize()), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var after pglogrepl.LSN
+	if err := e.pool.QueryRow(e.ctx, "SELECT pg_current_wal_lsn()").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	last := rn.r.Stats().LastCommitLSN
+	e.waitFor("confirmed_flush_lsn past the busy table's WAL", func() bool {
+		return slotConfirmed(t, e.ctx, e.pool, e.slot) >= after
+	}, rn)
+	st := rn.r.Stats()
+	if st.Relayed != 1 || st.LastCommitLSN != last || st.ConfirmedLSN < after {
+		t.Errorf("stats %+v: want 1 relayed, the position unchanged at %s, confirmed at or past %s", st, last, after)
+	}
+	assertOnce(t, e.readAll(e.topic, 1), []outbox.Message{m})
+	t.Logf("position %s; confirmed %s past the busy table's WAL end %s", last, st.ConfirmedLSN, after)
 }
