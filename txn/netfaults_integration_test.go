@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -43,6 +44,16 @@ type netScenario struct {
 	at        float64 // committed fraction at which inject runs (negative: before the processors start)
 	inject    func(n *netRun) string
 	hookConn  func(n *netRun, slot int) []kgo.Opt // extra kgo options of processor slot
+	order     bool                                // verify per-partition order too
+	// restamp copies without the input's timestamp (franz-go stamps the
+	// output when it is produced): kgo.RecordDeliveryTimeout counts from
+	// Record.Timestamp, so a copy keeping an older input's timestamp times
+	// out at once.
+	restamp bool
+	// coordOnLeader picks transactional IDs whose transaction coordinator
+	// is the leader of output partition 0 (see minInsyncLost).
+	coordOnLeader bool
+	outPartitions int32 // output partitions (0: 3)
 }
 
 // netRun is one scenario's state.
@@ -56,6 +67,37 @@ type netRun struct {
 	mu       sync.Mutex
 	faultErr error // a failure inside a fault goroutine
 	healed   chan struct{}
+	produced produceErrors // the processors' produce errors (HookProduce)
+	ids      []string      // transactional IDs by slot (nil: txnID's default)
+}
+
+// produceErrors counts the produce errors the processors' HookProduce saw,
+// by class.
+type produceErrors struct {
+	notEnough, afterAppend, timedOut, other atomic.Int64
+	// retried counts NOT_ENOUGH_REPLICAS answers franz-go retried (it
+	// logs them at debug level only: see notEnoughLogger).
+	retried atomic.Int64
+}
+
+// OnProduce implements eoskit.HookProduce.
+func (c *produceErrors) OnProduce(p eoskit.Produced) {
+	switch {
+	case p.Err == nil:
+	case errors.Is(p.Err, kerr.NotEnoughReplicas):
+		c.notEnough.Add(1)
+	case errors.Is(p.Err, kerr.NotEnoughReplicasAfterAppend):
+		c.afterAppend.Add(1)
+	case errors.Is(p.Err, kgo.ErrRecordTimeout):
+		c.timedOut.Add(1)
+	default:
+		c.other.Add(1)
+	}
+}
+
+func (c *produceErrors) String() string {
+	return fmt.Sprintf("NOT_ENOUGH_REPLICAS %d, NOT_ENOUGH_REPLICAS_AFTER_APPEND %d, record timeouts %d, other %d; NOT_ENOUGH_REPLICAS answers retried by franz-go %d",
+		c.notEnough.Load(), c.afterAppend.Load(), c.timedOut.Load(), c.other.Load(), c.retried.Load())
 }
 
 func (n *netRun) effect(format string, args ...any) {
@@ -73,14 +115,75 @@ func (n *netRun) fail(err error) {
 	n.mu.Unlock()
 }
 
-func (n *netRun) txnID(slot int) string { return fmt.Sprintf("%s-%d", n.group, slot) }
+func (n *netRun) txnID(slot int) string {
+	if slot < len(n.ids) {
+		return n.ids[slot]
+	}
+	return fmt.Sprintf("%s-%d", n.group, slot)
+}
+
+// placeCoordinators picks a group whose group coordinator, and for each of
+// procs slots a transactional ID whose transaction coordinator, is the
+// leader of output partition 0.
+//
+// It first moves every partition back to its preferred leader: an earlier
+// scenario's fault can leave a broker leading no __consumer_offsets or
+// __transaction_state partition (seen after leader-cut-from-followers: no
+// group coordinated by the leader in 100 tries).
+func (n *netRun) placeCoordinators(procs int) {
+	t := n.t
+	adm := kadm.NewClient(client(t, n.c.Bootstrap()))
+	ectx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, nil) // nil: every partition
+	cancel()
+	if err != nil {
+		t.Fatalf("preferred leader election: %v", err)
+	}
+	leader, _ := partitionLeader(t, n.c, n.out, 0, -1, -1, time.Minute)
+	base := n.group
+	deadline := time.Now().Add(time.Minute)
+	for try := 0; ; try++ {
+		if try == 100 {
+			if time.Now().Before(deadline) { // leaderships may still be moving
+				try = 0
+				time.Sleep(time.Second)
+				continue
+			}
+			t.Fatalf("no group coordinated by broker %d in a minute", leader)
+		}
+		g := fmt.Sprintf("%s-%d", base, try)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rs := adm.FindGroupCoordinators(ctx, g)
+		cancel()
+		if r, ok := rs[g]; ok && r.Err == nil && r.NodeID == leader {
+			n.group = g
+			break
+		}
+	}
+	for slot := range procs {
+		for try := 0; ; try++ {
+			if try == 100 {
+				t.Fatalf("no transactional ID coordinated by broker %d in 100 tries", leader)
+			}
+			id := fmt.Sprintf("%s-%d-%d", n.group, slot, try)
+			if txnCoordinator(t, adm, id, -1, time.Minute) == leader {
+				n.ids = append(n.ids, id)
+				break
+			}
+		}
+	}
+	t.Logf("%s/0: leader %d coordinates group %s and transactional IDs %v", n.out, leader, n.group, n.ids)
+}
 
 // TestNetworkFaultsExactlyOnce runs the network-fault scenarios of issue 15
 // on one 3-node cluster with network faults (transaction.version 2), topics
 // RF 3 and min.insync.replicas 2: a commit whose answer is lost, the
 // transaction coordinator frozen and isolated, a partition leader cut off
-// from its followers, and latency with jitter on every link (that one only
-// with EOSKIT_CHAOS=1). CI size: 3000 records each, transaction.version 2;
+// from its followers, min.insync.replicas lost (a leader cut from both
+// followers until its ISR is itself alone), and latency with jitter on
+// every link (that one only with EOSKIT_CHAOS=1); then the
+// at-least-once control, a deliberately broken pipeline the history checker
+// must fail. CI size: 3000 records each, transaction.version 2;
 // EOSKIT_CHAOS=1: 20000 records (EOSKIT_TXN_RECORDS overrides), and again on
 // a transaction.version 1 cluster.
 func TestNetworkFaultsExactlyOnce(t *testing.T) {
@@ -106,6 +209,7 @@ func TestNetworkFaultsExactlyOnce(t *testing.T) {
 				}
 				t.Run(sc.name, func(t *testing.T) { runNetScenario(t, c, sc, records) })
 			}
+			t.Run("at-least-once-control", func(t *testing.T) { runAtLeastOnceControl(t, c) })
 		})
 	}
 }
@@ -121,6 +225,27 @@ func netScenarios() []netScenario {
 			inject: coordinatorFrozen},
 		{name: "leader-cut-from-followers", procs: 2, pace: 4 * time.Millisecond, maxTxn: 100, at: 0.3,
 			inject: leaderCutOff},
+		// Everything a transaction touches is led by the cut leader: the
+		// one output partition, the transaction coordinator and the group
+		// coordinator. Otherwise the transactions stall on the cut broker
+		// links (a leader verifies a transactional produce with the
+		// coordinator, KIP-890; the coordinator writes markers to every
+		// partition; a new epoch waits for the old transaction's abort
+		// markers), nothing more is appended to the cut leader, its
+		// followers never lag and its ISR never shrinks (seen twice: ISR
+		// [1 2 3] for 90 s with 3 output partitions).
+		// The processors' franz-go clients get a short delivery timeout
+		// (netDeliveryTimeout, 5 s) and a retry limit (netRecordRetries)
+		// through Conn.KgoOpts: franz-go otherwise retries
+		// NOT_ENOUGH_REPLICAS silently until the transaction's flush
+		// deadline, and no franz-go hook sees a retried partition error.
+		// The cut lasts longer than the delivery timeout.
+		{name: "min-insync-lost", procs: 2, pace: 4 * time.Millisecond, maxTxn: 100, at: 0.3, order: true, restamp: true, coordOnLeader: true, outPartitions: 1,
+			inject: minInsyncLost,
+			hookConn: func(n *netRun, _ int) []kgo.Opt {
+				return []kgo.Opt{kgo.RecordDeliveryTimeout(netDeliveryTimeout), kgo.RecordRetries(netRecordRetries),
+					kgo.WithLogger(notEnoughLogger{&n.produced.retried})}
+			}},
 		// One processor and a 10 s session: with two and 3 s, every
 		// heartbeat round trip of up to 600 ms kept the group rebalancing
 		// (45 rebalances, 43 aborts, nothing committed in 4 minutes). Even
@@ -140,12 +265,22 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	began := time.Now()
 	n := &netRun{t: t, c: c, in: uniq(t, "in"), out: uniq(t, "out"), group: uniq(t, "g"), healed: make(chan struct{})}
 	createReplicated(t, c, n.in, 3)
-	createReplicated(t, c, n.out, 3)
+	outParts := int32(3)
+	if sc.outPartitions > 0 {
+		outParts = sc.outPartitions
+	}
+	createReplicated(t, c, n.out, outParts)
 	seedInput(t, c, n.in, records)
 	t.Cleanup(func() { _ = c.Network().Heal(context.Background()) })
 
 	hist := verify.NewHistory()
 	handler := txn.Copy(n.out)
+	if sc.restamp {
+		handler = func(_ context.Context, in *kgo.Record, emit txn.Emit) error {
+			emit(&kgo.Record{Topic: n.out, Key: in.Key, Value: in.Value, Headers: slices.Clone(in.Headers)})
+			return nil
+		}
+	}
 	if sc.pace > 0 {
 		copyRec := handler
 		handler = func(ctx context.Context, in *kgo.Record, emit txn.Emit) error {
@@ -156,6 +291,9 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	session := netSessionTimeout
 	if sc.session > 0 {
 		session = sc.session
+	}
+	if sc.coordOnLeader {
+		n.placeCoordinators(sc.procs)
 	}
 	var faults []string
 	if sc.at < 0 {
@@ -169,7 +307,7 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		}
 		p, err := txn.New(conn, handler, txn.WithGroup(n.group), txn.WithTopics(n.in), txn.WithTransactionalID(n.txnID(slot)),
 			txn.WithSessionTimeout(session), txn.WithTransactionTimeout(10*time.Second),
-			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder()))
+			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder(), &n.produced))
 		if err != nil {
 			t.Fatalf("txn.New: %v", err)
 		}
@@ -215,7 +353,7 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	}
 
 	st := sumStats(n.procs)
-	cfg := verify.Config{Input: []string{n.in}, Output: []string{n.out}, Identity: true, SettleTimeout: time.Minute}
+	cfg := verify.Config{Input: []string{n.in}, Output: []string{n.out}, Identity: true, Order: sc.order, SettleTimeout: time.Minute}
 	ctx := testCtx(t, 3*time.Minute)
 	hrep, err := verify.CheckHistory(ctx, c.Conn(), cfg, hist)
 	if err != nil {
@@ -229,12 +367,18 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	n.mu.Lock()
 	effects := slices.Clone(n.effects)
 	n.mu.Unlock()
-	t.Logf("NETSCENARIO %s (tv%d): records %d; faults %v; effects %v; txns committed %d aborted %d unknown %d (visible %d) fenced %d (stats: committed %d aborted %d unknown %d, session restarts %d, rebalances %d); anomalies: lost writes %d, aborted reads %d, duplicates %d, unseen %d, non-monotonic %d; verify: duplicates %d, missing %d, unexplained %d, mismatched %d; wall %v",
-		sc.name, c.TransactionVersion(), records, faults, effects, hc.Committed, hc.Aborted, hc.Unknown, hc.UnknownVisible, hc.Fenced,
-		st.TxnsCommitted, st.TxnsAborted, st.TxnsUnknown, st.SessionRestarts, st.Rebalances,
+	produceAborts := 0
+	for _, tx := range hist.Txns() {
+		if tx.Reason == eoskit.AbortProduceError.String() {
+			produceAborts++
+		}
+	}
+	t.Logf("NETSCENARIO %s (tv%d): records %d; faults %v; effects %v; txns committed %d aborted %d (produce errors %d) unknown %d (visible %d) fenced %d (stats: committed %d aborted %d unknown %d, produce retries %d, session restarts %d, rebalances %d); produce errors: %v; anomalies: lost writes %d, aborted reads %d, duplicates %d, unseen %d, non-monotonic %d; verify: duplicates %d, missing %d, unexplained %d, mismatched %d, order violations %d; wall %v",
+		sc.name, c.TransactionVersion(), records, faults, effects, hc.Committed, hc.Aborted, produceAborts, hc.Unknown, hc.UnknownVisible, hc.Fenced,
+		st.TxnsCommitted, st.TxnsAborted, st.TxnsUnknown, st.ProduceRetries, st.SessionRestarts, st.Rebalances, &n.produced,
 		hc.LostWrites, hc.AbortedReads, hc.Duplicates, hc.Unseen, hc.NonMonotonic,
-		cn.Duplicates, cn.Missing, cn.Unexplained, cn.Mismatched, time.Since(began).Round(time.Second))
-	if !rep.OK() || cn.InputRecords != records || cn.OutputRecords != records {
+		cn.Duplicates, cn.Missing, cn.Unexplained, cn.Mismatched, cn.OrderViolations, time.Since(began).Round(time.Second))
+	if !rep.OK() || cn.InputRecords != records || cn.OutputRecords != records || sc.order && cn.OrderViolations != 0 {
 		t.Errorf("%s: exactly-once violated (input %d, output %d of %d):\n%s", sc.name, cn.InputRecords, cn.OutputRecords, records, rep.String())
 	}
 	if !hrep.OK() {
@@ -250,6 +394,19 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		}
 		if len(effects) == 0 {
 			t.Errorf("%s: the EndTxn answer was never cut", sc.name)
+		}
+	case "min-insync-lost":
+		// The fault's effect, as the processors' clients saw it:
+		// NOT_ENOUGH_REPLICAS on their produces, failed (HookProduce) or
+		// retried by franz-go (its log). Whether a transaction then aborts
+		// for a produce error (ProduceRetries) or its flush times out
+		// (a batch franz-go is unsure of is retried past every limit)
+		// depends on timing: both are logged, neither is required.
+		if seen := n.produced.notEnough.Load() + n.produced.afterAppend.Load() + n.produced.retried.Load(); seen == 0 {
+			t.Errorf("%s: the processors never saw NOT_ENOUGH_REPLICAS (produce errors: %v)", sc.name, &n.produced)
+		}
+		if len(effects) < 3 {
+			t.Errorf("%s: effects %v: want the ISR shrunk to the leader, NOT_ENOUGH_REPLICAS seen, the ISR whole again", sc.name, effects)
 		}
 	case "latency-100-300ms":
 		// Each round trip takes at least 2x100 ms; End is at least two
@@ -419,6 +576,16 @@ func leaderCutOff(n *netRun) string {
 // until it is not not and, when not is set, the ISR no longer holds it.
 func partitionLeader(t *testing.T, c *integration.Cluster, topic string, partition, not, ask int32, within time.Duration) (int32, []int32) {
 	t.Helper()
+	return waitPartition(t, c, topic, partition, ask, within, fmt.Sprintf("leader other than %d, out of the ISR", not), func(leader int32, isr []int32) bool {
+		return leader != not && (not < 0 || !slices.Contains(isr, not))
+	})
+}
+
+// waitPartition asks broker ask (-1: any) for topic/partition's metadata
+// until it has a leader and ok(leader, ISR) holds, and returns them; it
+// fails the test after within, saying it wanted want.
+func waitPartition(t *testing.T, c *integration.Cluster, topic string, partition, ask int32, within time.Duration, want string, ok func(leader int32, isr []int32) bool) (int32, []int32) {
+	t.Helper()
 	cl := client(t, c.Bootstrap())
 	deadline := time.Now().Add(within)
 	last := "no answer"
@@ -447,7 +614,7 @@ func partitionLeader(t *testing.T, c *integration.Cluster, topic string, partiti
 						continue
 					}
 					last = fmt.Sprintf("leader %d, ISR %v", p.Leader, p.ISR)
-					if p.Leader >= 0 && p.Leader != not && (not < 0 || !slices.Contains(p.ISR, not)) {
+					if p.Leader >= 0 && ok(p.Leader, p.ISR) {
 						return p.Leader, p.ISR
 					}
 				}
@@ -457,7 +624,7 @@ func partitionLeader(t *testing.T, c *integration.Cluster, topic string, partiti
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("%s/%d: leader still %d or in the ISR after %v (%s)", topic, partition, not, within, last)
+	t.Fatalf("%s/%d: no %s after %v (last: %s)", topic, partition, want, within, last)
 	return -1, nil
 }
 
