@@ -50,7 +50,7 @@ func minInsyncLost(n *netRun) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 	n.effect("processors' produce errors while the ISR was short: %v", &n.produced)
-	if err := n.c.Network().Heal(ctx); err != nil {
+	if err := n.c.Network().Heal(testCtx(t, 30*time.Second)); err != nil { // ctx may have run out while held
 		t.Fatalf("heal: %v", err)
 	}
 	healed := time.Now()

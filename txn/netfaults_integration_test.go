@@ -78,6 +78,7 @@ type produceErrors struct {
 	// retried counts NOT_ENOUGH_REPLICAS answers franz-go retried (it
 	// logs them at debug level only: see notEnoughLogger).
 	retried atomic.Int64
+	first   atomic.Value // the first other error's text
 }
 
 // OnProduce implements eoskit.HookProduce.
@@ -92,12 +93,14 @@ func (c *produceErrors) OnProduce(p eoskit.Produced) {
 		c.timedOut.Add(1)
 	default:
 		c.other.Add(1)
+		c.first.CompareAndSwap(nil, p.Err.Error())
 	}
 }
 
 func (c *produceErrors) String() string {
-	return fmt.Sprintf("NOT_ENOUGH_REPLICAS %d, NOT_ENOUGH_REPLICAS_AFTER_APPEND %d, record timeouts %d, other %d; NOT_ENOUGH_REPLICAS answers retried by franz-go %d",
-		c.notEnough.Load(), c.afterAppend.Load(), c.timedOut.Load(), c.other.Load(), c.retried.Load())
+	first, _ := c.first.Load().(string)
+	return fmt.Sprintf("NOT_ENOUGH_REPLICAS %d, NOT_ENOUGH_REPLICAS_AFTER_APPEND %d, record timeouts %d, other %d (first: %q); NOT_ENOUGH_REPLICAS answers retried by franz-go %d",
+		c.notEnough.Load(), c.afterAppend.Load(), c.timedOut.Load(), c.other.Load(), first, c.retried.Load())
 }
 
 func (n *netRun) effect(format string, args ...any) {
@@ -234,6 +237,16 @@ func netScenarios() []netScenario {
 		// markers), nothing more is appended to the cut leader, its
 		// followers never lag and its ISR never shrinks (seen twice: ISR
 		// [1 2 3] for 90 s with 3 output partitions).
+		// On transaction.version 1 (EOSKIT_CHAOS=1) this scenario fails
+		// its NOT_ENOUGH_REPLICAS assertion (run 2026-12-02, 3000 records:
+		// ISR [3] 14 s after the cut, held 1m14s, 0 NOT_ENOUGH_REPLICAS
+		// seen, 12 session restarts, 66 rebalances, exactly-once and the
+		// history clean): no produce reached the leader while its ISR was
+		// short. Not yet explained; the likely cause is that on tv1 a
+		// partition joins a transaction by AddPartitionsToTxn, a
+		// __transaction_state write that fails while that log is under
+		// min.insync too, before any produce is sent. Left failing, not
+		// weakened.
 		// The processors' franz-go clients get a short delivery timeout
 		// (netDeliveryTimeout, 5 s) and a retry limit (netRecordRetries)
 		// through Conn.KgoOpts: franz-go otherwise retries
