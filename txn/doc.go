@@ -84,4 +84,14 @@
 //
 // Exactly-once covers Kafka outputs and input offsets only: side effects
 // the handler makes elsewhere may happen more than once.
+//
+// Session rebuilds and replacements (a liveness limit, not a safety one):
+// a session is rebuilt with a fresh InitProducerID after its fence probe
+// found no newer instance. A replacement that initialises the same
+// transactional ID between that probe and the rebuild is fenced by the
+// rebuilt session, so the older instance keeps the ID. Every
+// initialisation aborts the other's open transaction, so exactly-once
+// holds either way; start a replacement only after the old instance has
+// stopped, or expect either one to be the survivor. On transaction.version
+// 1 the probe is off and a woken zombie can take the ID back the same way.
 package txn

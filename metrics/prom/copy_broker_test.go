@@ -265,28 +265,48 @@ func TestCopyMetricsOnBroker(t *testing.T) {
 	}
 
 	// A third copier with a's transactional ID fences a, which finds out
-	// at its next transaction: the input still flows.
+	// at its next transaction: the input still flows. One race is known
+	// (see the note on session rebuilds in txn/doc.go): when c initialises
+	// while a is rebuilding its session after an unconfirmed commit, a's
+	// rebuilt session initialises after c and fences c instead. Exactly
+	// one of the two must then be fenced and show it on /readyz; the other
+	// keeps copying.
 	c := startCopier(t, ctx, bin, copyArgs(group+"-a")...)
-	waitFor(t, ctx, "copier a to be fenced", func() bool { code, body := a.readyz(t); return code == 503 && strings.Contains(body, "fenced") })
+	var fencedCp, survivor *copier
+	fencedName := "a"
+	waitFor(t, ctx, "copier a or its replacement c to be fenced", func() bool {
+		for _, cp := range []*copier{a, c} {
+			if code, body := cp.readyz(t); code == 503 && strings.Contains(body, "fenced") {
+				fencedCp = cp
+				return true
+			}
+		}
+		return false
+	})
+	survivor = c
+	if fencedCp == c {
+		fencedName, survivor = "c", a
+		t.Logf("the replacement c was fenced by a's session rebuild (the known race): checking c's metrics")
+	}
 	stopFeed()
 	total := n + <-fed
-	waitFor(t, ctx, "copier a's final stats", func() bool { return strings.Contains(a.stdout.String(), "}") })
+	waitFor(t, ctx, "copier "+fencedName+"'s final stats", func() bool { return strings.Contains(fencedCp.stdout.String(), "}") })
 	var stats struct {
 		Committed int64 `json:"transactions_committed"`
 		In        int64 `json:"records_in"`
 	}
-	if err := json.Unmarshal([]byte(a.stdout.String()), &stats); err != nil {
-		t.Fatalf("copier a's stats %q: %v", a.stdout.String(), err)
+	if err := json.Unmarshal([]byte(fencedCp.stdout.String()), &stats); err != nil {
+		t.Fatalf("copier %s's stats %q: %v", fencedName, fencedCp.stdout.String(), err)
 	}
-	ms = a.scrape(t)
-	if got := sum(ms, "eoskit_txn_committed_total"); got != float64(stats.Committed) || stats.Committed < 2 {
-		t.Fatalf("copier a: eoskit_txn_committed_total %v, Stats %d committed transactions", got, stats.Committed)
+	ms = fencedCp.scrape(t)
+	if got := sum(ms, "eoskit_txn_committed_total"); got != float64(stats.Committed) || (fencedCp == a && stats.Committed < 2) {
+		t.Fatalf("copier %s: eoskit_txn_committed_total %v, Stats %d committed transactions", fencedName, got, stats.Committed)
 	}
 	if sum(ms, "eoskit_txn_fenced_total") < 1 {
-		t.Fatalf("copier a fenced but eoskit_txn_fenced_total is %v", sum(ms, "eoskit_txn_fenced_total"))
+		t.Fatalf("copier %s fenced but eoskit_txn_fenced_total is %v", fencedName, sum(ms, "eoskit_txn_fenced_total"))
 	}
-	if code, _ := c.readyz(t); code != 200 {
-		waitFor(t, ctx, "copier c ready", func() bool { code, _ := c.readyz(t); return code == 200 })
+	if code, _ := survivor.readyz(t); code != 200 {
+		waitFor(t, ctx, "the surviving copier ready", func() bool { code, _ := survivor.readyz(t); return code == 200 })
 	}
-	t.Logf("copied %d records; copier a: %d transactions committed, %v aborted (rebalance), fenced", total, stats.Committed, aborted)
+	t.Logf("copied %d records; copier a: %v aborted (rebalance); copier %s fenced after %d transactions committed", total, aborted, fencedName, stats.Committed)
 }
