@@ -147,9 +147,10 @@ func WithLogicalMessages(prefix string) Option {
 
 // WithAtLeastOnce makes the relay a control: a plain idempotent producer,
 // the flush LSN confirmed to PostgreSQL after the messages are
-// acknowledged, no positions topic. A relay that dies between the produce
-// and the confirmation sends the messages again: this mode is NOT
-// exactly-once.
+// acknowledged, at the standby interval (WithStandbyTimeout, as Kafka
+// Connect flushes source offsets on an interval), no positions topic. A
+// relay that dies between the produce and the confirmation sends the
+// messages again: this mode is NOT exactly-once.
 func WithAtLeastOnce() Option { return opt(func(c *config) { c.atLeastOnce = true }) }
 
 // WithHooks adds eoskit hook values (eoskit.HookTxnEnd, HookTxnBegin,

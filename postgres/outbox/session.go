@@ -212,6 +212,18 @@ func (s *session) sendStatus(ctx context.Context) error {
 	return nil
 }
 
+// confirmAfterFinish is when to confirm the flush LSN after messages
+// were relayed: at once when exactly-once (the Kafka commit is done), at
+// the standby interval in at-least-once mode (as Kafka Connect flushes
+// source offsets on an interval): a relay that dies before then sends
+// everything since its last confirmation again.
+func (s *session) confirmAfterFinish(next time.Time) time.Time {
+	if s.ap != nil {
+		return next
+	}
+	return time.Time{}
+}
+
 func (s *session) idle() bool { return !s.dec.inTxn && !s.open() }
 
 // open reports a batch with messages.
@@ -232,7 +244,7 @@ func (s *session) loop(ctx context.Context) error {
 			if err := s.finish(ctx); err != nil {
 				return err
 			}
-			next = time.Time{}
+			next = s.confirmAfterFinish(next)
 		}
 		if !now.Before(next) {
 			if s.txp != nil && s.idle() && now.Sub(s.lastKTxn) >= standby {
@@ -267,7 +279,7 @@ func (s *session) loop(ctx context.Context) error {
 					if err := s.finish(ctx); err != nil {
 						return err
 					}
-					next = time.Time{}
+					next = s.confirmAfterFinish(next)
 				}
 				continue
 			}
@@ -310,7 +322,7 @@ func (s *session) loop(ctx context.Context) error {
 					return err
 				}
 				if s.confirmed != confirmed {
-					next = time.Time{} // confirm at once
+					next = s.confirmAfterFinish(next)
 				}
 			}
 		}
