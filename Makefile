@@ -65,10 +65,10 @@ test-processes: kafka ## real-broker suites as local JVMs (needs Java 17+ and th
 	set -o pipefail; EOSKIT_BACKEND=processes \
 	  $(GO) test -tags integration -count=1 -p 1 -timeout 40m -v $(BROKER_SUITES) 2>&1 | tee $(TEST_LOG_DIR)/processes.log
 
-chaos: kafka kafka-image postgres-image ## full-size exactly-once suites: txn 100k records per scenario, 3 seeds (~40 min; EOSKIT_CHAOS_SEEDS=1: ~15 min); postgres/sink 30k records per scenario
+chaos: kafka kafka-image postgres-image ## full-size exactly-once suites: txn 100k records per scenario, 3 seeds (~40 min; EOSKIT_CHAOS_SEEDS=1: ~15 min); postgres/sink 30k records per scenario, postgres/outbox 30k messages per scenario
 	@mkdir -p $(TEST_LOG_DIR)
 	set -o pipefail; EOSKIT_CHAOS=1 EOSKIT_BACKEND=containers EOSKIT_KAFKA_IMAGE=$(KAFKA_IMAGE) \
-	  $(GO) test -tags integration -count=1 -p 1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce|TestNetworkFaultsExactlyOnce' ./txn/ ./postgres/sink/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
+	  $(GO) test -tags integration -count=1 -p 1 -timeout 180m -v -run 'TestExactlyOnce|TestAtLeastOnce|TestNetworkFaultsExactlyOnce|TestOutboxFaultsExactlyOnce' ./txn/ ./postgres/sink/ ./postgres/outbox/ 2>&1 | tee $(TEST_LOG_DIR)/chaos.log
 
 bench: kafka postgres debezium ## eoskit vs Kafka's Java tools, raw franz-go, sarama and confluent-kafka-go on one broker (~25 min; tables in bench/results/); BENCH_ARGS="--records 300000 --txn-versions 2" for a shorter run
 	$(GO) run ./bench/cmd/eosbench $(BENCH_ARGS)

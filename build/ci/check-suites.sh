@@ -52,6 +52,7 @@ required_tests=(
   "processes:TestNetworkFaults"
   "containers:TestDevClusterNetworkFaultsOnBroker"
   "containers:TestNetworkFaultsExactlyOnce"
+  "containers:TestOutboxFaultsExactlyOnce"
 )
 for entry in "${required_tests[@]}"; do
   backend=${entry%%:*}
@@ -69,6 +70,20 @@ for log in "$dir"/*.log; do
     echo "check-suites: skipped tests in $log: a real-broker suite must fail, not skip" >&2
     status=1
   fi
+done
+# What each failed test logged (its file:line lines, each cut to 400
+# characters, at most 60 a log), printed last so that a CI excerpt that
+# shows only the end of the output still shows why.
+for log in "$dir"/*.log; do
+  [ -e "$log" ] || continue
+  grep -q -- "--- FAIL" "$log" || continue
+  echo "check-suites: what the failed tests in $log logged:" >&2
+  awk '
+    /^=== (RUN|CONT|PAUSE|NAME) / { cur = $3; next }
+    /^ +[A-Za-z0-9_]+\.go:[0-9]+: / { if (cur != "") logged[cur] = logged[cur] substr($0, 1, 400) "\n"; next }
+    /--- FAIL: / { sub(/^ *--- FAIL: /, ""); failed[++n] = $1 }
+    END { for (i = 1; i <= n; i++) if (failed[i] in logged) printf "--- FAIL: %s\n%s", failed[i], logged[failed[i]] }
+  ' "$log" | head -n 60 >&2
 done
 [ $status -eq 0 ] && echo "check-suites: every real-broker suite ran on its backends, none skipped"
 exit $status
