@@ -43,13 +43,39 @@ func minInsyncLost(n *netRun) string {
 	})
 	shrunk := time.Now()
 	n.effect("%s/0: ISR %v (leader %d alone, below min.insync.replicas 2) %v after the cut", n.out, isr, leader, shrunk.Sub(cut).Round(time.Second))
-	// Hold the cut until the processors saw NOT_ENOUGH_REPLICAS and for
-	// longer than their delivery timeout after the ISR shrank.
+	// Hold the cut for longer than the processors' delivery timeout after
+	// the ISR shrank, and until the fault showed on the processors: a
+	// NOT_ENOUGH_REPLICAS answer to one of their produces, or a transaction
+	// of theirs that failed (aborted, unknown outcome, session restarted).
+	// Which of the two they meet depends on timing: a produce to a
+	// partition already in the open transaction is answered
+	// NOT_ENOUGH_REPLICAS(_AFTER_APPEND); a transaction that must first
+	// write the coordinator's own log (adding a partition, EndTxn, a new
+	// epoch) fails there, and the coordinator answers with a retriable
+	// coordinator error, never NOT_ENOUGH_REPLICAS (a CI run saw no
+	// NOT_ENOUGH_REPLICAS in 60 s on tv2; tv1 never does). Meanwhile no
+	// transaction can commit: the window from 2 s after the shrink to the
+	// heal is measured and must show none.
+	failures := func() int64 {
+		s := sumStats(n.procs)
+		return s.TxnsAborted + s.TxnsUnknown + s.SessionRestarts
+	}
+	notEnough := func() int64 {
+		return n.produced.notEnough.Load() + n.produced.afterAppend.Load() + n.produced.retried.Load()
+	}
+	time.Sleep(2 * time.Second)
+	committed0, failures0, notEnough0 := sumStats(n.procs).TxnsCommitted, failures(), notEnough()
 	hold := time.Now().Add(60 * time.Second)
-	for time.Now().Before(hold) && (n.produced.notEnough.Load()+n.produced.afterAppend.Load()+n.produced.retried.Load() == 0 || time.Since(shrunk) < netDeliveryTimeout+2*time.Second) {
+	for time.Now().Before(hold) && (notEnough() == 0 && failures() == failures0 || time.Since(shrunk) < netDeliveryTimeout+2*time.Second) {
 		time.Sleep(200 * time.Millisecond)
 	}
-	n.effect("processors' produce errors while the ISR was short: %v", &n.produced)
+	short := time.Since(shrunk) - 2*time.Second
+	n.mu.Lock()
+	n.short = shortISR{held: short, committed: sumStats(n.procs).TxnsCommitted - committed0, failed: failures() - failures0, notEnough: notEnough() - notEnough0}
+	sh := n.short
+	n.mu.Unlock()
+	n.effect("while the ISR was short (%v from 2 s after the shrink): %d transactions committed, %d failed (aborts, unknown outcomes, session restarts), %d NOT_ENOUGH_REPLICAS; processors' produce errors: %v",
+		sh.held.Round(time.Second), sh.committed, sh.failed, sh.notEnough, &n.produced)
 	if err := n.c.Network().Heal(testCtx(t, 30*time.Second)); err != nil { // ctx may have run out while held
 		t.Fatalf("heal: %v", err)
 	}
@@ -57,6 +83,13 @@ func minInsyncLost(n *netRun) string {
 	_, isr = waitPartition(t, n.c, n.out, 0, -1, 2*time.Minute, "ISR of all 3 replicas", func(_ int32, isr []int32) bool { return len(isr) == 3 })
 	n.effect("%s/0: ISR %v again %v after the heal", n.out, isr, time.Since(healed).Round(time.Second))
 	return fmt.Sprintf("leader %d of %s/0 cut from both followers (broker links) for %v", leader, n.out, healed.Sub(cut).Round(time.Second))
+}
+
+// shortISR is what the processors did while min-insync-lost held the ISR
+// of their output partition below min.insync.replicas.
+type shortISR struct {
+	held                         time.Duration
+	committed, failed, notEnough int64
 }
 
 // notEnoughLogger is a franz-go logger (kgo.WithLogger through
