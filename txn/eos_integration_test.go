@@ -51,17 +51,14 @@ func TestMain(m *testing.M) {
 // partitions move sooner (the broker's minimum is 6 s by default).
 var fastGroups = integration.WithBrokerConfig("group.min.session.timeout.ms", "1000")
 
-// chaos reports whether the full size was asked for (make chaos).
-func chaos() bool { return os.Getenv("EOSKIT_CHAOS") == "1" }
-
 // suiteSize returns the records per scenario and the seeds to run each
 // scenario with: 20k and one seed in CI; with EOSKIT_CHAOS=1, 100k and
 // EOSKIT_CHAOS_SEEDS seeds (default 3). EOSKIT_TXN_RECORDS overrides the
 // record count.
 func suiteSize() (int, []uint64) {
-	records, seeds := 20000, []uint64{1}
-	if chaos() {
-		records, seeds = 100000, nil
+	records, seeds := integration.ScenarioSize("EOSKIT_TXN_RECORDS", 20000, 100000), []uint64{1}
+	if integration.Chaos() {
+		seeds = nil
 		n, _ := strconv.Atoi(os.Getenv("EOSKIT_CHAOS_SEEDS"))
 		for i := range max(n, 3) {
 			seeds = append(seeds, uint64(i+1))
@@ -69,9 +66,6 @@ func suiteSize() (int, []uint64) {
 		if n > 0 && n < 3 {
 			seeds = seeds[:n]
 		}
-	}
-	if n, err := strconv.Atoi(os.Getenv("EOSKIT_TXN_RECORDS")); err == nil && n > 0 {
-		records = n
 	}
 	return records, seeds
 }
@@ -129,7 +123,7 @@ func runScenario(t *testing.T, c *integration.Cluster, sc scenario, records int,
 	seedInput(t, c, in, records)
 
 	copyTime := sc.copyTime
-	if chaos() {
+	if integration.Chaos() {
 		copyTime *= 3
 	}
 	rate := max(1, records*int(time.Second)/int(copyTime)/max(1, min(sc.procs, int(sc.in))))

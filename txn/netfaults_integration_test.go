@@ -192,14 +192,8 @@ func (n *netRun) placeCoordinators(procs int) {
 // (EOSKIT_TXN_VERSIONS=2 or =1 runs one). CI size: 3000 records each;
 // EOSKIT_CHAOS=1: 20000 records (EOSKIT_TXN_RECORDS overrides).
 func TestNetworkFaultsExactlyOnce(t *testing.T) {
-	records := 3000
+	records := integration.ScenarioSize("EOSKIT_TXN_RECORDS", 3000, 20000)
 	versions := []int{2, 1}
-	if chaos() {
-		records = 20000
-	}
-	if n, err := strconv.Atoi(os.Getenv("EOSKIT_TXN_RECORDS")); err == nil && n > 0 {
-		records = n
-	}
 	if v := os.Getenv("EOSKIT_TXN_VERSIONS"); v != "" { // "1", "2" or "2,1"
 		versions = nil
 		for _, f := range strings.Split(v, ",") {
@@ -218,7 +212,7 @@ func TestNetworkFaultsExactlyOnce(t *testing.T) {
 				t.Fatalf("cluster: network faults %v, transaction.version %d (want %d)", c.Network() != nil, c.TransactionVersion(), tv)
 			}
 			for _, sc := range netScenarios() {
-				if sc.chaosOnly && !chaos() {
+				if sc.chaosOnly && !integration.Chaos() {
 					continue // too slow for CI (see netScenarios); make chaos runs it
 				}
 				t.Run(sc.name, func(t *testing.T) { runNetScenario(t, c, sc, records) })

@@ -36,20 +36,9 @@ import (
 // commit order.
 // CI size (3000 messages a scenario) in make test, 30000 in make chaos.
 
-// faultChaos reports whether the full size was asked for (make chaos).
-func faultChaos() bool { return os.Getenv("EOSKIT_CHAOS") == "1" }
-
 // faultMessages is the number of committed messages of one scenario: 3000
 // in CI, 30000 with EOSKIT_CHAOS=1; EOSKIT_OUTBOX_MESSAGES overrides it.
-func faultMessages() int {
-	if n, err := strconv.Atoi(os.Getenv("EOSKIT_OUTBOX_MESSAGES")); err == nil && n > 0 {
-		return n
-	}
-	if faultChaos() {
-		return 30000
-	}
-	return 3000
-}
+func faultMessages() int { return integration.ScenarioSize("EOSKIT_OUTBOX_MESSAGES", 3000, 30000) }
 
 const (
 	faultWriters    = 8
@@ -62,7 +51,7 @@ const (
 
 // faultDuration is how long the writers take (the window the faults land in).
 func faultDuration() time.Duration {
-	if faultChaos() {
+	if integration.Chaos() {
 		return 2 * time.Minute
 	}
 	return 25 * time.Second

@@ -23,20 +23,9 @@ import (
 	"github.com/eoskit/eoskit/postgres/sink"
 )
 
-// chaos reports whether the full size was asked for (make chaos).
-func chaos() bool { return os.Getenv("EOSKIT_CHAOS") == "1" }
-
 // scenarioRecords is the input of one fault scenario: 3000 records in CI,
 // 30000 with EOSKIT_CHAOS=1; EOSKIT_SINK_RECORDS overrides it.
-func scenarioRecords() int {
-	if n, err := strconv.Atoi(os.Getenv("EOSKIT_SINK_RECORDS")); err == nil && n > 0 {
-		return n
-	}
-	if chaos() {
-		return 30000
-	}
-	return 3000
-}
+func scenarioRecords() int { return integration.ScenarioSize("EOSKIT_SINK_RECORDS", 3000, 30000) }
 
 const (
 	faultPartitions = 6
