@@ -333,12 +333,7 @@ func (s *scenario) kill(p *relayProc) {
 // term stops p with SIGTERM and checks it exited 0.
 func (s *scenario) term(p *relayProc) {
 	s.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if !p.terminate(60 * time.Second) {
 		s.t.Errorf("%s: no exit 60 s after SIGTERM", p.name)
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
@@ -351,16 +346,23 @@ func (s *scenario) stopAll() {
 	ps := append([]*relayProc(nil), s.relays...)
 	s.mu.Unlock()
 	for _, p := range ps {
-		if p.exited() {
-			continue
+		if !p.exited() {
+			p.terminate(30 * time.Second)
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+	}
+}
+
+// terminate sends p SIGTERM and waits for it to exit, SIGKILLing it after
+// grace; it reports whether p exited within grace.
+func (p *relayProc) terminate(grace time.Duration) bool {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return false
 	}
 }
 
@@ -843,18 +845,29 @@ func faultKilled(t *testing.T, fe faultEnv) {
 	first := relay
 	// The second initialises the slot's transactional ID (fencing the
 	// first) and waits for the slot, which the first holds until it learns
-	// it was fenced and exits 1; then the second replicates alone.
-	waitUntil(t, s.ctx, "the first relay fenced", first.exited)
-	if code := first.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(first.stderr(), "fenced") {
-		t.Errorf("the first relay exited %d without saying it was fenced:\n%s", code, tail(first.stderr(), 20))
+	// it was fenced and exits 1; then the second replicates alone. The
+	// first may instead meet the new epoch as INVALID_TXN_STATE on a
+	// commit (transaction version 2 aborts its open transaction), which
+	// the producer answers by initialising again: that fences the second,
+	// which exits 1, and the first relays on (seen in 1 of 4 runs; the
+	// session-rebuild race of txn/doc.go). Either way exactly one relay is
+	// fenced and exits 1, the other relays to the end (term checks exit 0),
+	// and none produces beside the other (the exactly-once check).
+	waitUntil(t, s.ctx, "one of the two relays fenced", func() bool { return first.exited() || second.exited() })
+	fenced, survivor := first, second
+	if second.exited() {
+		fenced, survivor = second, first
+	}
+	if code := fenced.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(fenced.stderr(), "fenced") {
+		t.Errorf("relay %s exited %d without saying it was fenced:\n%s", fenced.name, code, tail(fenced.stderr(), 20))
 	}
 	waited := hasAny(second.stderr(), "held by another connection", "in use by another connection")
 	if !waited {
 		t.Errorf("the second relay's log does not show it waited for the slot the first held:\n%s", tail(second.stderr(), 20))
 	}
-	s.fault("the first relay was fenced (exit 1), the second waited for the slot: %v", waited)
-	s.waitReady(second)
-	relay = second
+	s.fault("relay %s was fenced (exit 1), %s relays on; the second waited for the slot: %v", fenced.name, survivor.name, waited)
+	s.waitReady(survivor)
+	relay = survivor
 	s.writersDone()
 	stop()
 	v := s.check()
