@@ -294,8 +294,24 @@ func TestTwoBrokersDown(t *testing.T) {
 
 // TestPauseResume freezes a node: it stops answering, the controller fences it
 // and shrinks ISRs; after Resume it rejoins and the cluster is healthy again.
+// On containers it runs twice: with the engine's freezer and with the SIGSTOP
+// fallback Pause uses when the freezer fails.
 func TestPauseResume(t *testing.T) {
 	c := shared.Cluster
+	t.Run("freezer", func(t *testing.T) { pauseResume(t, c) })
+	if c.Backend() != integration.BackendContainers {
+		return
+	}
+	t.Run("sigstop-fallback", func(t *testing.T) {
+		if !integration.SetSignalPause(c, true) {
+			t.Fatal("containers backend refused the SIGSTOP fallback")
+		}
+		defer integration.SetSignalPause(c, false)
+		pauseResume(t, c)
+	})
+}
+
+func pauseResume(t *testing.T, c *integration.Cluster) {
 	topic := integration.UniqueName(t, "")
 	createTopic(t, c, topic, 3, 3, "2")
 	ctx := integration.Context(t, 3*time.Minute)

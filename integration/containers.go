@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,8 +41,12 @@ type containers struct {
 	docker *testcontainers.DockerClient
 	logf   func(format string, args ...any)
 
-	mu   sync.Mutex
-	ctrs map[int32]*testcontainers.DockerContainer
+	// forceSignalPause makes pause skip the freezer (tests of the fallback).
+	forceSignalPause bool
+
+	mu         sync.Mutex
+	ctrs       map[int32]*testcontainers.DockerContainer
+	sigstopped map[int32]bool // nodes pause stopped with SIGSTOP
 }
 
 type tcLogger struct{ logf func(string, ...any) }
@@ -68,6 +73,8 @@ func newContainers(ctx context.Context, cfg *config) (*containers, error) {
 		docker: dc,
 		logf:   func(f string, a ...any) { logger.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) },
 		ctrs:   map[int32]*testcontainers.DockerContainer{},
+
+		sigstopped: map[int32]bool{},
 	}, nil
 }
 
@@ -156,10 +163,8 @@ func (c *containers) stop(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
-	if st, err := ctr.State(ctx); err == nil && st.Paused {
-		if _, err := c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
-			return err
-		}
+	if err := c.unfreeze(ctx, n.id, ctr); err != nil {
+		return err
 	}
 	timeout := 30 * time.Second
 	return ctr.Stop(ctx, &timeout)
@@ -173,6 +178,7 @@ func (c *containers) kill(ctx context.Context, n *node) error {
 	if _, err := c.docker.ContainerKill(ctx, ctr.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		return err
 	}
+	c.takeSigstopped(n.id) // SIGKILL ends a SIGSTOPped broker too
 	// Wait until the engine reports it stopped, so a following Start works.
 	for {
 		st, err := ctr.State(ctx)
@@ -190,13 +196,45 @@ func (c *containers) kill(ctx context.Context, n *node) error {
 	}
 }
 
+// freezeTries is how often pause asks the engine's freezer before it stops
+// the broker's processes with SIGSTOP instead.
+const freezeTries = 3
+
+// pause freezes the node's container with the engine's freezer. The freezer
+// can fail on a busy JVM (runc 1.1 on cgroup v1 gives up with "unable to
+// freeze" when threads stay in uninterruptible sleep; seen once in CI under
+// the network-fault suite): pause asks again, and after freezeTries failures
+// stops every process of the container but its init with SIGSTOP, which
+// freezes the broker as surely. resume undoes whichever was used.
 func (c *containers) pause(ctx context.Context, n *node) error {
 	ctr, err := c.ctr(n)
 	if err != nil {
 		return err
 	}
-	_, err = c.docker.ContainerPause(ctx, ctr.GetContainerID(), client.ContainerPauseOptions{})
-	return err
+	var errs []error
+	for try := 0; try < freezeTries && !c.forceSignalPause; try++ {
+		_, err := c.docker.ContainerPause(ctx, ctr.GetContainerID(), client.ContainerPauseOptions{})
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		c.logf("pause node %d: freezer try %d of %d: %v", n.id, try+1, freezeTries, err)
+		if st, serr := ctr.State(ctx); serr == nil && st.Paused {
+			return nil // frozen after all
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(append(errs, ctx.Err())...)
+		case <-time.After(time.Duration(try+1) * 300 * time.Millisecond):
+		}
+	}
+	if err := c.signalAll(ctx, ctr, "STOP"); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("SIGSTOP fallback: %w", err))...)
+	}
+	c.mu.Lock()
+	c.sigstopped[n.id] = true
+	c.mu.Unlock()
+	return nil
 }
 
 func (c *containers) resume(ctx context.Context, n *node) error {
@@ -204,8 +242,50 @@ func (c *containers) resume(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
+	if c.takeSigstopped(n.id) {
+		return c.signalAll(ctx, ctr, "CONT")
+	}
 	_, err = c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{})
 	return err
+}
+
+// takeSigstopped reports whether pause stopped node id with SIGSTOP, and
+// forgets it.
+func (c *containers) takeSigstopped(id int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stopped := c.sigstopped[id]
+	delete(c.sigstopped, id)
+	return stopped
+}
+
+// signalAll sends sig to every process in the container but its init and
+// the shell that sends it (kill -1 from inside the container's PID
+// namespace): the broker's JVM. The engine's own kill would reach only the
+// init, which cannot pass SIGSTOP on.
+func (c *containers) signalAll(ctx context.Context, ctr *testcontainers.DockerContainer, sig string) error {
+	code, out, err := ctr.Exec(ctx, []string{"sh", "-c", "kill -" + sig + " -1"})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		msg, _ := io.ReadAll(out)
+		return fmt.Errorf("kill -%s -1 in the container exited %d: %s", sig, code, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// unfreeze thaws a node before it is stopped or removed: a frozen or
+// SIGSTOPped JVM cannot handle SIGTERM.
+func (c *containers) unfreeze(ctx context.Context, n int32, ctr *testcontainers.DockerContainer) error {
+	if c.takeSigstopped(n) {
+		return c.signalAll(ctx, ctr, "CONT")
+	}
+	if st, err := ctr.State(ctx); err == nil && st.Paused {
+		_, err := c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+		return err
+	}
+	return nil
 }
 
 func (c *containers) exited(ctx context.Context, n *node) (bool, error) {
@@ -244,10 +324,8 @@ func (c *containers) close(ctx context.Context) error {
 	c.ctrs = map[int32]*testcontainers.DockerContainer{}
 	c.mu.Unlock()
 	var errs []error
-	for _, ctr := range ctrs {
-		if st, err := ctr.State(ctx); err == nil && st.Paused {
-			_, _ = c.docker.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{})
-		}
+	for id, ctr := range ctrs {
+		_ = c.unfreeze(ctx, id, ctr)
 		if err := ctr.Terminate(ctx); err != nil {
 			errs = append(errs, err)
 		}
