@@ -49,14 +49,17 @@
 //	committed                                  nil                             Begin the next one
 //	a record failed, flush cut short, refused  ErrAborted                      retry: nothing is visible
 //	commit refused with INVALID_TXN_STATE      ErrAborted                      retry: the producer was re-initialised
+//	  ... and a newer instance owns the ID     eoskit.ErrFenced                fatal: close and stop
 //	answer lost, the TV2 retry confirms it     nil                             Begin the next one
 //	answer lost, not confirmable               eoskit.ErrCommitOutcomeUnknown  treat as maybe written
 //	fenced: a newer instance owns the ID       eoskit.ErrFenced                fatal: close and stop
 //
 // A commit whose answer was lost is never followed by an abort on the same
 // epoch (which could abort or commit a later transaction, KAFKA-17754): the
-// producer is re-initialised on a new epoch. Both transaction.version 1 and
-// 2 brokers are supported.
+// producer is re-initialised on a new epoch. A producer re-initialises only
+// after asking with its own producer ID and epoch (KIP-360) whether the
+// transactional ID is still its own, so it never takes the ID back from a
+// newer instance. Both transaction.version 1 and 2 brokers are supported.
 //
 // # Concurrency, logging, metrics
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit/internal/reinit"
 )
 
 // abortTimeout bounds an abort or re-initialisation that runs after the
@@ -270,7 +271,7 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	case isFencedErr(err):
 		err = p.fatalErr(err)
 	case errors.Is(err, kerr.InvalidTxnState):
-		err = p.refusedInvalidStateLocked(ctx, err)
+		err = p.refusedInvalidStateLocked(ctx, err, pid, epoch)
 	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), !outcomeUnknown(err):
 		err = p.abortLocked(ctx, fmt.Errorf("the commit was refused: %w", err))
 	default:
@@ -403,15 +404,34 @@ func (p *TxProducer) unknownOutcomeLocked(ctx context.Context, cause error, pid 
 
 // refusedInvalidStateLocked handles a commit answered INVALID_TXN_STATE
 // (KAFKA-20785: the coordinator's view of the transaction is not the
-// client's). franz-go marks its producer ID fatal after that answer, so an
-// abort cannot be sent and every later Begin would fail. The producer
-// starts a fresh client instead: its InitProducerID bumps the epoch, which
-// makes the coordinator abort the transaction, and the next transaction
-// commits as usual.
-func (p *TxProducer) refusedInvalidStateLocked(ctx context.Context, cause error) error {
+// client's; transaction.version 2 also answers so when a newer instance's
+// InitProducerID aborted the transaction). franz-go marks its producer ID
+// fatal after that answer, so an abort cannot be sent and every later Begin
+// would fail.
+//
+// The producer first re-initialises at the commit's producer ID and epoch
+// (KIP-360, internal/reinit): PRODUCER_FENCED there means a newer instance
+// owns the ID, and the producer is fenced (a plain initialisation would take
+// the ID back from it and fence it instead). Otherwise the epoch is bumped,
+// which aborts the transaction, and the producer starts a fresh client so
+// the next transaction commits as usual. (A newer instance that initialises
+// in the moment between that check and the fresh client's initialisation
+// is fenced by it; every initialisation aborts the other's open
+// transaction, so exactly-once holds either way.)
+func (p *TxProducer) refusedInvalidStateLocked(ctx context.Context, cause error, pid int64, epoch int16) error {
 	ctx, cancel := liveCtx(ctx)
 	defer cancel()
-	p.cfg.logger.Warn("commit refused with INVALID_TXN_STATE; re-initialising the producer", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, cause)
+	p.cfg.logger.Warn("commit refused with INVALID_TXN_STATE; re-initialising the producer", eoskit.LogKeyTxnID, p.id,
+		eoskit.LogKeyProducerID, pid, eoskit.LogKeyEpoch, epoch, eoskit.LogKeyErr, cause)
+	if pid >= 0 {
+		res := reinit.Reinit(ctx, p.Client(), reinit.Request{TransactionalID: p.id, Timeout: p.cfg.txnTimeout, ProducerID: pid, Epoch: epoch})
+		switch res.Outcome {
+		case reinit.Fenced:
+			return p.fatalErr(fmt.Errorf("the commit was refused (%v) and re-initialising at producer ID %d epoch %d was answered: %w", cause, pid, epoch, res.Err))
+		case reinit.Unknown:
+			p.cfg.logger.Warn("could not confirm the transactional ID is still this producer's; initialising a fresh client", eoskit.LogKeyTxnID, p.id, eoskit.LogKeyErr, res.Err)
+		}
+	}
 	if err := p.renewLocked(ctx); err != nil {
 		if errors.Is(err, eoskit.ErrFenced) {
 			return err

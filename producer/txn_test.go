@@ -270,6 +270,88 @@ func TestInvalidTxnStateOnCommitRecovers(t *testing.T) {
 	}
 }
 
+// TestInvalidTxnStateAfterNewerOwnerFences: a newer instance initialised
+// the transactional ID while this producer's transaction was open, and the
+// coordinator answered the old producer's commit INVALID_TXN_STATE (what
+// transaction.version 2 answers when the newcomer's initialisation aborted
+// the transaction between its two bumps). The old producer must ask with
+// its own producer ID and epoch (KIP-360) and, answered PRODUCER_FENCED,
+// be fenced, instead of initialising afresh and fencing the newer owner.
+// kfake accepts stale epochs in KIP-360 requests, so the coordinator's
+// answer is injected; the newer owner is a real second producer.
+func TestInvalidTxnStateAfterNewerOwnerFences(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	conn := eoskit.Conn{Brokers: c.ListenAddrs()}
+	const id = "txn-newer-owner"
+	old, err := producer.NewTransactional(ctx, conn, id, producer.WithPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	oldID, oldEpoch, err := old.Client().ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(v string) *kgo.Record { return &kgo.Record{Topic: "out", Partition: 0, Value: []byte(v)} }
+	tx, err := old.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Produce(ctx, rec("old")); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := producer.NewTransactional(ctx, conn, id, producer.WithPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newer.Close(ctx)
+	var refused, asked, plainInits atomic.Int32
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.EndTxnRequest)
+		if !req.Commit || req.ProducerID != oldID || req.ProducerEpoch != oldEpoch {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidTxnState.Code
+		return resp, nil, true
+	})
+	c.ControlKey(int16(kmsg.InitProducerID), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.InitProducerIDRequest)
+		if req.ProducerID < 0 {
+			plainInits.Add(1)
+			return nil, nil, false
+		}
+		if req.ProducerID != oldID || req.ProducerEpoch != oldEpoch {
+			return nil, nil, false
+		}
+		asked.Add(1)
+		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp, nil, true
+	})
+	err = tx.Commit(ctx)
+	if !errors.Is(err, eoskit.ErrFenced) || refused.Load() != 1 || asked.Load() != 1 {
+		t.Fatalf("commit refused %d time(s), re-initialisation at the old epoch asked %d time(s): %v, want ErrFenced after one of each",
+			refused.Load(), asked.Load(), err)
+	}
+	if n := plainInits.Load(); n != 0 {
+		t.Fatalf("the fenced producer sent %d InitProducerID without its producer ID (taking the ID back)", n)
+	}
+	if _, err := old.Begin(); !errors.Is(err, eoskit.ErrFenced) {
+		t.Fatalf("fenced producer's next Begin: %v, want ErrFenced", err)
+	}
+	if err := newer.Run(ctx, func(tx *producer.Tx) error { return tx.Produce(ctx, rec("newer"), rec("stop")) }); err != nil {
+		t.Fatalf("the newer owner cannot commit: %v", err)
+	}
+	if got, want := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop")), "[newer]"; got != want {
+		t.Fatalf("read_committed saw %s, want %s", got, want)
+	}
+}
+
 // TestCommitAnswerLostAfterCommitLanded (#12, the TV2 commit-retry branch):
 // the broker applies the commit but its answer never reaches the client
 // (the EndTxn is held until Commit's context expired, then applied). On

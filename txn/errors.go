@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/eoskit/eoskit/internal/reinit"
 )
 
 // ErrHandler is wrapped by every *HandlerError. The shared failures
@@ -36,9 +38,7 @@ func (e *HandlerError) Unwrap() []error { return []error{ErrHandler, e.Err} }
 // isFencedCoordinator reports the coordinator's answers (InitProducerID,
 // EndTxn) after which this transactional ID must stop: a newer epoch owns
 // it.
-func isFencedCoordinator(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
-}
+func isFencedCoordinator(err error) bool { return reinit.IsFenced(err) }
 
 // isFencedProduce reports a produce answer that fences: only
 // PRODUCER_FENCED. INVALID_PRODUCER_EPOCH on a produce is abortable

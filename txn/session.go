@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
 	"github.com/eoskit/eoskit/internal/kgoguard"
+	"github.com/eoskit/eoskit/internal/reinit"
 )
 
 // session is one franz-go GroupTransactSession: a group member and a
@@ -332,33 +331,15 @@ func (s *session) probeReinit(ctx context.Context) error {
 	case err != nil || id < 0:
 		return nil
 	}
-	req := kmsg.NewPtrInitProducerIDRequest()
-	req.TransactionalID = &c.txnID
-	req.TransactionTimeoutMillis = int32(c.txnTimeout.Milliseconds())
-	req.ProducerID, req.ProducerEpoch = id, epoch
-	for range 10 {
-		resp, err := req.RequestWith(pctx, cl)
-		if err != nil {
-			return nil
-		}
-		err = kerr.ErrorForCode(resp.ErrorCode)
-		switch {
-		case err == nil:
-			c.logger.Info("txn: producer epoch bumped before rebuilding the session", "txn_id", c.txnID, "producer_id", id, "epoch", epoch, "new_epoch", resp.ProducerEpoch)
-			return nil
-		case isFencedCoordinator(err):
-			return fmt.Errorf("txn: re-initialise producer %d epoch %d (txn_id %s): %w: %w", id, epoch, c.txnID, eoskit.ErrFenced, err)
-		case errors.Is(err, kerr.ConcurrentTransactions), errors.Is(err, kerr.CoordinatorLoadInProgress):
-			select {
-			case <-pctx.Done():
-				return nil
-			case <-time.After(c.retryBackoff):
-			}
-		default:
-			return nil
-		}
+	res := reinit.Reinit(pctx, cl, reinit.Request{TransactionalID: c.txnID, Timeout: c.txnTimeout,
+		ProducerID: id, Epoch: epoch, Backoff: c.retryBackoff})
+	switch res.Outcome {
+	case reinit.Bumped:
+		c.logger.Info("txn: producer epoch bumped before rebuilding the session", "txn_id", c.txnID, "producer_id", id, "epoch", epoch, "new_epoch", res.Epoch)
+	case reinit.Fenced:
+		return fmt.Errorf("txn: re-initialise producer %d epoch %d (txn_id %s): %w: %w", id, epoch, c.txnID, eoskit.ErrFenced, res.Err)
 	}
-	return nil
+	return nil // Unknown: the rebuild decides
 }
 
 // noteEnd keeps the session's view of its epoch after a transaction end:
