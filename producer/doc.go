@@ -23,6 +23,12 @@
 // kerr.NotEnoughReplicas) work. Nothing is dropped silently: a record either
 // is acknowledged or its error is returned (or passed to its callback).
 //
+// ProduceAsync buffers one record and passes its outcome, mapped the same
+// way, to a callback. At the highest rates, pass a nil callback and observe
+// outcomes with an eoskit.HookProduce (WithHooks): that callback is built
+// once per producer, while a per-record callback costs one small allocation
+// for the error mapping.
+//
 // How long Produce takes: a retriable error is retried WithRecordRetries
 // times (default DefaultRecordRetries, about a minute of backoff) before it is
 // returned. Cancelling the context fails records that are still buffered or

@@ -48,7 +48,7 @@ type Tx struct {
 	done  atomic.Bool  // ended by Commit or Abort
 	total atomic.Int64 // records produced in it (no lock per record)
 	first kgo.FirstErrPromise
-	ack   func(*kgo.Record, error) // tx.onAck, bound once
+	ack   func(*kgo.Record, error) // franz-go's callback when done is nil: bound once per transaction
 }
 
 // NewTransactional returns a transactional producer for txnID on conn and
@@ -127,8 +127,12 @@ func (p *TxProducer) Begin() (*Tx, error) {
 		}
 		return nil, fmt.Errorf("producer: begin: %w", mapErr(nil, err))
 	}
-	p.open = &Tx{p: p, cl: cl, began: time.Now()}
-	p.open.ack = p.open.onAck
+	tx := &Tx{p: p, cl: cl, began: time.Now()}
+	tx.ack = tx.onAck
+	if hs := &p.cfg.hooks; hs.HasProduce() {
+		tx.ack = func(r *kgo.Record, err error) { ack(hs, tx, nil, r, err) }
+	}
+	p.open = tx
 	p.cfg.hooks.TxnBegin(eoskit.TxnBegin{TransactionalID: p.id, At: p.open.began})
 	return p.open, nil
 }
@@ -157,7 +161,8 @@ func (tx *Tx) Produce(ctx context.Context, records ...*kgo.Record) error {
 }
 
 // ProduceAsync buffers r in the transaction; done (if not nil) gets the
-// outcome. Commit waits for every outcome and aborts if any record failed.
+// outcome, like Producer.ProduceAsync's (and at the same cost: see there).
+// Commit waits for every outcome and aborts if any record failed.
 func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
 	if err := tx.check(); err != nil {
 		if done != nil {
@@ -166,7 +171,7 @@ func (tx *Tx) ProduceAsync(ctx context.Context, r *kgo.Record, done func(*kgo.Re
 		return
 	}
 	tx.total.Add(1)
-	if done == nil && !tx.p.cfg.hooks.HasProduce() {
+	if done == nil {
 		tx.cl.Produce(ctx, r, tx.ack)
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -437,13 +439,25 @@ func TestCommitAnswerLostAfterCommitLanded(t *testing.T) {
 // TestAsyncFailureAbortsCommit: a record produced with ProduceAsync that
 // fails (unknown topic) reaches its callback mapped, and dooms the
 // transaction: Commit aborts and returns ErrAborted wrapping the reason,
-// with or without a callback on the failed record.
+// with or without a callback on the failed record, and with or without a
+// produce hook (which sees every outcome, mapped, on each path).
 func TestAsyncFailureAbortsCommit(t *testing.T) {
+	for _, hooked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hooks=%v", hooked), func(t *testing.T) { asyncFailureAbortsCommit(t, hooked) })
+	}
+}
+
+func asyncFailureAbortsCommit(t *testing.T, hooked bool) {
 	c := fake(t, "out")
 	ctx := ctxT(t)
+	var seen produceLog
+	opts := []producer.Opt{producer.WithPartitioner(kgo.ManualPartitioner())}
+	if hooked {
+		opts = append(opts, producer.WithHooks(&seen))
+	}
 	p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
 		kgo.MetadataMinAge(10 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}},
-		"txn-async-fail", producer.WithPartitioner(kgo.ManualPartitioner()))
+		"txn-async-fail", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,5 +489,82 @@ func TestAsyncFailureAbortsCommit(t *testing.T) {
 	}
 	if got := fmt.Sprint(readUntil(t, c.ListenAddrs(), "out", kgo.ReadCommitted(), "stop")); got != "[ok]" {
 		t.Fatalf("read_committed saw %s, want [ok]", got)
+	}
+	want := "[]"
+	if hooked {
+		want = "[fine:ok fine:ok lost:unknown-topic lost:unknown-topic ok:ok stop:ok]"
+	}
+	if got := seen.sorted(); got != want {
+		t.Fatalf("produce hook saw %s, want %s", got, want)
+	}
+}
+
+// produceLog is an eoskit.HookProduce that records each outcome as
+// value:ok or value:unknown-topic (or the error).
+type produceLog struct {
+	mu  sync.Mutex
+	out []string
+}
+
+func (l *produceLog) OnProduce(e eoskit.Produced) {
+	o := "ok"
+	switch {
+	case errors.Is(e.Err, producer.ErrUnknownTopic):
+		o = "unknown-topic"
+	case e.Err != nil:
+		o = e.Err.Error()
+	}
+	l.mu.Lock()
+	l.out = append(l.out, string(e.Record.Value)+":"+o)
+	l.mu.Unlock()
+}
+
+// sorted returns the outcomes in sorted order (outcomes of different
+// partitions and topics arrive in any order).
+func (l *produceLog) sorted() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(slices.Sorted(slices.Values(l.out)))
+}
+
+// TestProduceAsyncHooks: the idempotent producer's ProduceAsync reports
+// every outcome, mapped, to the produce hooks, with done (which sees the
+// same) and without (the callback built once per producer).
+func TestProduceAsyncHooks(t *testing.T) {
+	c := fake(t, "out")
+	ctx := ctxT(t)
+	var seen produceLog
+	p, err := producer.New(eoskit.Conn{Brokers: c.ListenAddrs(), KgoOpts: []kgo.Opt{
+		kgo.MetadataMinAge(10 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}},
+		producer.WithHooks(&seen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	var doneErrs []error
+	var mu sync.Mutex
+	done := func(_ *kgo.Record, err error) { mu.Lock(); doneErrs = append(doneErrs, err); mu.Unlock() }
+	p.ProduceAsync(ctx, &kgo.Record{Topic: "out", Value: []byte("a")}, nil)
+	p.ProduceAsync(ctx, &kgo.Record{Topic: "missing", Value: []byte("b")}, nil)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.ProduceAsync(ctx, &kgo.Record{Topic: "out", Value: []byte("c")}, done)
+	p.ProduceAsync(ctx, &kgo.Record{Topic: "missing", Value: []byte("d")}, done)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := seen.sorted(), "[a:ok b:unknown-topic c:ok d:unknown-topic]"; got != want {
+		t.Fatalf("produce hook saw %v, want %s", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(doneErrs) != 2 || (doneErrs[0] == nil) == (doneErrs[1] == nil) {
+		t.Fatalf("done saw %v, want one nil and one ErrUnknownTopic", doneErrs)
+	}
+	for _, err := range doneErrs {
+		if err != nil && !errors.Is(err, producer.ErrUnknownTopic) {
+			t.Fatalf("done saw %v, want ErrUnknownTopic", err)
+		}
 	}
 }

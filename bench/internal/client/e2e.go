@@ -16,7 +16,8 @@ import (
 // spent blocked in a commit counts: no coordinated omission) to its delivery
 // by the consumer.
 func e2e(ctx context.Context, s Spec) (Result, error) {
-	tp, err := newTxnProducer(ctx, s)
+	var a acks
+	tp, err := newTxnProducer(ctx, s, &a)
 	if err != nil {
 		return Result{}, err
 	}
@@ -59,7 +60,6 @@ func e2e(ctx context.Context, s Spec) (Result, error) {
 
 	interval := time.Duration(max(s.TxnIntervalMs, 1)) * time.Millisecond
 	rate := max(s.Rate, 1)
-	var a acks
 	start := time.Now()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
@@ -79,7 +79,7 @@ func e2e(ctx context.Context, s Spec) (Result, error) {
 		due := min(int64(time.Since(start).Seconds()*float64(rate)), s.Records)
 		for ; i < due; i++ {
 			at := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second)))
-			tp.produce(&kgo.Record{Topic: s.Topic, Value: PayloadAt(i, s.RecordSize, at)}, a.done)
+			tp.produce(&kgo.Record{Topic: s.Topic, Value: PayloadAt(i, s.RecordSize, at)})
 		}
 		if time.Since(began) >= interval || i == s.Records {
 			if err := tp.commit(); err != nil {

@@ -32,10 +32,18 @@ func (a *acks) done(_ *kgo.Record, err error) {
 
 func (a *acks) err() error { return a.first }
 
+// OnProduce implements eoskit.HookProduce: the eoskit sides count outcomes
+// with a produce hook (built once per producer, eoskit's allocation-free
+// path for every record's outcome) and pass no callback per record.
+func (a *acks) OnProduce(e eoskit.Produced) { a.done(e.Record, e.Err) }
+
 // produce writes s.Records records with an idempotent producer, as fast as it can.
+// Each side observes every record's outcome the cheapest way its library
+// offers: franz-go one callback value for all records, eoskit a produce hook.
 func produce(ctx context.Context, s Spec) (Result, error) {
 	var (
-		async func(*kgo.Record, func(*kgo.Record, error))
+		a     acks
+		async func(*kgo.Record)
 		flush func() error
 		close func()
 	)
@@ -45,23 +53,23 @@ func produce(ctx context.Context, s Spec) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		async = func(r *kgo.Record, f func(*kgo.Record, error)) { cl.Produce(ctx, r, f) }
+		done := a.done
+		async = func(r *kgo.Record) { cl.Produce(ctx, r, done) }
 		flush = func() error { return cl.Flush(ctx) }
 		close = cl.Close
 	case ImplEoskit:
-		p, err := producer.New(eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))})
+		p, err := producer.New(eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))}, producer.WithHooks(&a))
 		if err != nil {
 			return Result{}, err
 		}
-		async = func(r *kgo.Record, f func(*kgo.Record, error)) { p.ProduceAsync(ctx, r, f) }
+		async = func(r *kgo.Record) { p.ProduceAsync(ctx, r, nil) }
 		flush = func() error { return p.Flush(ctx) }
 		close = func() { _ = p.Close(context.Background()) }
 	}
 	defer close()
-	var a acks
 	start := time.Now()
 	for i := range s.Records {
-		async(&kgo.Record{Topic: s.Topic, Value: Payload(i, s.RecordSize)}, a.done)
+		async(&kgo.Record{Topic: s.Topic, Value: Payload(i, s.RecordSize)})
 	}
 	if err := flush(); err != nil {
 		return Result{}, fmt.Errorf("flush: %w", err)
@@ -73,20 +81,19 @@ func produce(ctx context.Context, s Spec) (Result, error) {
 // txnProducer is the transactional producer of either implementation.
 type txnProducer interface {
 	begin() error
-	produce(r *kgo.Record, f func(*kgo.Record, error))
-	commit() error // flush and commit
+	produce(r *kgo.Record) // its outcome goes to the acks the producer was made with
+	commit() error         // flush and commit
 	close()
 }
 
 type franzTxn struct {
-	ctx context.Context
-	cl  *kgo.Client
+	ctx  context.Context
+	cl   *kgo.Client
+	done func(*kgo.Record, error)
 }
 
-func (t *franzTxn) begin() error { return t.cl.BeginTransaction() }
-func (t *franzTxn) produce(r *kgo.Record, f func(*kgo.Record, error)) {
-	t.cl.Produce(t.ctx, r, f)
-}
+func (t *franzTxn) begin() error          { return t.cl.BeginTransaction() }
+func (t *franzTxn) produce(r *kgo.Record) { t.cl.Produce(t.ctx, r, t.done) }
 func (t *franzTxn) commit() error {
 	if err := t.cl.Flush(t.ctx); err != nil {
 		return err
@@ -101,14 +108,12 @@ type eoskitTxn struct {
 	tx  *producer.Tx
 }
 
-func (t *eoskitTxn) begin() (err error) { t.tx, err = t.p.Begin(); return err }
-func (t *eoskitTxn) produce(r *kgo.Record, f func(*kgo.Record, error)) {
-	t.tx.ProduceAsync(t.ctx, r, f)
-}
-func (t *eoskitTxn) commit() error { return t.tx.Commit(t.ctx) }
-func (t *eoskitTxn) close()        { _ = t.p.Close(context.Background()) }
+func (t *eoskitTxn) begin() (err error)    { t.tx, err = t.p.Begin(); return err }
+func (t *eoskitTxn) produce(r *kgo.Record) { t.tx.ProduceAsync(t.ctx, r, nil) }
+func (t *eoskitTxn) commit() error         { return t.tx.Commit(t.ctx) }
+func (t *eoskitTxn) close()                { _ = t.p.Close(context.Background()) }
 
-func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
+func newTxnProducer(ctx context.Context, s Spec, a *acks) (txnProducer, error) {
 	if s.TxnID == "" {
 		return nil, errors.New("transactional workload without a transactional ID")
 	}
@@ -122,9 +127,9 @@ func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
 			cl.Close()
 			return nil, fmt.Errorf("init producer ID: %w", err)
 		}
-		return &franzTxn{ctx: ctx, cl: cl}, nil
+		return &franzTxn{ctx: ctx, cl: cl, done: a.done}, nil
 	default:
-		p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))}, s.TxnID)
+		p, err := producer.NewTransactional(ctx, eoskit.Conn{Brokers: s.Brokers, KgoOpts: append(producerOpts(s), stickyPartitioner(s))}, s.TxnID, producer.WithHooks(a))
 		if err != nil {
 			return nil, err
 		}
@@ -134,16 +139,14 @@ func newTxnProducer(ctx context.Context, s Spec) (txnProducer, error) {
 
 // txnProduce writes s.Records records in transactions of TxnIntervalMs.
 func txnProduce(ctx context.Context, s Spec) (Result, error) {
-	tp, err := newTxnProducer(ctx, s)
+	var a acks
+	tp, err := newTxnProducer(ctx, s, &a)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tp.close()
 	interval := time.Duration(max(s.TxnIntervalMs, 1)) * time.Millisecond
-	var (
-		a       acks
-		commits []float64
-	)
+	var commits []float64
 	start := time.Now()
 	for i := int64(0); i < s.Records; {
 		if err := tp.begin(); err != nil {
@@ -154,7 +157,7 @@ func txnProduce(ctx context.Context, s Spec) (Result, error) {
 			if i%64 == 0 && time.Since(began) >= interval {
 				break
 			}
-			tp.produce(&kgo.Record{Topic: s.Topic, Value: Payload(i, s.RecordSize)}, a.done)
+			tp.produce(&kgo.Record{Topic: s.Topic, Value: Payload(i, s.RecordSize)})
 		}
 		c := time.Now()
 		if err := tp.commit(); err != nil {

@@ -69,7 +69,8 @@ func Catalog(records int64) []Case {
 		cs = append(cs, Case{
 			Name: "produce-" + sz.name, Title: fmt.Sprintf("idempotent produce, acks=all, %d B records, 6 partitions", sz.bytes),
 			Settings: "All sides: acks=all, idempotence, linger 5 ms, batch 16384 B, 5 requests in flight, sticky partitioning of keyless records, no compression; " +
-				"except sarama: 1 request in flight per broker (sarama's rule with idempotence), round-robin partitioning, flush at 16384 B or 5 ms.",
+				"except sarama: 1 request in flight per broker (sarama's rule with idempotence), round-robin partitioning, flush at 16384 B or 5 ms. " +
+				"Go sides observe every record's outcome: franz-go with one callback value for all records, eoskit with a produce hook (WithHooks) and no callback per record.",
 			Kind: KindProduce, Partitions: 6, RecordSize: sz.bytes, Records: max(r/sz.div, 1), Reference: "franz-go",
 			Sides: []Side{
 				goClient("eoskit producer", client.KindProduce, client.ImplEoskit, size(sz.bytes)),
@@ -83,7 +84,7 @@ func Catalog(records int64) []Case {
 	txn100 := func(s *client.Spec) { s.RecordSize, s.TxnIntervalMs = 100, 100 }
 	cs = append(cs, Case{
 		Name: "txn-produce-100B", Title: "transactional produce, 100 ms transactions, 100 B records, 6 partitions",
-		Settings: "Same producer settings as produce-100B; a commit every 100 ms (ProducerPerformance --transaction-duration-ms 100). Commit latency includes the flush.",
+		Settings: "Same producer settings (and outcome observation) as produce-100B; a commit every 100 ms (ProducerPerformance --transaction-duration-ms 100). Commit latency includes the flush.",
 		Kind:     KindProduce, Transactional: true, Partitions: 6, RecordSize: 100, Records: r, Reference: "franz-go",
 		Sides: []Side{
 			goClient("eoskit TxProducer", client.KindTxnProduce, client.ImplEoskit, txn100),
