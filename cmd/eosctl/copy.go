@@ -77,6 +77,7 @@ after a signal, 1 fenced or failed, 2 bad flags.`,
 			fmt.Fprintf(e.stderr, "eosctl copy: %v -> %s, group %s, transactional ID %s; Ctrl-C stops\n", f.from, f.to, f.group, f.txnID)
 			stop := f.reportStats(e, p)
 			err = p.Run(cmd.Context())
+			f.ob.ended(err)
 			stop()
 			f.printStats(e, p.Stats())
 			switch {

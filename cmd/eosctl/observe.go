@@ -61,6 +61,14 @@ type observed struct {
 	stop    func()          // marks the processor stopped, serves --metrics-linger more, shuts the server down, closes the lag client
 }
 
+// ended tells /readyz how Run ended (fenced, or stopped), before stop's
+// linger serves the final figures.
+func (ob *observed) ended(err error) {
+	if ob.ready != nil {
+		ob.ready.Ended(err)
+	}
+}
+
 // logger checks --log-format and --log-level and returns the stderr
 // logger, or a usage error.
 func (o *observeFlags) logger(e *env) (*slog.Logger, error) {

@@ -301,6 +301,7 @@ func runOutboxRelay(ctx context.Context, e *env, cf *clusterFlags, f *outboxRela
 		})
 	}()
 	runErr := r.Run(ctx)
+	ob.ended(runErr)
 	close(done)
 	<-watched
 	if err := printRelayStats(e, f.output.format, f.slot, r.Stats()); err != nil {

@@ -173,6 +173,7 @@ func runSinkPostgres(ctx context.Context, e *env, cf *clusterFlags, f *sinkPostg
 	}
 	fmt.Fprintf(e.stderr, "eosctl: sinking %s into %s (%s mode); Ctrl-C stops\n", f.from, f.table, f.mode)
 	runErr := s.Run(ctx)
+	ob.ended(runErr)
 	if err := printSinkStats(e, f.output.format, s.Stats()); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@
 package health
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -62,6 +63,18 @@ func (t *Tracker) OnTxnEnd(e eoskit.TxnEnd) {
 // Stopped marks the processor as no longer running (Run returned): not
 // ready from then on.
 func (t *Tracker) Stopped() { t.set(func() { t.done = true }) }
+
+// Ended is Stopped with Run's error: an error matching eoskit.ErrFenced
+// marks the tracker fenced, however the fence was found (a fenced
+// transaction end, or a probe or re-initialisation that reported no
+// transaction end).
+func (t *Tracker) Ended(err error) {
+	fenced := errors.Is(err, eoskit.ErrFenced)
+	t.set(func() {
+		t.done = true
+		t.fenced = t.fenced || fenced
+	})
+}
 
 func (t *Tracker) set(f func()) {
 	t.mu.Lock()

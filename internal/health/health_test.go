@@ -1,6 +1,8 @@
 package health_test
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,5 +59,27 @@ func TestStopped(t *testing.T) {
 	tr.Stopped()
 	if code, body := readyz(t, tr); code != 503 || !strings.Contains(body, "stopped") {
 		t.Fatalf("after Stopped: %d %q", code, body)
+	}
+}
+
+// TestEndedFenced: Run's error decides: a fenced one makes /readyz say
+// fenced even when no transaction end reported it (a fence found by the
+// session probe); another error says stopped.
+func TestEndedFenced(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("txn: re-initialise producer 1 epoch 65: %w: PRODUCER_FENCED", eoskit.ErrFenced), "fenced"},
+		{errors.New("broker gone"), "stopped"},
+		{nil, "stopped"},
+	} {
+		tr := health.New()
+		tr.OnSessionStart(eoskit.SessionStart{})
+		tr.OnAssigned(eoskit.Assignment{})
+		tr.Ended(c.err)
+		if code, body := readyz(t, tr); code != 503 || !strings.Contains(body, c.want) {
+			t.Fatalf("Ended(%v): %d %q, want 503 %q", c.err, code, body, c.want)
+		}
 	}
 }
