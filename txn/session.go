@@ -287,10 +287,12 @@ func (s *session) probeEpoch(ctx context.Context) error {
 	defer cancel()
 	// franz-go re-initialises by itself after some produce errors (KIP-360
 	// bumps during broker faults): its cached epoch is this session's.
+	// An error here is no verdict: franz-go keeps a produce's
+	// INVALID_PRODUCER_EPOCH (the coordinator aborted the transaction,
+	// KIP-588) the same way as a coordinator's fence. probeReinit asks the
+	// coordinator itself.
 	if id, epoch, err := s.gts.Client().ProducerID(pctx); err == nil && id == s.producerID {
 		s.epoch = epoch
-	} else if err != nil && isFencedCoordinator(err) {
-		return fmt.Errorf("txn: re-initialise producer (txn_id %s): %w: %w", c.txnID, eoskit.ErrFenced, err)
 	}
 	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(pctx, c.txnID)
 	d, ok := ds[c.txnID]
@@ -324,12 +326,19 @@ func (s *session) probeReinit(ctx context.Context) error {
 	cl := s.gts.Client()
 	pctx, cancel := context.WithTimeout(ctx, c.txnTimeout)
 	defer cancel()
-	id, epoch, err := cl.ProducerID(pctx) // cached, or franz-go's own KIP-360 reload
-	switch {
-	case err != nil && isFencedCoordinator(err):
-		return fmt.Errorf("txn: re-initialise producer %d (txn_id %s): %w: %w", id, c.txnID, eoskit.ErrFenced, err)
-	case err != nil || id < 0:
-		return nil
+	// Cached, or franz-go's own KIP-360 reload. A failed state keeps the
+	// ID and epoch it failed at, and its error does not say who answered:
+	// INVALID_PRODUCER_EPOCH from a produce after the coordinator aborted
+	// the transaction (the coordinator frozen past the transaction
+	// timeout, transaction.version 2) is no fence. Re-initialising at that
+	// ID and epoch lets the coordinator answer.
+	id, epoch, err := cl.ProducerID(pctx)
+	if id < 0 {
+		if err != nil && isFencedCoordinator(err) && s.producerID >= 0 {
+			id, epoch = s.producerID, s.epoch
+		} else {
+			return nil
+		}
 	}
 	res := reinit.Reinit(pctx, cl, reinit.Request{TransactionalID: c.txnID, Timeout: c.txnTimeout,
 		ProducerID: id, Epoch: epoch, Backoff: c.retryBackoff})
