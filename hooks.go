@@ -140,8 +140,31 @@ type Handled struct {
 	Context context.Context
 }
 
-// HookHandled is called after every handler call.
+// HookHandled is called after every handler call (but see
+// HookHandledRun).
 type HookHandled interface{ OnHandled(Handled) }
+
+// HandledRun counts handler calls that the HookHandledRun hooks were not
+// given one by one: calls, each on one input record, that succeeded at
+// their first attempt and were not timed (Handled.Untimed).
+type HandledRun struct {
+	Group string
+	Calls int         // handler calls in the run, one record each
+	Last  *kgo.Record // the run's last record (consumer: all of one partition)
+}
+
+// HookHandledRun is an optional companion of HookHandled for hooks that
+// only count calls (metrics/prom, otel.Meter; otel.Tracer, which has no
+// span to end for a call without a context). When every HookHandled hook
+// of a consumer.Consumer or txn.Processor implements it too (and, for a
+// Processor with a per-record handler, no hook implements
+// HookRecordContext), a call that succeeded at its first attempt untimed
+// builds no Handled event: such calls are counted and each run reaches
+// OnHandledRun once (at most every few hundred calls, and when a fetched
+// batch is done). Timed, failed and retried calls still reach OnHandled,
+// so OnHandled plus OnHandledRun see every call exactly once. A hook that
+// implements HookHandledRun without HookHandled is not called.
+type HookHandledRun interface{ OnHandledRun(HandledRun) }
 
 // HookRecordContext is called before each handler call on an input
 // record (each attempt) with the context the handler would get; the

@@ -74,7 +74,9 @@
 // different partitions. Logging goes to the *slog.Logger given with
 // WithLogger (silent by default), with the eoskit.LogKey* attribute keys.
 // WithHooks takes eoskit hook values: eoskit.HookHandled after every
-// handler call, eoskit.HookCommit after every commit, eoskit.HookAssigned
+// handler call (a hook that also implements eoskit.HookHandledRun, as
+// metrics/prom does, gets the quiet calls counted in runs instead),
+// eoskit.HookCommit after every commit, eoskit.HookAssigned
 // and eoskit.HookRevoked on rebalances (the same events txn.Processor
 // emits). franz-go hooks (kprom, kotel) go in conn.KgoOpts with
 // kgo.WithHooks.

@@ -46,6 +46,7 @@ type config struct {
 	maxPending      int
 	maxPendingBytes int
 	timeHandler     bool // a HookHandled wants each handler's duration
+	handledRuns     bool // every HookHandled takes quiet calls as runs (HookHandledRun)
 
 	onPush         func(partition int32, pending int) // tests: records waiting after each fetch
 	retries        int
@@ -86,6 +87,7 @@ func newConfig(conn eoskit.Conn, opts []Opt) config {
 	}
 	c.hooks = hooks.New(c.hookVals)
 	c.timeHandler = c.hooks.HasHandled()
+	c.handledRuns = c.hooks.HandledRuns()
 	return c
 }
 

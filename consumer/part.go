@@ -41,6 +41,10 @@ type part struct {
 	stopped atomic.Bool // set under r.mu; read by the worker between records
 	clock   hooks.Clock // the worker's: which handler calls are timed
 
+	// the worker's: quiet handler calls not yet reported (HookHandledRun)
+	quiet     int
+	quietLast *kgo.Record
+
 	// guarded by r.mu
 	queue        []*kgo.Record
 	pending      int // records fetched, not yet handled (queued or taken)
@@ -157,6 +161,17 @@ func (p *part) handled(n, bytes int, rec *kgo.Record) {
 	}
 }
 
+// flushRun reports the worker's quiet handler calls since the last flush
+// as one run (HookHandledRun).
+func (p *part) flushRun() {
+	if p.quiet == 0 {
+		return
+	}
+	cfg := &p.r.cfg
+	cfg.hooks.HandledRun(eoskit.HandledRun{Group: cfg.group, Calls: p.quiet, Last: p.quietLast})
+	p.quiet, p.quietLast = 0, nil
+}
+
 func (p *part) work() {
 	defer close(p.done)
 	defer p.cancel()
@@ -192,7 +207,10 @@ func (p *part) handleBatch(batch []*kgo.Record) bool {
 	}()
 	n, bytes := 0, 0 // handled since the last mark
 	var last *kgo.Record
-	defer func() { p.handled(n, bytes, last) }()
+	defer func() {
+		p.flushRun()
+		p.handled(n, bytes, last)
+	}()
 	for _, rec := range batch {
 		if p.stopped.Load() {
 			return true
@@ -212,6 +230,7 @@ func (p *part) handleBatch(batch []*kgo.Record) bool {
 		bytes += recordBytes(rec)
 		last = rec
 		if n == markEvery {
+			p.flushRun()
 			p.handled(n, bytes, last)
 			n, bytes, last = 0, 0, nil
 		}
@@ -234,7 +253,12 @@ func (p *part) handle(rec *kgo.Record) bool {
 			began := p.clock.Start()
 			err = p.r.h(p.ctx, rec)
 			took, untimed := hooks.Took(began)
-			cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
+			if untimed && err == nil && try == 0 && cfg.handledRuns {
+				p.quiet++ // reported by flushRun, with the others of its run
+				p.quietLast = rec
+			} else {
+				cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
+			}
 		} else {
 			err = p.r.h(p.ctx, rec)
 		}

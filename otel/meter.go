@@ -193,6 +193,12 @@ func (m *Meter) OnHandled(e eoskit.Handled) {
 	}
 }
 
+// OnHandledRun implements eoskit.HookHandledRun: a run of calls that
+// succeeded at their first attempt, untimed, counted as records in.
+func (m *Meter) OnHandledRun(e eoskit.HandledRun) {
+	m.recordsIn.Add(bg, int64(e.Calls), m.base)
+}
+
 // OnDeadLetter implements eoskit.HookDeadLetter.
 func (m *Meter) OnDeadLetter(eoskit.DeadLetter) { m.deadLettered.Add(bg, 1, m.base) }
 

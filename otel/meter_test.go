@@ -81,6 +81,7 @@ func TestMeterRecordsTheSameFigures(t *testing.T) {
 		m.OnProduce(eoskit.Produced{})
 	}
 	m.OnHandled(eoskit.Handled{Attempt: 2, Err: errors.New("boom")})
+	m.OnHandledRun(eoskit.HandledRun{Calls: 3})
 	m.OnProduce(eoskit.Produced{Err: errors.New("boom")})
 	m.OnDeadLetter(eoskit.DeadLetter{})
 	m.OnCommit(eoskit.Committed{})
@@ -96,7 +97,7 @@ func TestMeterRecordsTheSameFigures(t *testing.T) {
 	}{
 		{"eoskit.txn.begun", "", 1}, {"eoskit.txn.committed", "", 1}, {"eoskit.txn.aborted", "rebalance", 1},
 		{"eoskit.txn.fenced", "", 1}, {"eoskit.txn.unknown_outcome", "", 1},
-		{"eoskit.records_in", "", 4}, {"eoskit.handler_retries", "", 1}, {"eoskit.handler_errors", "", 1},
+		{"eoskit.records_in", "", 7}, {"eoskit.handler_retries", "", 1}, {"eoskit.handler_errors", "", 1},
 		{"eoskit.records_out", "", 4}, {"eoskit.produce_errors", "", 1}, {"eoskit.dead_lettered", "", 1},
 		{"eoskit.offset_commits", "ok", 1}, {"eoskit.session_restarts", "", 1},
 		{"eoskit.rebalances", "assigned", 2}, {"eoskit.rebalances", "lost", 1},

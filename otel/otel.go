@@ -359,6 +359,11 @@ func (t *Tracer) OnHandled(e eoskit.Handled) {
 	span.End()
 }
 
+// OnHandledRun implements eoskit.HookHandledRun. A run's calls had no
+// span of the tracer's: a Processor reports runs only without
+// HookRecordContext hooks, and a consumer.Consumer gives handlers no span.
+func (*Tracer) OnHandledRun(eoskit.HandledRun) {}
+
 // OnEmit implements eoskit.HookEmit: it writes the handler span's context
 // into the output's headers (W3C traceparent by default), replacing any
 // trace header the output copied from its input, so the output continues

@@ -92,6 +92,7 @@ func (t *transaction) process(ctx context.Context, recs []*kgo.Record) error {
 		t.records += len(recs)
 		return nil
 	}
+	defer p.flushRun()
 	for _, r := range recs {
 		if err := t.handleRecord(ctx, r); err != nil {
 			return err
@@ -99,6 +100,16 @@ func (t *transaction) process(ctx context.Context, recs []*kgo.Record) error {
 		t.records++
 	}
 	return nil
+}
+
+// flushRun reports the quiet handler calls since the last flush as one
+// run (HookHandledRun).
+func (p *Processor) flushRun() {
+	if p.quiet == 0 {
+		return
+	}
+	p.hooks.HandledRun(eoskit.HandledRun{Group: p.cfg.group, Calls: p.quiet, Last: p.lastQ})
+	p.quiet, p.lastQ = 0, nil
 }
 
 // handleRecord calls the per-record handler on r, retrying r alone: the
@@ -117,7 +128,12 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
 			took, untimed := hooks.Took(began)
-			p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: took, Untimed: untimed, Err: err, Context: hctx})
+			if untimed && err == nil && attempt == 1 && p.runs {
+				p.quiet++ // reported by flushRun, with the others of its run
+				p.lastQ = r
+			} else {
+				p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: took, Untimed: untimed, Err: err, Context: hctx})
+			}
 		}
 		if err == nil {
 			for _, o := range outs {

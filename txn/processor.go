@@ -79,7 +79,10 @@ type Processor struct {
 	em     emitter
 
 	// Run's goroutine only.
-	clock    hooks.Clock        // which handler calls are timed for HookHandled
+	clock    hooks.Clock // which handler calls are timed for HookHandled
+	runs     bool        // quiet handler calls go to HookHandledRun (p.quiet counts them)
+	quiet    int
+	lastQ    *kgo.Record        // the last quiet call's record
 	pinned   bool               // the start position is pinned (WithStartOffset at the end)
 	poisoned map[position]error // inputs whose output can never be produced: dead-letter them
 	backoff  time.Duration      // before the next transaction, after a transient produce error
@@ -133,6 +136,9 @@ func newProcessor(conn eoskit.Conn, noHandler bool, opts []Opt) (*Processor, err
 		return nil, err
 	}
 	p := &Processor{cfg: cfg, hooks: hooks.New(cfg.hooks), poisoned: map[position]error{}}
+	// A HookRecordContext hook may have started something in the
+	// handler's context (a span) that only OnHandled ends.
+	p.runs = p.hooks.HandledRuns() && !p.hooks.HasRecordContext()
 	p.em.prov = cfg.provenance
 	p.em.emitFn = p.em.emit
 	p.em.batchFn = p.em.batchEmit

@@ -19,6 +19,7 @@ type Set struct {
 	txnBegin []eoskit.HookTxnBegin
 	produce  []eoskit.HookProduce
 	handled  []eoskit.HookHandled
+	runs     []eoskit.HookHandledRun // the handled hooks that take runs
 	assigned []eoskit.HookAssigned
 	revoked  []eoskit.HookRevoked
 	commit   []eoskit.HookCommit
@@ -37,7 +38,12 @@ func New(hs []eoskit.Hook) Set {
 		add(&s.txnEnd, h)
 		add(&s.txnBegin, h)
 		add(&s.produce, h)
-		add(&s.handled, h)
+		if x, ok := h.(eoskit.HookHandled); ok {
+			s.handled = append(s.handled, x)
+			if r, ok := h.(eoskit.HookHandledRun); ok {
+				s.runs = append(s.runs, r)
+			}
+		}
 		add(&s.assigned, h)
 		add(&s.revoked, h)
 		add(&s.commit, h)
@@ -95,6 +101,26 @@ func (s *Set) Handled(e eoskit.Handled) {
 		h.OnHandled(e)
 	}
 }
+
+// HandledRuns reports whether every HookHandled also takes runs
+// (HookHandledRun), so that a caller may count its quiet calls (first
+// attempt, succeeded, untimed) and report them with HandledRun instead of
+// calling Handled for each.
+func (s *Set) HandledRuns() bool { return len(s.handled) > 0 && len(s.runs) == len(s.handled) }
+
+// HandledRun calls every HookHandledRun; a run of no calls is not reported.
+func (s *Set) HandledRun(e eoskit.HandledRun) {
+	if e.Calls <= 0 {
+		return
+	}
+	for _, h := range s.runs {
+		h.OnHandledRun(e)
+	}
+}
+
+// HasRecordContext reports whether any hook changes per-record handler
+// contexts.
+func (s *Set) HasRecordContext() bool { return len(s.recCtx) > 0 }
 
 // Assigned calls every HookAssigned.
 func (s *Set) Assigned(e eoskit.Assignment) { each(s.assigned, eoskit.HookAssigned.OnAssigned, e) }

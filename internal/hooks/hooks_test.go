@@ -1,8 +1,13 @@
 package hooks
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit"
 )
 
 // TestClockTimesASample: a handler loop's first call is timed, then one
@@ -26,5 +31,42 @@ func TestClockTimesASample(t *testing.T) {
 	}
 	if d, untimed := Took(time.Now().Add(-time.Second)); untimed || d < time.Second {
 		t.Fatalf("Took of a call begun 1 s ago: %v, untimed %v", d, untimed)
+	}
+}
+
+type perCall struct{ n int }
+
+func (h *perCall) OnHandled(eoskit.Handled) { h.n++ }
+
+type counting struct {
+	perCall
+	runs, calls int
+}
+
+func (h *counting) OnHandledRun(e eoskit.HandledRun) { h.runs++; h.calls += e.Calls }
+
+type ctxChanger struct{}
+
+func (ctxChanger) OnRecordContext(ctx context.Context, _ *kgo.Record) context.Context { return ctx }
+
+func TestHandledRuns(t *testing.T) {
+	c := &counting{}
+	if s := New(nil); s.HandledRuns() {
+		t.Error("no hooks: HandledRuns true")
+	}
+	s := New([]eoskit.Hook{c, ctxChanger{}})
+	if !s.HandledRuns() || !s.HasRecordContext() {
+		t.Fatalf("one run-taking hook and a context hook: HandledRuns %v, HasRecordContext %v", s.HandledRuns(), s.HasRecordContext())
+	}
+	s.HandledRun(eoskit.HandledRun{Calls: 0})
+	s.HandledRun(eoskit.HandledRun{Calls: 5})
+	if c.runs != 1 || c.calls != 5 {
+		t.Errorf("runs %d of %d calls, want 1 of 5 (an empty run is not reported)", c.runs, c.calls)
+	}
+	if s := New([]eoskit.Hook{c, &perCall{}}); s.HandledRuns() || s.HasRecordContext() {
+		t.Error("a per-call hook beside a run-taking one: HandledRuns true")
+	}
+	if s := New([]eoskit.Hook{&perCall{}}); s.HandledRuns() {
+		t.Error("a per-call hook alone: HandledRuns true")
 	}
 }

@@ -35,7 +35,7 @@
 //	eoskit_txn_end_duration_seconds       histogram  phase               TxnEnd              time to end a transaction; of a commit (committed or unknown): phase flush (produced records answered), commit (offset commit + EndTxn), total; of an abort: phase abort (KIP-761's flush-time, commit-time, abort-time)
 //	eoskit_txn_records                    histogram                      TxnEnd              input records per committed transaction (its _sum counts inputs committed exactly once)
 //	eoskit_txn_outputs                    histogram                      TxnEnd              outputs (dead letters included) per committed transaction
-//	eoskit_records_in_total               counter                        Handled             records handed to the handler, first attempts (redone after an abort: counted again)
+//	eoskit_records_in_total               counter                        Handled, HandledRun records handed to the handler, first attempts (redone after an abort: counted again)
 //	eoskit_records_out_total              counter                        Produced            records produced and acknowledged, dead letters included (in a transaction: visible once it commits)
 //	eoskit_produce_errors_total           counter                        Produced            records whose produce failed
 //	eoskit_handler_errors_total           counter                        Handled             handler calls that returned an error
@@ -70,8 +70,12 @@
 // per record. A handled or produced record costs one atomic add on a
 // cache line picked by its address (so partition workers on different
 // cores do not contend); the handler duration histogram is a sample
-// because timing a call costs two clock reads, as much as a light handler
-// (BenchmarkHandlerPath: ns and allocations per record with and without
+// because timing a call costs two clock reads, as much as a light handler.
+// Metrics implements eoskit.HookHandledRun: a consumer or a per-record
+// txn.Processor whose handler-call hooks all take runs (Metrics, the otel
+// Meter and Tracer; for txn, with no record-context hook such as the
+// tracer) reports the untimed successful calls once per run, no event
+// per record (BenchmarkHandlerPath: ns and allocations per record with and without
 // metrics and tracing). Every counter is exact. LagCollector serialises its polls; each scrape sends about
 // six admin requests and waits at most LagTimeout.
 package prom

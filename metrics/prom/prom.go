@@ -229,6 +229,12 @@ func (m *Metrics) OnHandled(e eoskit.Handled) {
 	}
 }
 
+// OnHandledRun implements eoskit.HookHandledRun: a run of calls that
+// succeeded at their first attempt, untimed, counted as records in.
+func (m *Metrics) OnHandledRun(e eoskit.HandledRun) {
+	m.recordsIn.add(stripeOf(e.Last), uint64(e.Calls))
+}
+
 // stripeOf picks a counter stripe from the record's address, not its
 // fields: reading r.Partition costs a cache miss on a record the handler
 // did not touch (its line is not the key's and value's). Records

@@ -135,6 +135,7 @@ func TestProcessingCounters(t *testing.T) {
 	m.OnHandled(eoskit.Handled{Group: "g", Record: rec, Batch: 1, Attempt: 2, Err: boom, Duration: time.Millisecond})
 	m.OnHandled(eoskit.Handled{Group: "g", Record: rec, Batch: 1, Attempt: 3, Err: boom, Duration: time.Millisecond})
 	m.OnHandled(eoskit.Handled{Group: "g", Record: rec, Batch: 4, Attempt: 1, Duration: 3 * time.Second}) // a batch handler call
+	m.OnHandledRun(eoskit.HandledRun{Group: "g", Calls: 7, Last: rec})                                    // quiet calls reported as a run
 	m.OnDeadLetter(eoskit.DeadLetter{Group: "g", Record: rec, To: "dlq", Err: boom})
 	for i := 0; i < 9; i++ {
 		m.OnProduce(eoskit.Produced{Record: &kgo.Record{Topic: "out"}})
@@ -146,7 +147,7 @@ func TestProcessingCounters(t *testing.T) {
 	m.OnSessionRestart(eoskit.SessionRestart{Err: boom})
 
 	for name, want := range map[string]float64{
-		"eoskit_records_in_total":       10, // 5 + 1 failed first attempt + batch of 4
+		"eoskit_records_in_total":       17, // 5 + 1 failed first attempt + batch of 4 + a run of 7
 		"eoskit_handler_retries_total":  2,
 		"eoskit_handler_errors_total":   3,
 		"eoskit_dead_lettered_total":    1,
