@@ -56,6 +56,9 @@
 //	                             the handler kept failing, no dead-letter topic  stops with *HandlerError (ErrHandler)
 //	                             shutdown with polled records unhandled          returns nil
 //	                             a flush or abort that failed                    rebuilds the session (the new epoch aborts it)
+//	                             a fence on a transaction open past its         rebuilds the session (new epoch) and goes on
+//	                             timeout, the coordinator one epoch on and
+//	                             aborting it (its own timeout abort)
 //	unknown (TxnsUnknown)        a commit sent and not confirmed: an error,     rebuilds the session: the broker's committed offsets
 //	                             or franz-go's abort-retry of an unconfirmed     are read again and the epoch is bumped, so it is
 //	                             EndTxn with no rebalance to explain it         never aborted on the same epoch (KAFKA-17754);

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -146,6 +147,15 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 
 	var next error // what the session does next: nil goes on
 	switch {
+	case fenced && s.timedOutByCoordinator(t):
+		// The coordinator aborted this transaction at its timeout and
+		// bumped the epoch for it (the CI's coordinator-frozen-isolated,
+		// tv1: PRODUCER_FENCED, from the coordinator or from a produce
+		// the partition leader verified with it): no other instance owns
+		// the ID. Rebuild the session on a new epoch.
+		ev.Outcome, ev.Reason = eoskit.TxnAborted, eoskit.AbortOther
+		ev.Err = fmt.Errorf("the coordinator aborted the transaction at its timeout (%v): %w", c.txnTimeout, errors.Join(err, perr))
+		next = fmt.Errorf("txn: end transaction (txn_id %s), rebuilding the session: %w", c.txnID, ev.Err)
 	case fenced:
 		cause := err
 		if cause == nil || isFencedProduce(perr) {
@@ -192,6 +202,32 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 	s.noteEnd(ev.Outcome)
 	p.report(ev)
 	return next
+}
+
+// timedOutByCoordinator reports whether the fence t's end met is the
+// coordinator's abort of t at the transaction timeout: t was open that
+// long, and the coordinator shows this producer ID one epoch past the
+// session's, aborting or aborted. Every transaction version aborts a
+// timed-out transaction at epoch+1; another instance's InitProducerID
+// bumps once more (it is answered CONCURRENT_TRANSACTIONS while the
+// abort completes, then retries). In the moment between the two this
+// takes the newcomer's fence for a timeout: the rebuilt session then
+// fences the newcomer, as any rebuild of transaction.version 1 may (the
+// package doc's session-rebuild race); exactly-once holds either way.
+func (s *session) timedOutByCoordinator(t *transaction) bool {
+	c := &s.p.cfg
+	if time.Since(t.began) < c.txnTimeout {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.txnTimeout)
+	defer cancel()
+	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(ctx, c.txnID)
+	d, ok := ds[c.txnID]
+	if err != nil || !ok || d.Err != nil {
+		return false
+	}
+	return d.ProducerID == s.producerID && int(d.ProducerEpoch) == int(s.epoch)+1 &&
+		(d.State == "PrepareAbort" || d.State == "CompleteAbort")
 }
 
 // afterAbort decides what follows a clean abort that a produce error
