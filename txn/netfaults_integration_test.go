@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -318,14 +319,17 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		faults = append(faults, sc.inject(n))
 	}
 	var runs []*proc
+	logs := make([]*tailLog, sc.procs) // each processor's log, shown when its Run fails
 	for slot := range sc.procs {
+		logs[slot] = &tailLog{}
 		conn := c.Conn()
 		if sc.hookConn != nil {
 			conn.KgoOpts = sc.hookConn(n, slot)
 		}
 		p, err := txn.New(conn, handler, txn.WithGroup(n.group), txn.WithTopics(n.in), txn.WithTransactionalID(n.txnID(slot)),
 			txn.WithSessionTimeout(session), txn.WithTransactionTimeout(10*time.Second),
-			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder(), &n.produced))
+			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder(), &n.produced),
+			txn.WithLogger(slog.New(slog.NewTextHandler(logs[slot], &slog.HandlerOptions{Level: slog.LevelInfo}))))
 		if err != nil {
 			t.Fatalf("txn.New: %v", err)
 		}
@@ -354,7 +358,7 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	}
 	for i, r := range runs {
 		if err := r.stop(); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("%s: processor %d: Run: %v", sc.name, i, err)
+			t.Errorf("%s: processor %d: Run: %v\nits log (last lines):\n%s", sc.name, i, err, logs[i].tail(60))
 		}
 	}
 	n.mu.Lock()
@@ -616,6 +620,13 @@ func txnCoordinator(t *testing.T, adm *kadm.Client, txnID string, not int32, wit
 func leaderCutOff(n *netRun) string {
 	t := n.t
 	leader, _ := partitionLeader(t, n.c, n.out, 0, -1, -1, time.Minute)
+	// Both followers in the ISR first: a follower still catching up after
+	// the scenario before leaves no replica to elect (a CI run: ISR [3]
+	// alone, no new leader in 90 s).
+	_, isr := waitPartition(t, n.c, n.out, 0, leader, time.Minute, fmt.Sprintf("ISR of all 3 replicas under leader %d", leader), func(l int32, isr []int32) bool {
+		return l == leader && len(isr) == 3
+	})
+	t.Logf("%s/0: leader %d, ISR %v before the cut", n.out, leader, isr)
 	ctx := testCtx(t, 30*time.Second)
 	if err := n.c.Network().Partition(ctx, []int32{leader}); err != nil {
 		t.Fatalf("partition %d: %v", leader, err)
@@ -696,3 +707,25 @@ var (
 	_ kgo.HookBrokerWrite = (*endTxnCutter)(nil)
 	_ kgo.HookBrokerRead  = (*endTxnCutter)(nil)
 )
+
+// tailLog keeps a processor's log lines (the last 500).
+type tailLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *tailLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(string(b), "\n"))
+	if len(l.lines) > 500 {
+		l.lines = slices.Delete(l.lines, 0, len(l.lines)-500)
+	}
+	return len(b), nil
+}
+
+func (l *tailLog) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[max(0, len(l.lines)-n):], "\n")
+}
