@@ -160,8 +160,9 @@ type HandledRun struct {
 // Processor with a per-record handler, no hook implements
 // HookRecordContext), a call that succeeded at its first attempt untimed
 // builds no Handled event: such calls are counted and each run reaches
-// OnHandledRun once (at most every few hundred calls, and when a fetched
-// batch is done). Timed, failed and retried calls still reach OnHandled,
+// OnHandledRun once (a consumer: every 256 calls of a partition worker
+// and when its fetched batch is done; a Processor: once per poll).
+// Timed, failed and retried calls still reach OnHandled,
 // so OnHandled plus OnHandledRun see every call exactly once. A hook that
 // implements HookHandledRun without HookHandled is not called.
 type HookHandledRun interface{ OnHandledRun(HandledRun) }
