@@ -294,9 +294,8 @@ func (s *session) probeEpoch(ctx context.Context) error {
 	if id, epoch, err := s.gts.Client().ProducerID(pctx); err == nil && id == s.producerID {
 		s.epoch = epoch
 	}
-	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(pctx, c.txnID)
-	d, ok := ds[c.txnID]
-	if err != nil || !ok || d.Err != nil || d.ProducerID != s.producerID {
+	d, ok := s.describe(pctx)
+	if !ok {
 		return nil
 	}
 	explained := 0
@@ -306,7 +305,7 @@ func (s *session) probeEpoch(ctx context.Context) error {
 			explained++ // the EndTxn itself bumps under transaction.version 2
 		}
 	}
-	if (d.State == "PrepareAbort" || d.State == "CompleteAbort") && !s.openSince.IsZero() && time.Since(s.openSince) >= c.txnTimeout {
+	if aborting(d) && !s.openSince.IsZero() && time.Since(s.openSince) >= c.txnTimeout {
 		explained++
 	}
 	if bumps := int(d.ProducerEpoch) - int(s.epoch); bumps > explained {
@@ -314,6 +313,21 @@ func (s *session) probeEpoch(ctx context.Context) error {
 			c.txnID, d.ProducerEpoch, d.State, bumps, s.epoch, eoskit.ErrFenced)
 	}
 	return nil
+}
+
+// describe asks the coordinator for this session's transactional ID; ok
+// only with an answer about this session's producer ID.
+func (s *session) describe(ctx context.Context) (kadm.DescribedTransaction, bool) {
+	id := s.p.cfg.txnID
+	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(ctx, id)
+	d, ok := ds[id]
+	return d, err == nil && ok && d.Err == nil && d.ProducerID == s.producerID
+}
+
+// aborting reports a transaction the coordinator is aborting or aborted:
+// the state a timeout abort leaves.
+func aborting(d kadm.DescribedTransaction) bool {
+	return d.State == "PrepareAbort" || d.State == "CompleteAbort"
 }
 
 // probeReinit is probeFence's second check: it re-initialises with the

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -221,13 +220,8 @@ func (s *session) timedOutByCoordinator(t *transaction) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.txnTimeout)
 	defer cancel()
-	ds, err := kadm.NewClient(s.gts.Client()).DescribeTransactions(ctx, c.txnID)
-	d, ok := ds[c.txnID]
-	if err != nil || !ok || d.Err != nil {
-		return false
-	}
-	return d.ProducerID == s.producerID && int(d.ProducerEpoch) == int(s.epoch)+1 &&
-		(d.State == "PrepareAbort" || d.State == "CompleteAbort")
+	d, ok := s.describe(ctx)
+	return ok && int(d.ProducerEpoch) == int(s.epoch)+1 && aborting(d)
 }
 
 // afterAbort decides what follows a clean abort that a produce error
