@@ -48,7 +48,7 @@ type config struct {
 	timeHandler     bool // a HookHandled wants each handler's duration
 	handledRuns     bool // every HookHandled takes quiet calls as runs (HookHandledRun)
 
-	onPush         func(partition int32, pending int) // tests: records waiting after each fetch
+	onPush         func(partition int32, pending, pendingBytes int) // tests: records and bytes waiting after each fetch
 	retries        int
 	backoff        time.Duration
 	onError        ErrorHandler

@@ -20,7 +20,8 @@ const markEvery = 256
 
 // part handles one partition's records in order on its own goroutine.
 //
-// The poll loop appends whole fetches to queue; the worker takes the whole
+// The poll loop appends whole fetches to queue (the fetched slices
+// themselves, not their records one by one); the worker takes the whole
 // queue at once and handles it without locking per record. pending counts
 // records fetched but not yet handled (queued plus taken). When a partition
 // is behind (pending over its bounds) after a poll, the poll loop first
@@ -46,10 +47,17 @@ type part struct {
 	quietLast *kgo.Record
 
 	// guarded by r.mu
-	queue        []*kgo.Record
+	queue        []chunk
 	pending      int // records fetched, not yet handled (queued or taken)
 	pendingBytes int // their keys, values and headers
 	paused       bool
+}
+
+// chunk is one fetch of a partition's records, as franz-go returned them,
+// and what they hold in memory (recordBytes summed).
+type chunk struct {
+	recs  []*kgo.Record
+	bytes int
 }
 
 func newPart(r *run, k tp) *part {
@@ -62,13 +70,15 @@ func (p *part) push(rs []*kgo.Record) {
 	if p.stopped.Load() {
 		return
 	}
-	p.queue = append(p.queue, rs...)
-	p.pending += len(rs)
+	c := chunk{recs: rs}
 	for _, rec := range rs {
-		p.pendingBytes += recordBytes(rec)
+		c.bytes += recordBytes(rec)
 	}
+	p.queue = append(p.queue, c)
+	p.pending += len(rs)
+	p.pendingBytes += c.bytes
 	if p.r.cfg.onPush != nil {
-		p.r.cfg.onPush(p.k.partition, p.pending)
+		p.r.cfg.onPush(p.k.partition, p.pending, p.pendingBytes)
 	}
 	select {
 	case p.wake <- struct{}{}:
@@ -107,10 +117,10 @@ func (p *part) stop(cancelNow bool) {
 	}
 }
 
-// take returns every queued record, waiting for some, or nil once stopped.
+// take returns every queued fetch, waiting for one, or nil once stopped.
 // done is the batch the worker finished: its array becomes the next queue,
-// so the two arrays alternate instead of growing a new one per fetch.
-func (p *part) take(done []*kgo.Record) []*kgo.Record {
+// so the two arrays alternate instead of growing a new one per poll.
+func (p *part) take(done []chunk) []chunk {
 	clear(done) // let handled records be collected
 	p.r.mu.Lock()
 	defer p.r.mu.Unlock()
@@ -175,7 +185,7 @@ func (p *part) flushRun() {
 func (p *part) work() {
 	defer close(p.done)
 	defer p.cancel()
-	var batch []*kgo.Record
+	var batch []chunk
 	for {
 		batch = p.take(batch)
 		if batch == nil {
@@ -197,7 +207,7 @@ func (p *part) work() {
 // all taken); when all are taken it gives its slot back after each record,
 // and Go queues the waiters first. So the bound holds and no partition
 // starves, without two channel operations per record in the common case.
-func (p *part) handleBatch(batch []*kgo.Record) bool {
+func (p *part) handleBatch(batch []chunk) bool {
 	sem := p.r.sem
 	held := false
 	defer func() {
@@ -205,79 +215,104 @@ func (p *part) handleBatch(batch []*kgo.Record) bool {
 			<-sem
 		}
 	}()
-	n, bytes := 0, 0 // handled since the last mark
+	cfg := &p.r.cfg
+	n, bytes := 0, 0 // handled since the last mark, and their bytes
 	var last *kgo.Record
 	defer func() {
 		p.flushRun()
 		p.handled(n, bytes, last)
 	}()
-	for _, rec := range batch {
-		if p.stopped.Load() {
-			return true
-		}
-		if !held {
-			select {
-			case sem <- struct{}{}:
-				held = true
-			case <-p.ctx.Done():
+	for _, c := range batch {
+		// A fetch's bytes are released as its records are handled: in
+		// proportion at a mark within it, the rest at its end (so the
+		// worker sums no record sizes; the totals stay exact).
+		released := 0
+		for i, rec := range c.recs {
+			if p.stopped.Load() {
+				return true
+			}
+			if !held {
+				select {
+				case sem <- struct{}{}:
+					held = true
+				case <-p.ctx.Done():
+					return false
+				}
+			}
+			var err error
+			if cfg.timeHandler {
+				err = p.call(rec, 0)
+			} else {
+				err = p.r.h(p.ctx, rec)
+			}
+			if err != nil && !p.recover(rec, err) {
 				return false
 			}
+			n++
+			last = rec
+			if n == markEvery {
+				b := c.bytes * (i + 1) / len(c.recs)
+				bytes += b - released
+				released = b
+				p.flushRun()
+				p.handled(n, bytes, last)
+				n, bytes, last = 0, 0, nil
+			}
+			if len(sem) == cap(sem) {
+				<-sem
+				held = false
+			}
 		}
-		if !p.handle(rec) {
-			return false
-		}
-		n++
-		bytes += recordBytes(rec)
-		last = rec
-		if n == markEvery {
-			p.flushRun()
-			p.handled(n, bytes, last)
-			n, bytes, last = 0, 0, nil
-		}
-		if len(sem) == cap(sem) {
-			<-sem
-			held = false
-		}
+		bytes += c.bytes - released
 	}
 	return true
 }
 
-// handle runs the handler with retries; false: do not mark, stop this
-// worker (the partition was lost, or the record failed fatally).
-func (p *part) handle(rec *kgo.Record) bool {
+// call runs the handler once, timed for the hooks (cfg.timeHandler): try
+// counts the earlier attempts.
+func (p *part) call(rec *kgo.Record, try int) error {
+	cfg := &p.r.cfg
+	began := p.clock.Start()
+	err := p.r.h(p.ctx, rec)
+	took, untimed := hooks.Took(began)
+	if untimed && err == nil && try == 0 && cfg.handledRuns {
+		p.quiet++ // reported by flushRun, with the others of its run
+		p.quietLast = rec
+	} else {
+		cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
+	}
+	return err
+}
+
+// recover handles a record whose first attempt failed with err: retries
+// with backoff, then the error handler. true: the record is done (mark
+// it); false: do not mark, stop this worker (the partition was lost, or
+// the record failed fatally).
+func (p *part) recover(rec *kgo.Record, err error) bool {
 	cfg := &p.r.cfg
 	backoff := cfg.backoff
-	var err error
-	for try := 0; ; try++ {
-		if cfg.timeHandler {
-			began := p.clock.Start()
-			err = p.r.h(p.ctx, rec)
-			took, untimed := hooks.Took(began)
-			if untimed && err == nil && try == 0 && cfg.handledRuns {
-				p.quiet++ // reported by flushRun, with the others of its run
-				p.quietLast = rec
-			} else {
-				cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
-			}
-		} else {
-			err = p.r.h(p.ctx, rec)
-		}
-		if err == nil {
-			return true
-		}
+	for try := 1; ; try++ {
 		if p.ctx.Err() != nil {
 			return false // lost or out of grace: the next owner handles it
 		}
-		if try >= cfg.retries || p.stopped.Load() {
+		if try > cfg.retries || p.stopped.Load() {
 			break
 		}
-		cfg.logger.Warn("handler failed, retrying", eoskit.LogKeyTopic, rec.Topic, eoskit.LogKeyPartition, rec.Partition, eoskit.LogKeyOffset, rec.Offset, "try", try+1, eoskit.LogKeyErr, err)
+		cfg.logger.Warn("handler failed, retrying", eoskit.LogKeyTopic, rec.Topic, eoskit.LogKeyPartition, rec.Partition, eoskit.LogKeyOffset, rec.Offset, "try", try, eoskit.LogKeyErr, err)
 		select {
 		case <-time.After(backoff):
 		case <-p.ctx.Done():
 			return false
 		}
 		backoff = min(2*backoff, 32*cfg.backoff)
+		if cfg.timeHandler {
+			err = p.call(rec, try)
+		} else {
+			err = p.r.h(p.ctx, rec)
+		}
+		if err == nil {
+			return true
+		}
 	}
 	if p.stopped.Load() {
 		return false // revoked while failing: the next owner retries
