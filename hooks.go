@@ -156,10 +156,11 @@ type HandledRun struct {
 // HookHandledRun is an optional companion of HookHandled for hooks that
 // only count calls (metrics/prom, otel.Meter; otel.Tracer, which has no
 // span to end for a call without a context). When every HookHandled hook
-// of a consumer.Consumer or txn.Processor implements it too (and, for a
-// Processor with a per-record handler, no hook implements
-// HookRecordContext), a call that succeeded at its first attempt untimed
-// builds no Handled event: such calls are counted and each run reaches
+// of a consumer.Consumer or txn.Processor implements it too, a call that
+// succeeded at its first attempt untimed builds no Handled event (for a
+// Processor with a per-record handler: also, its HookRecordContext hooks
+// returned the handler's context unchanged, so there is no span of the
+// call's for OnHandled to end): such calls are counted and each run reaches
 // OnHandledRun once (a consumer: every 256 calls of a partition worker
 // and when its fetched batch is done; a Processor: once per poll).
 // Timed, failed and retried calls still reach OnHandled,

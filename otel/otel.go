@@ -360,8 +360,9 @@ func (t *Tracer) OnHandled(e eoskit.Handled) {
 }
 
 // OnHandledRun implements eoskit.HookHandledRun. A run's calls had no
-// span of the tracer's: a Processor reports runs only without
-// HookRecordContext hooks, and a consumer.Consumer gives handlers no span.
+// span of the tracer's: a Processor puts a call in a run only when
+// OnRecordContext returned the handler's context unchanged (no span
+// started), and a consumer.Consumer gives handlers no span.
 func (*Tracer) OnHandledRun(eoskit.HandledRun) {}
 
 // OnEmit implements eoskit.HookEmit: it writes the handler span's context

@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -128,7 +129,7 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
 			took, untimed := hooks.Took(began)
-			if untimed && err == nil && attempt == 1 && p.runs {
+			if untimed && err == nil && attempt == 1 && p.runs && (!p.hooks.HasRecordContext() || sameContext(hctx, ctx)) {
 				p.quiet++ // reported by flushRun, with the others of its run
 				p.lastQ = r
 			} else {
@@ -148,6 +149,15 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 			return err
 		}
 	}
+}
+
+// sameContext reports whether a HookRecordContext hook handed the handler
+// ctx itself (a tracer that started no span for the record), so that
+// OnHandled has nothing of the call's to end. Only pointer contexts are
+// compared (the standard library's derived ones are): == on two values of
+// one non-comparable type would panic.
+func sameContext(hctx, ctx context.Context) bool {
+	return reflect.TypeOf(ctx).Kind() == reflect.Pointer && hctx == ctx
 }
 
 // handleBatch calls the batch handler on recs, retrying the whole batch.

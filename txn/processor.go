@@ -136,9 +136,9 @@ func newProcessor(conn eoskit.Conn, noHandler bool, opts []Opt) (*Processor, err
 		return nil, err
 	}
 	p := &Processor{cfg: cfg, hooks: hooks.New(cfg.hooks), poisoned: map[position]error{}}
-	// A HookRecordContext hook may have started something in the
-	// handler's context (a span) that only OnHandled ends.
-	p.runs = p.hooks.HandledRuns() && !p.hooks.HasRecordContext()
+	// A call whose context a HookRecordContext hook changed (a span) goes
+	// to OnHandled, which ends it; see handleRecord.
+	p.runs = p.hooks.HandledRuns()
 	p.em.prov = cfg.provenance
 	p.em.emitFn = p.em.emit
 	p.em.batchFn = p.em.batchEmit

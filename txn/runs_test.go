@@ -15,6 +15,7 @@ import (
 type runHook struct {
 	mu                         sync.Mutex
 	ok, untimedOK, runs, inRun int
+	untimedOdd                 int // untimed calls one by one on odd offsets
 }
 
 func (h *runHook) OnHandled(e eoskit.Handled) {
@@ -24,6 +25,9 @@ func (h *runHook) OnHandled(e eoskit.Handled) {
 		h.ok++
 		if e.Untimed {
 			h.untimedOK++
+			if e.Record.Offset%2 == 1 {
+				h.untimedOdd++
+			}
 		}
 	}
 }
@@ -44,16 +48,27 @@ func (ctxHook) OnRecordContext(ctx context.Context, _ *kgo.Record) context.Conte
 	return context.WithValue(ctx, ctxKey{}, true)
 }
 
+// oddCtxHook changes the context of records at odd offsets only, as a
+// tracer that samples some records and starts no span for the others.
+type oddCtxHook struct{}
+
+func (oddCtxHook) OnRecordContext(ctx context.Context, r *kgo.Record) context.Context {
+	if r.Offset%2 == 1 {
+		return context.WithValue(ctx, ctxKey{}, true)
+	}
+	return ctx
+}
+
 // TestHandledRuns: a Processor with a per-record handler reports quiet
-// calls as runs when every HookHandled takes them and no hook changes
-// handler contexts; one by one otherwise. Either way each call is seen
-// once.
+// calls as runs when every HookHandled takes them, except calls whose
+// context a record-context hook changed (a span to end): those go one by
+// one. Either way each call is seen once.
 func TestHandledRuns(t *testing.T) {
 	const n = 600
-	for _, withCtx := range []bool{false, true} {
+	for _, ctxHooks := range []string{"", "every", "odd"} {
 		name := "runs"
-		if withCtx {
-			name = "with a record-context hook"
+		if ctxHooks != "" {
+			name = "a record-context hook changing " + ctxHooks + " context"
 		}
 		t.Run(name, func(t *testing.T) {
 			in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
@@ -62,8 +77,11 @@ func TestHandledRuns(t *testing.T) {
 			produceValues(t, addrs, in, 0, n)
 			h := &runHook{}
 			hs := []eoskit.Hook{h}
-			if withCtx {
+			switch ctxHooks {
+			case "every":
 				hs = append(hs, ctxHook{})
+			case "odd":
+				hs = append(hs, oddCtxHook{})
 			}
 			p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "runs", txn.WithHooks(hs...), txn.WithMaxTxnRecords(100))...)
 			if err != nil {
@@ -83,9 +101,18 @@ func TestHandledRuns(t *testing.T) {
 			if h.ok+h.inRun != n {
 				t.Errorf("%d calls one by one + %d in runs, want %d", h.ok, h.inRun, n)
 			}
-			if withCtx {
+			switch ctxHooks {
+			case "every":
 				if h.runs != 0 {
-					t.Errorf("%d runs with a record-context hook, want none", h.runs)
+					t.Errorf("%d runs with a record-context hook changing every context, want none", h.runs)
+				}
+				return
+			case "odd":
+				// Odd offsets: one by one (about n/2 of them, at most 1 in
+				// 64 timed); even ones: in runs unless timed.
+				if h.runs == 0 || h.untimedOK != h.untimedOdd || h.untimedOdd < n/2-n/64-2 || h.inRun < n/2-n/64-2 {
+					t.Errorf("%d runs of %d calls; %d untimed calls one by one, %d of them at odd offsets: want the odd ones one by one, the even ones in runs",
+						h.runs, h.inRun, h.untimedOK, h.untimedOdd)
 				}
 				return
 			}

@@ -73,9 +73,9 @@
 // because timing a call costs two clock reads, as much as a light handler.
 // Metrics implements eoskit.HookHandledRun: a consumer or a per-record
 // txn.Processor whose handler-call hooks all take runs (Metrics, the otel
-// Meter and Tracer; for txn, with no record-context hook such as the
-// tracer) reports the untimed successful calls once per run, no event
-// per record (BenchmarkHandlerPath: ns and allocations per record with and without
+// Meter and Tracer) reports the untimed successful calls once per run,
+// no event per record (for txn: the calls for which the record-context
+// hooks, such as the tracer, started no span) (BenchmarkHandlerPath: ns and allocations per record with and without
 // metrics and tracing). Every counter is exact. LagCollector serialises its polls; each scrape sends about
 // six admin requests and waits at most LagTimeout.
 package prom
