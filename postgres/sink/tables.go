@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,30 +66,17 @@ func CreateTable(ctx context.Context, pool *pgxpool.Pool, sql string) error {
 	return nil
 }
 
-var appendColumns = []string{"topic", "partition", "offset", "key", "value", "headers", "timestamp"}
-
 // AppendHandler inserts one row per record into an append table (COPY).
+// On a table of AppendTableSQL's column types (checked on the first
+// batch) the rows go in PostgreSQL's binary COPY format, encoded straight
+// from the records; a table whose columns have other types (varchar
+// instead of text, json instead of jsonb, ...) is written through
+// pgx.CopyFrom's conversions instead.
 func AppendHandler(table string) (Handler, error) {
 	if !validTable(table) {
 		return nil, tableErr(table)
 	}
-	ident := pgx.Identifier(strings.Split(table, "."))
-	return func(ctx context.Context, tx pgx.Tx, recs []*kgo.Record) error {
-		// One row slice, refilled per record (pgx encodes each row before
-		// asking for the next): no [][]any of the whole batch.
-		row := make([]any, len(appendColumns))
-		i := 0
-		_, err := tx.CopyFrom(ctx, ident, appendColumns, pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(recs) {
-				return nil, nil
-			}
-			r := recs[i]
-			i++
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = r.Topic, r.Partition, r.Offset, r.Key, r.Value, HeadersJSON(r.Headers), nullTime(r.Timestamp)
-			return row, nil
-		}))
-		return err
-	}, nil
+	return newAppendCopy(table).write, nil
 }
 
 // ErrNoKey reports a record without a key handed to UpsertHandler: it
