@@ -31,7 +31,7 @@ func newSinkCmd(e *env) *cobra.Command {
 
 type sinkPostgresFlags struct {
 	from, group, dsn, table, mode, deadLetter, start string
-	maxRecords                                       int
+	maxRecords, maxBytes                             int
 	interval, sessionTimeout                         time.Duration
 	output                                           outputFlag
 	obs                                              observeFlags // --metrics-addr, --log-format, --log-level
@@ -80,6 +80,7 @@ and eoskit_lag_to_lso_records is the group's lag from the mirrored offsets.`,
 	fl.StringVar(&f.deadLetter, "dead-letter-table", "", "table for records that cannot be written (default: stop)")
 	fl.StringVar(&f.start, "start", "earliest", "where a partition without a committed position starts: earliest or latest")
 	fl.IntVar(&f.maxRecords, "max-batch-records", sink.DefaultMaxBatchRecords, "records per database transaction at most")
+	fl.IntVar(&f.maxBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "bytes of keys, values and headers per database transaction at most (one poll past it)")
 	fl.DurationVar(&f.interval, "batch-interval", sink.DefaultBatchInterval, "close a batch this long after its first record")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", sink.DefaultSessionTimeout, "consumer group session timeout")
 	f.obs.register(cmd)
@@ -146,7 +147,7 @@ func runSinkPostgres(ctx context.Context, e *env, cf *clusterFlags, f *sinkPostg
 	conn.KgoOpts = append(conn.KgoOpts, ob.kgoOpts...)
 	opts := []sink.Opt{
 		sink.WithGroup(f.group), sink.WithTopics(f.from), sink.WithStartOffset(start),
-		sink.WithMaxBatchRecords(f.maxRecords), sink.WithBatchInterval(f.interval),
+		sink.WithMaxBatchRecords(f.maxRecords), sink.WithMaxBatchBytes(f.maxBytes), sink.WithBatchInterval(f.interval),
 		sink.WithSessionTimeout(f.sessionTimeout),
 		sink.WithLogger(ob.logger), sink.WithHooks(ob.hooks...),
 	}

@@ -21,6 +21,7 @@ func TestSinkPostgresUsageErrors(t *testing.T) {
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "--start", "middle"), `--start "middle"`},
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "-o", "yaml"), `--output "yaml"`},
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "--max-batch-records", "0"), "WithMaxBatchRecords(0)"},
+		{append(base, "--from", "t", "--group", "g", "--table", "t", "--max-batch-bytes", "0"), "WithMaxBatchBytes(0)"},
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "--log-format", "xml"), `--log-format "xml": use text or json`},
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "--log-level", "loud"), `--log-level "loud"`},
 		{append(base, "--from", "t", "--group", "g", "--table", "t", "--metrics-addr", "9464"), `--metrics-addr "9464": use HOST:PORT`},

@@ -23,6 +23,7 @@ import (
 // what the fence checks.
 type batch struct {
 	recs   []*kgo.Record
+	bytes  int // of recs' keys, values and headers
 	parts  map[tp]*batchPart
 	mirror map[string]map[int32]kgo.EpochOffset // set by advance
 }

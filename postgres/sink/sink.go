@@ -192,7 +192,7 @@ func (s *Sink) Run(ctx context.Context) error {
 func (s *Sink) collect(ctx context.Context, cl *kgo.Client) (*batch, error) {
 	b := &batch{parts: map[tp]*batchPart{}}
 	var deadline time.Time
-	for len(b.recs) < s.cfg.maxRecords {
+	for len(b.recs) < s.cfg.maxRecords && b.bytes < s.cfg.maxBytes {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if !deadline.IsZero() {
 			if !time.Now().Before(deadline) {
@@ -228,11 +228,26 @@ func (s *Sink) keep(fs kgo.Fetches, b *batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dropped := int64(0)
-	fs.EachRecord(func(r *kgo.Record) {
-		k := tp{r.Topic, r.Partition}
+	// A partition's fetched records are in offset order: one ownership
+	// lookup per partition, not per record.
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		recs := p.Records
+		if len(recs) == 0 {
+			return
+		}
+		k := tp{p.Topic, p.Partition}
 		st := s.owned[k]
-		if st == nil || r.Offset < st.next {
-			dropped++
+		if st == nil {
+			dropped += int64(len(recs))
+			return
+		}
+		i := 0
+		for i < len(recs) && recs[i].Offset < st.next {
+			i++ // fetched before a seek or reclaim: already past
+		}
+		dropped += int64(i)
+		recs = recs[i:]
+		if len(recs) == 0 {
 			return
 		}
 		bp := b.parts[k]
@@ -242,10 +257,17 @@ func (s *Sink) keep(fs kgo.Fetches, b *batch) {
 			bp = &batchPart{epoch: st.epoch, prev: st.next}
 			b.parts[k] = bp
 		}
-		st.next = r.Offset + 1
-		bp.next = r.Offset + 1
-		bp.leaderEpoch = r.LeaderEpoch
-		b.recs = append(b.recs, r)
+		last := recs[len(recs)-1]
+		st.next = last.Offset + 1
+		bp.next = last.Offset + 1
+		bp.leaderEpoch = last.LeaderEpoch
+		for _, r := range recs {
+			b.bytes += len(r.Key) + len(r.Value)
+			for _, h := range r.Headers {
+				b.bytes += len(h.Key) + len(h.Value)
+			}
+		}
+		b.recs = append(b.recs, recs...)
 	})
 	if dropped > 0 {
 		s.stats.dropped.Add(dropped)

@@ -1,8 +1,10 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
@@ -30,7 +33,7 @@ func noop(context.Context, pgx.Tx, []*kgo.Record) error { return nil }
 
 func TestNewValidatesEveryOptionAtOnce(t *testing.T) {
 	_, err := New(eoskit.Conn{}, nil, nil,
-		WithMaxBatchRecords(0), WithBatchInterval(0), WithHandlerRetries(-1),
+		WithMaxBatchRecords(0), WithMaxBatchBytes(0), WithBatchInterval(0), WithHandlerRetries(-1),
 		WithRetryBackoff(time.Second), WithMaxBackoff(time.Millisecond),
 		WithSessionTimeout(time.Millisecond), WithOffsetsTable("bad name"),
 		WithDeadLetterTable("x;drop"), WithInstanceID(""), WithTopics(""))
@@ -42,7 +45,7 @@ func TestNewValidatesEveryOptionAtOnce(t *testing.T) {
 		t.Fatalf("err = %#v, want an *eoskit.OptionError of package sink", err)
 	}
 	for _, want := range []string{"Brokers", "pool is nil", "handler is nil", "WithGroup is required",
-		"empty topic name", "WithMaxBatchRecords(0)", "WithBatchInterval(0s)", "WithHandlerRetries(-1)",
+		"empty topic name", "WithMaxBatchRecords(0)", "WithMaxBatchBytes(0)", "WithBatchInterval(0s)", "WithHandlerRetries(-1)",
 		"WithMaxBackoff(1ms) is below", "WithSessionTimeout(1ms)", `WithOffsetsTable("bad name")`,
 		`WithDeadLetterTable("x;drop")`, "WithInstanceID: empty"} {
 		found := false
@@ -55,8 +58,8 @@ func TestNewValidatesEveryOptionAtOnce(t *testing.T) {
 			t.Errorf("no problem mentions %q in %q", want, oe.Problems)
 		}
 	}
-	if len(oe.Problems) != 13 {
-		t.Errorf("%d problems, want 13: %q", len(oe.Problems), oe.Problems)
+	if len(oe.Problems) != 14 {
+		t.Errorf("%d problems, want 14: %q", len(oe.Problems), oe.Problems)
 	}
 }
 
@@ -66,7 +69,7 @@ func TestNewAcceptsValidOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.cfg.maxRecords != DefaultMaxBatchRecords || s.cfg.interval != DefaultBatchInterval || !s.cfg.mirror {
+	if s.cfg.maxRecords != DefaultMaxBatchRecords || s.cfg.maxBytes != DefaultMaxBatchBytes || s.cfg.interval != DefaultBatchInterval || !s.cfg.mirror {
 		t.Fatalf("defaults not applied: %+v", s.cfg)
 	}
 	if !strings.Contains(s.sql.commit, `UPDATE "app"."offsets"`) || !strings.Contains(s.sql.deadLetter, `INSERT INTO "app"."dead"`) {
@@ -178,20 +181,22 @@ func TestKeepDropsUnownedAndHandedOut(t *testing.T) {
 	fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{
 		{Partition: 0, Records: []*kgo.Record{{Topic: "t", Partition: 0, Offset: 6}, {Topic: "t", Partition: 0, Offset: 7}, {Topic: "t", Partition: 0, Offset: 8}}},
 		{Partition: 1, Records: []*kgo.Record{{Topic: "t", Partition: 1, Offset: 0}}},
+	}}}}, {Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{ // a second fetch of partition 0, overlapping
+		{Partition: 0, Records: []*kgo.Record{{Topic: "t", Partition: 0, Offset: 8}, {Topic: "t", Partition: 0, Offset: 9}}},
 	}}}}}
 	b := &batch{parts: map[tp]*batchPart{}}
 	s.keep(fs, b)
-	if len(b.recs) != 2 || b.recs[0].Offset != 7 || b.recs[1].Offset != 8 {
+	if len(b.recs) != 3 || b.recs[0].Offset != 7 || b.recs[1].Offset != 8 || b.recs[2].Offset != 9 {
 		t.Fatalf("kept %d records", len(b.recs))
 	}
 	bp := b.parts[tp{"t", 0}]
 	// Offsets 5 and 6 are in a batch still committing (the pipeline): it
 	// leaves the row at 7, which is what this batch's fence expects.
-	if bp == nil || bp.epoch != 3 || bp.prev != 7 || bp.next != 9 {
-		t.Fatalf("batch part %+v, want epoch 3 prev 7 next 9", bp)
+	if bp == nil || bp.epoch != 3 || bp.prev != 7 || bp.next != 10 {
+		t.Fatalf("batch part %+v, want epoch 3 prev 7 next 10", bp)
 	}
-	if s.Stats().Dropped != 2 {
-		t.Fatalf("dropped %d, want 2 (offset 6 handed out before; partition 1 not owned)", s.Stats().Dropped)
+	if s.Stats().Dropped != 3 {
+		t.Fatalf("dropped %d, want 3 (offset 6 handed out before; partition 1 not owned; offset 8 fetched twice)", s.Stats().Dropped)
 	}
 }
 
@@ -236,5 +241,51 @@ func TestStillHeldDropsLostAndReclaimed(t *testing.T) {
 	}
 	if got := s.stillHeld(nb); got != nb {
 		t.Fatal("a batch of held partitions only was copied")
+	}
+}
+
+// TestCollectStopsAtMaxBatchBytes: a batch closes once its records' bytes
+// reach WithMaxBatchBytes, without waiting for the record bound or the
+// batch interval (10 s here, past the test's deadline); with the byte
+// bound out of reach it waits for more records until the interval.
+func TestCollectStopsAtMaxBatchBytes(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []*kgo.Record
+	for range 50 {
+		rs = append(rs, &kgo.Record{Key: []byte("k"), Value: bytes.Repeat([]byte{'v'}, 999), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("x")}}})
+	}
+	if err := pcl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pcl.Close()
+	for _, maxBytes := range []int{10_000, 1 << 30} {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().AtStart()}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Sink{cfg: defaultConfig(), owned: map[tp]*partState{{"t", 0}: {next: 0}}, log: slog.New(slog.DiscardHandler)}
+		s.cfg.maxBytes, s.cfg.interval = maxBytes, 10*time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		b, err := s.collect(ctx, cl)
+		cancel()
+		cl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case maxBytes < 1<<30 && (b == nil || len(b.recs) != 50 || b.bytes != 50*(1+999+2)):
+			t.Errorf("max %d bytes: batch %v, want the 50 records of %d bytes closed at once", maxBytes, b, 50*(1+999+2))
+		case maxBytes == 1<<30 && b != nil:
+			t.Errorf("max %d bytes: a batch of %d records before the interval, want none (the test's deadline first)", maxBytes, len(b.recs))
+		}
 	}
 }
