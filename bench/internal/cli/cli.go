@@ -74,7 +74,7 @@ same table is written as JSON and Markdown to --out.`,
 		home = integration.DefaultKafkaHome(integration.DefaultKafkaVersion)
 	}
 	f := cmd.Flags()
-	f.Int64Var(&o.records, "records", 1_000_000, "100-byte records per produce run; other cases scale from it (see --list: 1 KB and eos-overhead /4, copies at the copier's settings /30, end-to-end /40 up to 10000)")
+	f.Int64Var(&o.records, "records", 1_000_000, "the base size, in 100-byte records; every case scales from it (see --list: produce-100B, txn-produce-100B and consume-read-committed x3, observe-consume x5, observe-copy and sink-postgres x2, 1 KB and eos-overhead /4, copies at the copier's settings /30, end-to-end /40 up to 10000)")
 	f.IntVar(&o.rounds, "rounds", 5, "measured rounds; each runs every side of a case once")
 	f.IntVar(&o.warmup, "warmup", 1, "warm-up rounds, run first and discarded")
 	f.StringSliceVar(&o.cases, "cases", nil, "cases to run, by name or prefix (default all; see --list)")

@@ -136,7 +136,7 @@ func run(ctx context.Context, s Spec) (Result, error) {
 		return copyALO(ctx, s)
 	case KindE2E:
 		return e2e(ctx, s)
-	case KindSinkEOS, KindSinkALO, KindSinkCopy:
+	case KindSinkEOS, KindSinkALO, KindSinkCopy, KindSinkRaw:
 		return sinkWorkload(ctx, s)
 	}
 	return Result{}, fmt.Errorf("unknown workload kind %q", s.Kind)

@@ -83,19 +83,20 @@ func consumeEoskit(ctx context.Context, s Spec) (Result, error) {
 	}
 	defer c.Close()
 	var (
-		n   atomic.Int64
+		n   counter
 		end atomic.Pointer[time.Time]
 	)
+	n.init(s.Records)
 	start := time.Now()
-	err = c.Run(ctx, func(context.Context, *kgo.Record) error {
-		if n.Add(1) == s.Records {
+	err = c.Run(ctx, func(_ context.Context, r *kgo.Record) error {
+		if n.add(r.Partition) {
 			now := time.Now()
 			end.Store(&now)
 			cancel()
 		}
 		return nil
 	})
-	res := Result{Records: n.Load()}
+	res := Result{Records: n.sum()}
 	if e := end.Load(); e != nil {
 		res.Seconds = e.Sub(start).Seconds()
 		return res, err
@@ -104,4 +105,55 @@ func consumeEoskit(ctx context.Context, s Spec) (Result, error) {
 		err = fmt.Errorf("the consumer stopped after %d of %d records", res.Records, s.Records)
 	}
 	return res, err
+}
+
+// counter counts the records handled by eoskit's consumer, whose handler
+// runs on a goroutine per partition: one cache line per partition slot,
+// so that the count costs what franz-go's side's n++ costs and not the
+// contention of one shared counter (2.8 % of the eoskit side's CPU in the
+// profiles when it was one atomic, more than the consumer's own per-record
+// work). Each call adds 1 to its slot;
+// every 256th of a slot, or each call once near the end, sums the slots.
+type counter struct {
+	slots [counterSlots]struct {
+		n atomic.Int64
+		_ [120]byte // 128 bytes a slot: its own cache line, however the array is aligned
+	}
+	want    int64
+	nearEnd atomic.Bool // from here on, each call sums
+	done    atomic.Bool // the want-th record was reported
+}
+
+const counterSlots = 64
+
+func (c *counter) init(want int64) {
+	c.want = want
+	// Once no slot can reach another multiple of 256, fewer than
+	// counterSlots*256 records are left: a sum at a multiple saw that.
+	c.nearEnd.Store(want <= counterSlots*256)
+}
+
+// add counts one record of partition p and reports whether that was the
+// want-th record handled (true once). The call that sets nearEnd sums
+// again after setting it: a call that counted in between and did not see
+// the flag yet is in that second sum.
+func (c *counter) add(p int32) bool {
+	v := c.slots[uint32(p)%counterSlots].n.Add(1)
+	if v%256 != 0 && !c.nearEnd.Load() {
+		return false
+	}
+	total := c.sum()
+	if total >= c.want-counterSlots*256 && !c.nearEnd.Load() {
+		c.nearEnd.Store(true)
+		total = c.sum()
+	}
+	return total == c.want && c.done.CompareAndSwap(false, true)
+}
+
+func (c *counter) sum() int64 {
+	var t int64
+	for i := range c.slots {
+		t += c.slots[i].n.Load()
+	}
+	return t
 }

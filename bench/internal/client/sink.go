@@ -1,9 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/pgcopy"
 	"github.com/eoskit/eoskit/postgres/sink"
 )
 
@@ -22,7 +25,8 @@ import (
 const (
 	KindSinkEOS  = "sink-eos"  // postgres/sink with sink.AppendHandler (Impl eoskit)
 	KindSinkALO  = "sink-alo"  // hand-written at-least-once: a DB transaction per batch, then a synchronous Kafka offset commit (Impl franz-go)
-	KindSinkCopy = "sink-copy" // one COPY of the same rows, built in memory: PostgreSQL's own limit (Impl franz-go)
+	KindSinkCopy = "sink-copy" // one pgx CopyFrom of the same rows, built in memory as pgx rows (Impl franz-go)
+	KindSinkRaw  = "sink-raw"  // one binary COPY of the same rows, encoded in memory before the clock: PostgreSQL's own limit (Impl franz-go)
 )
 
 func sinkPool(ctx context.Context, s Spec) (*pgxpool.Pool, error) {
@@ -50,6 +54,8 @@ func sinkWorkload(ctx context.Context, s Spec) (Result, error) {
 		return sinkEOS(ctx, s, pool)
 	case KindSinkALO:
 		return sinkALO(ctx, s, pool)
+	case KindSinkRaw:
+		return sinkRaw(ctx, s, pool)
 	}
 	return sinkCopy(ctx, s, pool)
 }
@@ -188,6 +194,36 @@ func sinkCopy(ctx context.Context, s Spec, pool *pgxpool.Pool) (Result, error) {
 		var err error
 		n, err = tx.CopyFrom(ctx, pgx.Identifier(strings.Split(s.Table, ".")),
 			[]string{"topic", "partition", "offset", "key", "value", "headers", "timestamp"}, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Records: n, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// sinkRaw writes the rows of sinkCopy with one COPY in PostgreSQL's binary
+// format, encoded (internal/pgcopy, as sink.AppendHandler does) before the
+// clock starts: the client only sends bytes, so this is the database's
+// own limit for these rows.
+func sinkRaw(ctx context.Context, s Spec, pool *pgxpool.Pool) (Result, error) {
+	size := max(s.RecordSize, 32)
+	now := time.Now()
+	recs := make([]*kgo.Record, s.Records)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: s.Topic, Partition: int32(i % 6), Offset: int64(i / 6), Value: Payload(int64(i), size), Timestamp: now}
+	}
+	data, err := io.ReadAll(pgcopy.NewRows(recs, sink.HeadersJSON))
+	if err != nil {
+		return Result{}, err
+	}
+	recs = nil
+	sql := pgcopy.CopySQL(pgx.Identifier(strings.Split(s.Table, ".")))
+	start := time.Now()
+	var n int64
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), sql)
+		n = tag.RowsAffected()
 		return err
 	})
 	if err != nil {

@@ -72,17 +72,19 @@ func sinkGate(ctx context.Context, conn *pgx.Conn, table string, want int64) err
 func sinkCase(r int64) Case {
 	batch := sink.DefaultMaxBatchRecords
 	return Case{
-		Name: "sink-postgres", Title: "Kafka -> PostgreSQL: exactly-once sink vs at-least-once pgx sink vs COPY, 100 B values, 6 partitions",
+		Name: "sink-postgres", Title: "Kafka -> PostgreSQL: exactly-once sink vs at-least-once pgx sink vs COPY (pgx rows; binary, pre-encoded), 100 B values, 6 partitions",
 		Settings: fmt.Sprintf("Input written in transactions of 10000 records, read read_committed into an append table (sink.AppendTableSQL: no index) of a fresh local PostgreSQL per run (processes backend, fsync off). "+
 			"postgres/sink: sink.AppendHandler (COPY per batch), WithMaxBatchRecords %d, defaults otherwise (offsets fenced in the same transaction, mirrored to the group). "+
 			"At-least-once: the same handler and batching (%d records or %v after the first), one DB transaction per batch, then a synchronous Kafka offset commit. "+
-			"COPY: the same number of rows of the same shape built in memory, one CopyFrom in one transaction (the database's own limit; no Kafka). "+
+			"pgx CopyFrom: the same number of rows of the same shape built in memory as pgx rows, one CopyFrom in one transaction (no Kafka). "+
+			"Baseline, binary COPY: the same rows encoded in PostgreSQL's binary COPY format before the clock (as sink.AppendHandler encodes them), sent in one COPY in one transaction: the database's own limit. "+
 			"Gate: rows, distinct (partition, offset) and distinct value sequence numbers all equal the records.", batch, batch, sink.DefaultBatchInterval),
-		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: max(r/2, 1), Reference: "at-least-once pgx sink",
+		Kind: KindConsume, Partitions: 6, RecordSize: 100, Records: 2 * r, Reference: "at-least-once pgx sink",
 		Sides: []Side{
 			newSinkSide("eoskit postgres/sink", client.KindSinkEOS, client.ImplEoskit, batch),
 			newSinkSide("at-least-once pgx sink", client.KindSinkALO, client.ImplFranz, batch),
 			newSinkSide("pgx CopyFrom", client.KindSinkCopy, client.ImplFranz, batch),
+			newSinkSide("binary COPY, pre-encoded", client.KindSinkRaw, client.ImplFranz, batch),
 		},
 	}
 }
