@@ -94,7 +94,9 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 		}
 	}
 	const perNode = 4
-	ports, err := freePorts(perNode * (cfg.brokers + 1))
+	// Held until the fault proxies listen: a proxy's port 0 must not land
+	// on a broker's or controller's port (a node that cannot bind exits).
+	ports, release, err := holdPorts(perNode * (cfg.brokers + 1))
 	if err != nil {
 		_ = c.Close()
 		return nil, err
@@ -119,10 +121,12 @@ func startOnce(ctx context.Context, cfg config) (*Cluster, error) {
 	}
 	if cfg.networkFaults {
 		if c.net, err = newNetwork(c.nodes, cfg.dedicatedController, cfg.logger); err != nil {
+			release()
 			_ = c.Close()
 			return nil, err
 		}
 	}
+	release()
 	clusterID := newClusterID()
 	began := time.Now()
 	cfg.logger.Info("starting kafka cluster", "backend", be.kind(), "brokers", cfg.brokers,

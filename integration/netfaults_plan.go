@@ -30,10 +30,12 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 			brokers = append(brokers, n)
 		}
 	}
-	ports, err := freePorts(len(brokers) * len(brokers))
+	// Held while the proxies listen on port 0, released for the brokers.
+	ports, release, err := holdPorts(len(brokers) * len(brokers))
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	byID := map[int32]*node{}
 	for _, n := range nodes {
 		byID[n.id] = n

@@ -68,22 +68,33 @@ func newClusterID() string {
 // freePorts reserves n distinct free TCP ports on 127.0.0.1. The ports are
 // released before the brokers bind them; collisions are unlikely but possible.
 func freePorts(n int) ([]int, error) {
+	ports, release, err := holdPorts(n)
+	release()
+	return ports, err
+}
+
+// holdPorts reserves n distinct free TCP ports on 127.0.0.1 and keeps them
+// bound until release is called, so that listeners opened meanwhile on
+// port 0 (the fault proxies) or a second reservation cannot take them.
+func holdPorts(n int) (ports []int, release func(), err error) {
 	ls := make([]net.Listener, 0, n)
-	defer func() {
+	release = func() {
 		for _, l := range ls {
 			_ = l.Close()
 		}
-	}()
-	ports := make([]int, 0, n)
+		ls = nil
+	}
+	ports = make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("integration: reserve a free port: %w", err)
+			release()
+			return nil, func() {}, fmt.Errorf("integration: reserve a free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports, nil
+	return ports, release, nil
 }
 
 // nodeProperties renders a node's server properties. logDir is the data folder

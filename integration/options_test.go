@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -142,6 +144,46 @@ func TestFreePortsDistinct(t *testing.T) {
 			t.Fatalf("ports %v: want 8 distinct positive ports", ports)
 		}
 		seen[p] = true
+	}
+}
+
+// Held ports stay bound until released: a proxy listening on port 0 or a
+// second reservation meanwhile never gets one (CI: a fault proxy took a
+// broker's port and the broker exited during start-up).
+func TestHoldPortsKeepsThemBound(t *testing.T) {
+	held, release, err := holdPorts(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range held {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			_ = l.Close()
+			release()
+			t.Fatalf("port %d was free while held", p)
+		}
+	}
+	taken := map[int]bool{}
+	for _, p := range held {
+		taken[p] = true
+	}
+	for range 64 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if taken[p] {
+			t.Fatalf("a listener on port 0 got held port %d", p)
+		}
+	}
+	release()
+	for _, p := range held[:1] {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Fatalf("port %d still bound after release: %v", p, err)
+		}
+		_ = l.Close()
 	}
 }
 
