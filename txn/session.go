@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
@@ -32,6 +34,7 @@ type session struct {
 	openSince   time.Time
 	unconfirmed bool
 	tv1         bool
+	tvKnown     bool // tv1 was learnt from the cluster, not from a commit
 }
 
 // checkKgoOpts refuses Conn.KgoOpts that change a guarded option from
@@ -96,9 +99,54 @@ func (p *Processor) newSession(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("txn: init producer ID for %q: %w", p.cfg.txnID, err)
 	}
 	s.producerID, s.epoch = id, epoch
+	s.tv1, s.tvKnown = learnTxnVersion(ctx, gts.Client(), p.cfg.txnTimeout)
 	p.cfg.logger.Info("txn: session started", "txn_id", p.cfg.txnID, "group", p.cfg.group, "producer_id", id, "epoch", epoch)
 	p.hooks.SessionStart(eoskit.SessionStart{TransactionalID: p.cfg.txnID, Group: p.cfg.group, ProducerID: id, Epoch: epoch})
 	return s, nil
+}
+
+// learnTxnVersion asks one broker for the cluster's finalized
+// transaction.version (ApiVersions, KIP-584) the way franz-go decides to
+// speak KIP-890 part 2 when it begins a transaction: version 2 only when
+// the cluster finalized it and the client's MaxVersions (Conn.KgoOpts)
+// allow Produce v12, EndTxn v5 and TxnOffsetCommit v5. Without an answer,
+// known is false and noteEnd infers the version from the first commit (a
+// transaction.version 1 commit leaves the epoch). Knowing it before the
+// first commit matters: a session whose first transaction outlives the
+// transaction timeout is fenced by the coordinator's abort under version 1
+// (KIP-588's re-initialisation with the old epoch is refused), which is no
+// sign of another instance.
+func learnTxnVersion(ctx context.Context, cl *kgo.Client, within time.Duration) (tv1, known bool) {
+	rctx, cancel := context.WithTimeout(ctx, min(within, 5*time.Second))
+	defer cancel()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "eoskit", "1"
+	resp, err := req.RequestWith(rctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		return false, false
+	}
+	level := int16(0)
+	if resp.FinalizedFeaturesEpoch != -1 {
+		for _, f := range resp.FinalizedFeatures {
+			if f.Name == "transaction.version" {
+				level = f.MaxVersionLevel
+			}
+		}
+	}
+	if level < 2 {
+		return true, true
+	}
+	if mv, ok := cl.OptValue(kgo.MaxVersions).(*kversion.Versions); ok && mv != nil {
+		for _, k := range []struct {
+			key kmsg.Key
+			min int16
+		}{{kmsg.Produce, 12}, {kmsg.EndTxn, 5}, {kmsg.TxnOffsetCommit, 5}} {
+			if v, ok := mv.LookupMaxKeyVersion(int16(k.key)); !ok || v < k.min {
+				return true, true
+			}
+		}
+	}
+	return false, true
 }
 
 // close leaves the group.
@@ -377,7 +425,7 @@ func (s *session) noteEnd(outcome eoskit.TxnOutcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, epoch, err := s.gts.Client().ProducerID(ctx); err == nil {
-		if outcome == eoskit.TxnCommitted && epoch == s.epoch {
+		if !s.tvKnown && outcome == eoskit.TxnCommitted && epoch == s.epoch {
 			s.tv1 = true
 		}
 		s.epoch = epoch
