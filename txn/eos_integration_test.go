@@ -4,6 +4,7 @@ package txn_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/integration"
+	"github.com/eoskit/eoskit/txn"
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
@@ -425,6 +429,52 @@ func TestExactlyOnceTransactionV1(t *testing.T) {
 				runScenario(t, c, sc, records, seed)
 			})
 		}
+	}
+	t.Run("first-transaction-timed-out", func(t *testing.T) { firstTransactionTimedOut(t, c) })
+}
+
+// firstTransactionTimedOut: a session's first transaction outlives its
+// timeout, so the coordinator aborts it and bumps the epoch. Under
+// transaction.version 1 that is no fence: the session is rebuilt and every
+// record copied once (stop 22 CI: a session that had not committed yet
+// took the tv2 fence probe, whose KIP-360 re-initialisation the coordinator
+// refuses after a timeout abort, and Run stopped with ErrFenced).
+func firstTransactionTimedOut(t *testing.T, c *integration.Cluster) {
+	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	createReplicated(t, c, in, 1)
+	createReplicated(t, c, out, 1)
+	const records = 50
+	seedInput(t, c, in, records)
+	var calls atomic.Int64
+	h := func(ctx context.Context, r *kgo.Record, emit txn.Emit) error {
+		// The first record's output is produced (the coordinator sees the
+		// transaction open); then the transaction stalls past its 3 s
+		// timeout (the coordinator checks every 2 s).
+		if calls.Add(1) == 2 {
+			time.Sleep(8 * time.Second)
+		}
+		return txn.Copy(out)(ctx, r, emit)
+	}
+	p, err := txn.New(kconn(c.Bootstrap()), h, txn.WithGroup(group), txn.WithTopics(in),
+		txn.WithTransactionalID(group+"-0"), txn.WithTransactionTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runProc(t, p)
+	waitCommitted(t, c.Bootstrap(), group, in)
+	if err := r.stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v (want the session rebuilt, not %v)", err, eoskit.ErrFenced)
+	}
+	if st := p.Stats(); st.SessionRestarts < 1 || st.TxnsAborted < 1 {
+		t.Fatalf("stats %+v: want the timed-out transaction aborted and the session restarted", st)
+	}
+	got := readCommitted(t, c.Bootstrap(), out)
+	seen := map[string]int{}
+	for _, rec := range got {
+		seen[string(rec.Value)]++
+	}
+	if len(got) != records || len(seen) != records {
+		t.Fatalf("output: %d records, %d distinct, want %d once each", len(got), len(seen), records)
 	}
 }
 
