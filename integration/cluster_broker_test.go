@@ -369,6 +369,22 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	}
 }
 
+// awaitState polls cond every 250 ms until it holds and, when ctx ends
+// first, returns what cond last said it saw.
+func awaitState(ctx context.Context, cond func() (bool, string)) (string, error) {
+	for {
+		ok, saw := cond()
+		if ok {
+			return saw, nil
+		}
+		select {
+		case <-ctx.Done():
+			return saw, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func contains(ids []int32, id int32) bool {
 	for _, x := range ids {
 		if x == id {

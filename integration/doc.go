@@ -51,9 +51,15 @@
 //	client:B          clients → broker B   every client request                     B advertises the proxy on its client listener
 //	broker:A->B       broker A → broker B  follower fetches, txn markers            B has a listener PEER_FROM_A advertised as the proxy;
 //	                                                                                 A's inter.broker.listener.name is PEER_FROM_A
-//	controller:A->C   node A → controller C  KRaft votes and fetches, broker         A's controller.quorum.voters names the proxy for C
-//	                                         registration and heartbeats
+//	controller:A->C   node A → controller C  KRaft votes and fetches, broker         C has a listener CTRL_FROM_A advertised as the proxy;
+//	                                         registration and heartbeats              A's first controller.listener.names entry is
+//	                                                                                 CTRL_FROM_A and its controller.quorum.voters
+//	                                                                                 names the proxy for C
 //
+// The controller listeners are per source for the same reason as the broker
+// ones: after an election a KRaft node dials the leader at the endpoint the
+// leader advertises (BeginQuorumEpoch and Fetch answers carry it, KIP-853)
+// under the node's first controller listener name, not at its voters entry.
 // So a client learns only proxies from metadata and never reaches a broker
 // directly, and each directed pair of nodes has its own proxy: cutting A-B
 // leaves A-C and B-C alone. A node reaches itself directly. CheckHealth and

@@ -144,6 +144,97 @@ func partitionStates(ctx context.Context, cl *kgo.Client, id int32, topic string
 	return out, nil
 }
 
+// waitCluster waits for cond; when ctx ends first it fails the test with
+// what cond last saw, the KRaft quorum as brokers 2 and 3 report it and every
+// link's faults and traffic, so that a fault that had no effect can be told
+// from a cluster that did not react.
+func waitCluster(t *testing.T, ctx context.Context, c *integration.Cluster, cl *kgo.Client, what string, cond func() (bool, string)) {
+	t.Helper()
+	saw, err := awaitState(ctx, cond)
+	if err == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, id := range []int32{2, 3} {
+		p, qerr := describeQuorum(dctx, cl, id)
+		if qerr != nil {
+			t.Logf("KRaft quorum via broker %d: %v", id, qerr)
+			continue
+		}
+		var voters []string
+		for _, v := range p.CurrentVoters {
+			voters = append(voters, fmt.Sprintf("%d@%d", v.ReplicaID, v.LogEndOffset))
+		}
+		t.Logf("KRaft quorum via broker %d: leader %d epoch %d high watermark %d voters %v",
+			id, p.LeaderID, p.LeaderEpoch, p.HighWatermark, voters)
+	}
+	for _, l := range c.Network().Links() {
+		t.Logf("%-18s faults %v connections %3d open %d request %8d response %8d bytes", l.Name, l.Faults, l.Connections, l.Open, l.RequestBytes, l.ResponseBytes)
+	}
+	t.Fatalf("timed out waiting for %s; last seen: %s", what, saw)
+}
+
+// describeQuorum asks broker id (which forwards to the active controller)
+// for the KRaft metadata partition's quorum.
+func describeQuorum(ctx context.Context, cl *kgo.Client, id int32) (kmsg.DescribeQuorumResponseTopicPartition, error) {
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(rctx, cl.Broker(int(id)))
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err == nil && (len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1) {
+		err = fmt.Errorf("broker %d: DescribeQuorum answered %d topics", id, len(resp.Topics))
+	}
+	if err != nil {
+		return kmsg.DescribeQuorumResponseTopicPartition{}, err
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p, kerr.ErrorForCode(p.ErrorCode)
+}
+
+// assertControllerTrafficProxied checks that every other node reaches the
+// KRaft leader through its proxy: a follower fetches from the leader at
+// least every fetch wait, so each controller:N->leader link must carry new
+// bytes both ways. A node that learned the leader's real address (from the
+// endpoints the leader advertises) would leave its link idle.
+func assertControllerTrafficProxied(t *testing.T, ctx context.Context, c *integration.Cluster, cl *kgo.Client) {
+	t.Helper()
+	p, err := describeQuorum(ctx, cl, 2)
+	if err != nil {
+		t.Fatalf("describe the KRaft quorum: %v", err)
+	}
+	leader := p.LeaderID
+	before := map[string]integration.LinkStats{}
+	for _, id := range c.NodeIDs() {
+		if id != leader {
+			name := fmt.Sprintf("controller:%d->%d", id, leader)
+			before[name] = link(t, c, name)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	saw, err := awaitState(wctx, func() (bool, string) {
+		var idle []string
+		for name, b := range before {
+			if l := link(t, c, name); l.RequestBytes <= b.RequestBytes || l.ResponseBytes <= b.ResponseBytes {
+				idle = append(idle, name)
+			}
+		}
+		slices.Sort(idle)
+		return len(idle) == 0, strings.Join(idle, ", ")
+	})
+	if err != nil {
+		t.Fatalf("KRaft leader %d: links %s carried nothing new: their node reaches the leader around the proxy", leader, saw)
+	}
+}
+
 // newClient returns a client that learns the cluster's brokers (so that
 // cl.Broker(id) works) and gives up on unanswered requests quickly.
 func newClient(t *testing.T, c *integration.Cluster, opts ...kgo.Opt) *kgo.Client {
@@ -232,9 +323,11 @@ func testAdvertisedAddressesAreProxies(t *testing.T, c *integration.Cluster) {
 	}
 }
 
-func testIsolateLeader(t *testing.T, c *integration.Cluster) {
-	ctx := integration.Context(t, 3*time.Minute)
-	topic := integration.UniqueName(t, "")
+// isolateLeader creates a topic led by node 1 (RF 3, min.insync.replicas
+// 2), produces 20 records with acks=all through the proxies and isolates
+// node 1. It returns the client and the records acknowledged.
+func isolateLeader(t *testing.T, ctx context.Context, c *integration.Cluster, topic string) (*kgo.Client, []string) {
+	t.Helper()
 	createAssigned(t, c, topic, "2", []int32{1, 2, 3})
 	cl := newClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(90*time.Second))
 	acked, err := produceAll(ctx, cl, topic, "before", 20)
@@ -244,17 +337,26 @@ func testIsolateLeader(t *testing.T, c *integration.Cluster) {
 	if err := c.Network().Isolate(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	return cl, acked
+}
+
+func testIsolateLeader(t *testing.T, c *integration.Cluster) {
+	ctx := integration.Context(t, 3*time.Minute)
+	topic := integration.UniqueName(t, "")
+	cl, acked := isolateLeader(t, ctx, c, topic)
 	began := time.Now()
 	var st map[int32]partState
-	waitFor(t, ctx, "a new leader without node 1 in the ISR, as brokers 2 and 3 see it", func() bool {
+	waitCluster(t, ctx, c, cl, "a new leader without node 1 in the ISR, as brokers 2 and 3 see it", func() (bool, string) {
+		var saw []string
 		for _, id := range []int32{2, 3} {
 			s, err := partitionStates(ctx, cl, id, topic)
+			saw = append(saw, fmt.Sprintf("broker %d: %v %v", id, s, err))
 			if err != nil || s[0].Leader == 1 || s[0].Leader < 0 || slices.Contains(s[0].ISR, 1) {
-				return false
+				return false, strings.Join(saw, "; ")
 			}
 			st = s
 		}
-		return true
+		return true, ""
 	})
 	t.Logf("leader moved from 1 to %d (ISR %v) %v after Isolate(1)", st[0].Leader, st[0].ISR, time.Since(began).Round(time.Millisecond))
 	during, err := produceAll(ctx, cl, topic, "during", 20)
@@ -271,6 +373,10 @@ func testIsolateLeader(t *testing.T, c *integration.Cluster) {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The isolation made node 1's followers elect a new KRaft leader, or
+	// fence broker 1 at the leader: either way they learned leader
+	// endpoints afresh.
+	assertControllerTrafficProxied(t, ctx, c, cl)
 	got := readAll(t, c, topic)
 	assertSameSet(t, acked, got)
 }
@@ -286,19 +392,19 @@ func testPartitionShrinksISR(t *testing.T, c *integration.Cluster) {
 	began := time.Now()
 	// Node 1 leads partition 0 and follows partition 1: it loses the
 	// controller quorum and stops fetching, so both ISRs shrink to {2,3}.
-	waitFor(t, ctx, "ISRs without node 1 on brokers 2 and 3", func() bool {
+	waitCluster(t, ctx, c, cl, "ISRs without node 1 on brokers 2 and 3", func() (bool, string) {
 		for _, id := range []int32{2, 3} {
 			s, err := partitionStates(ctx, cl, id, topic)
 			if err != nil {
-				return false
+				return false, fmt.Sprintf("broker %d: %v", id, err)
 			}
 			for _, p := range s {
 				if !slices.Equal(p.ISR, []int32{2, 3}) || p.Leader == 1 {
-					return false
+					return false, fmt.Sprintf("broker %d: %v", id, s)
 				}
 			}
 		}
-		return true
+		return true, ""
 	})
 	t.Logf("ISRs shrank to [2 3] %v after Partition({1},{2,3})", time.Since(began).Round(time.Millisecond))
 	// The majority side still takes acks=all writes (min.insync.replicas=2).
@@ -614,4 +720,40 @@ func testHTTPControl(t *testing.T, c *integration.Cluster) {
 	if slices.Contains(got, "isolated") {
 		t.Fatalf("the record whose produce failed was written: %v", got)
 	}
+}
+
+// TestNetworkFaultsDedicatedController wires the faults around a dedicated
+// controller: brokers reach it only through their controller links, so
+// isolating a broker gets it fenced and its partitions' leadership moves.
+func TestNetworkFaultsDedicatedController(t *testing.T) {
+	c := integration.Start(t, integration.WithNodes(3), integration.WithDedicatedController(), integration.WithNetworkFaults())
+	if got := len(c.Network().Links()); got != 12 {
+		t.Fatalf("%d links, want 12 (3 client, 6 broker, 3 controller)", got)
+	}
+	ctx := integration.Context(t, 3*time.Minute)
+	topic := integration.UniqueName(t, "")
+	cl, acked := isolateLeader(t, ctx, c, topic)
+	waitCluster(t, ctx, c, cl, "a leader other than the isolated broker 1", func() (bool, string) {
+		s, err := partitionStates(ctx, cl, 2, topic)
+		if err != nil || s[0].Leader == 1 || s[0].Leader < 0 || slices.Contains(s[0].ISR, 1) {
+			return false, fmt.Sprintf("broker 2: %v %v", s, err)
+		}
+		return true, ""
+	})
+	during, err := produceAll(ctx, cl, topic, "during", 20)
+	if err != nil {
+		t.Fatalf("acks=all produce with broker 1 isolated: %v", err)
+	}
+	if err := c.Network().Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"controller:1->100", "controller:2->100", "controller:3->100"} {
+		if l := link(t, c, name); l.RequestBytes == 0 || l.ResponseBytes == 0 {
+			t.Errorf("link %s carried nothing: its broker reaches the controller around the proxy", name)
+		}
+	}
+	assertSameSet(t, append(acked, during...), readAll(t, c, topic))
 }

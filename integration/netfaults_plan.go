@@ -14,12 +14,24 @@ type nodeNet struct {
 	peerPorts      map[int32]int    // source broker → real port of listener PEER_FROM_<source> here
 	peerAdvertised map[int32]string // source broker → address advertised on that listener
 	voters         map[int32]string // controller ID → address this node dials for it
+	ctrlPorts      map[int32]int    // source node → real port of listener CTRL_FROM_<source> here (a controller)
+	ctrlAdvertised map[int32]string // source node → address advertised on that listener
 }
 
 // peerListener names the inter-broker listener that broker source uses to
 // reach this node. Each broker has its own inter.broker.listener.name, so
 // each directed broker pair can have its own proxy.
 func peerListener(source int32) string { return fmt.Sprintf("PEER_FROM_%d", source) }
+
+// ctrlListener names the controller listener that node source uses to reach
+// this controller, for the same reason: a KRaft node learns the leader's
+// address from the leader itself (BeginQuorumEpoch and Fetch answers carry
+// the leader's advertised controller endpoints, KIP-853), under the name of
+// the node's first controller.listener.names entry. With one CONTROLLER
+// listener the leader's real port came back, and a node that had seen a
+// KRaft election reached the new leader around its proxy (an Isolate then
+// left its broker heartbeats flowing, so it was never fenced).
+func ctrlListener(source int32) string { return fmt.Sprintf("CTRL_FROM_%d", source) }
 
 // newNetwork reserves the inter-broker ports, starts one proxy per link and
 // records on every node what its properties must say.
@@ -30,8 +42,15 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 			brokers = append(brokers, n)
 		}
 	}
-	// Held while the proxies listen on port 0, released for the brokers.
-	ports, release, err := holdPorts(len(brokers) * len(brokers))
+	var controllers []*node
+	for _, n := range nodes {
+		if n.controllerOnly || !dedicated {
+			controllers = append(controllers, n)
+		}
+	}
+	// Held while the proxies listen on port 0, released for the nodes: a
+	// port per ordered broker pair, and per controller one for each other node.
+	ports, release, err := holdPorts(len(brokers)*len(brokers) + len(controllers)*(len(nodes)-1))
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +58,8 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 	byID := map[int32]*node{}
 	for _, n := range nodes {
 		byID[n.id] = n
-		n.net = &nodeNet{peerPorts: map[int32]int{}, peerAdvertised: map[int32]string{}, voters: map[int32]string{}}
+		n.net = &nodeNet{peerPorts: map[int32]int{}, peerAdvertised: map[int32]string{}, voters: map[int32]string{},
+			ctrlPorts: map[int32]int{}, ctrlAdvertised: map[int32]string{}}
 	}
 	for i, dst := range brokers {
 		for j, src := range brokers {
@@ -49,10 +69,17 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 			dst.net.peerAdvertised[src.id] = fmt.Sprintf("127.0.0.1:%d", port)
 		}
 	}
-	for _, n := range nodes {
-		if n.controllerOnly || !dedicated {
-			n.net.voters[n.id] = fmt.Sprintf("127.0.0.1:%d", n.controllerPort)
+	ports = ports[len(brokers)*len(brokers):]
+	for _, c := range controllers {
+		for _, src := range nodes {
+			port := c.controllerPort // a node reaches its own controller directly
+			if src.id != c.id {
+				port, ports = ports[0], ports[1:]
+			}
+			c.net.ctrlPorts[src.id] = port
+			c.net.ctrlAdvertised[src.id] = fmt.Sprintf("127.0.0.1:%d", port)
 		}
+		c.net.voters[c.id] = fmt.Sprintf("127.0.0.1:%d", c.controllerPort)
 	}
 	net := &Network{logger: logger}
 	for _, n := range nodes {
@@ -67,7 +94,7 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 		case LinkBroker:
 			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.net.peerPorts[l.From])
 		case LinkController:
-			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.controllerPort)
+			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.net.ctrlPorts[l.From])
 		}
 		p, err := startProxy(l.Upstream)
 		if err != nil {
@@ -83,6 +110,7 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 			dst.net.peerAdvertised[l.From] = l.Listen
 		case LinkController:
 			byID[l.From].net.voters[l.To] = l.Listen
+			dst.net.ctrlAdvertised[l.From] = l.Listen
 		}
 	}
 	return net, nil
@@ -90,7 +118,8 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 
 // applyNetProperties rewrites a node's listeners for network faults: clients
 // get the client proxy in metadata, each other broker reaches this one on a
-// listener of its own whose advertised address is that pair's proxy, and
+// listener of its own whose advertised address is that pair's proxy, each
+// other node reaches this controller the same way, and
 // controller.quorum.voters names, for each other controller, this node's
 // proxy to it.
 func applyNetProperties(cfg *config, n *node, p map[string]string) {
@@ -100,23 +129,34 @@ func applyNetProperties(cfg *config, n *node, p map[string]string) {
 		voters = append(voters, fmt.Sprintf("%d@%s", id, nn.voters[id]))
 	}
 	p["controller.quorum.voters"] = strings.Join(voters, ",")
-	if n.controllerOnly {
-		return
+	var listeners, advertised, protocols []string
+	if !n.controllerOnly {
+		listeners = append(listeners, fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort))
+		advertised = append(advertised, "PLAINTEXT://"+nn.clientAddr)
+		protocols = append(protocols, "PLAINTEXT:PLAINTEXT")
+		for _, src := range slices.Sorted(maps.Keys(nn.peerPorts)) {
+			name := peerListener(src)
+			listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.peerPorts[src]))
+			advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.peerAdvertised[src]))
+			protocols = append(protocols, name+":PLAINTEXT")
+		}
+		p["inter.broker.listener.name"] = peerListener(n.id)
 	}
-	listeners := []string{fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort)}
-	advertised := []string{"PLAINTEXT://" + nn.clientAddr}
-	protocols := []string{"PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"}
-	if !cfg.dedicatedController {
-		listeners = append(listeners, fmt.Sprintf("CONTROLLER://127.0.0.1:%d", n.controllerPort))
+	// The first name is the one this node looks controllers up by.
+	ctrlNames := []string{ctrlListener(n.id)}
+	for _, src := range slices.Sorted(maps.Keys(nn.ctrlPorts)) {
+		name := ctrlListener(src)
+		if src != n.id {
+			ctrlNames = append(ctrlNames, name)
+		}
+		listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.ctrlPorts[src]))
+		advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.ctrlAdvertised[src]))
 	}
-	for _, src := range slices.Sorted(maps.Keys(nn.peerPorts)) {
-		name := peerListener(src)
-		listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.peerPorts[src]))
-		advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.peerAdvertised[src]))
+	for _, name := range ctrlNames {
 		protocols = append(protocols, name+":PLAINTEXT")
 	}
 	p["listeners"] = strings.Join(listeners, ",")
 	p["advertised.listeners"] = strings.Join(advertised, ",")
 	p["listener.security.protocol.map"] = strings.Join(protocols, ",")
-	p["inter.broker.listener.name"] = peerListener(n.id)
+	p["controller.listener.names"] = strings.Join(ctrlNames, ",")
 }

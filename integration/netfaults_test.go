@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -506,4 +507,82 @@ func TestNetworkHandler(t *testing.T) {
 	}
 	r2.Body.Close()
 	cancel()
+}
+
+// listenerAddrs parses a listeners or advertised.listeners value into
+// name → host:port.
+func listenerAddrs(t *testing.T, v string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, l := range strings.Split(v, ",") {
+		name, addr, ok := strings.Cut(l, "://")
+		if !ok {
+			t.Fatalf("listener %q has no name://address form", l)
+		}
+		out[name] = addr
+	}
+	return out
+}
+
+func parseProperties(s string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestNetworkPropertiesAdvertiseProxiesToControllers checks what every node
+// says about its controller listeners: a KRaft node looks the leader up by
+// its first controller.listener.names entry in the endpoints the leader
+// advertises, so under that name each controller must advertise the proxy
+// of the link from that node, and listen there on the proxy's upstream.
+func TestNetworkPropertiesAdvertiseProxiesToControllers(t *testing.T) {
+	for _, dedicated := range []bool{false, true} {
+		cfg := &config{dedicatedController: dedicated}
+		nodes := threeNodes(dedicated)
+		n, err := newNetwork(nodes, dedicated, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.close()
+		props := map[int32]map[string]string{}
+		for _, nd := range nodes {
+			props[nd.id] = parseProperties(nodeProperties(cfg, nodes, nd, "/data", nil))
+		}
+		controllers := 0
+		for _, l := range n.Links() {
+			if l.Kind != LinkController {
+				continue
+			}
+			controllers++
+			name := fmt.Sprintf("CTRL_FROM_%d", l.From)
+			if first, _, _ := strings.Cut(props[l.From]["controller.listener.names"], ","); first != name {
+				t.Errorf("dedicated=%v: node %d looks controllers up by %q, want %q", dedicated, l.From, first, name)
+			}
+			to := props[l.To]
+			if got := listenerAddrs(t, to["advertised.listeners"])[name]; got != l.Listen {
+				t.Errorf("dedicated=%v: controller %d advertises %s as %q, want the proxy %s of %s", dedicated, l.To, name, got, l.Listen, l.Name)
+			}
+			if got := listenerAddrs(t, to["listeners"])[name]; got != l.Upstream {
+				t.Errorf("dedicated=%v: controller %d listens for %s on %q, want the proxy's upstream %s", dedicated, l.To, name, got, l.Upstream)
+			}
+			if !strings.Contains(to["controller.listener.names"], name) || !strings.Contains(to["listener.security.protocol.map"], name+":PLAINTEXT") {
+				t.Errorf("dedicated=%v: controller %d does not declare %s as a controller listener: %v", dedicated, l.To, name, to)
+			}
+			if !strings.Contains(props[l.From]["controller.quorum.voters"], fmt.Sprintf("%d@%s", l.To, l.Listen)) {
+				t.Errorf("dedicated=%v: node %d's voters %q do not name the proxy %s", dedicated, l.From, props[l.From]["controller.quorum.voters"], l.Listen)
+			}
+		}
+		if want := map[bool]int{false: 6, true: 3}[dedicated]; controllers != want {
+			t.Fatalf("dedicated=%v: %d controller links, want %d", dedicated, controllers, want)
+		}
+		for id, p := range props {
+			if strings.Contains(p["listeners"], "CONTROLLER://") {
+				t.Errorf("dedicated=%v: node %d still has a shared CONTROLLER listener: %s", dedicated, id, p["listeners"])
+			}
+		}
+	}
 }
