@@ -360,12 +360,8 @@ func pauseResume(t *testing.T, c *integration.Cluster) {
 
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(250 * time.Millisecond):
-		}
+	if _, err := awaitState(ctx, func() (bool, string) { return cond(), "" }); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
