@@ -13,3 +13,7 @@ func SetSignalPause(c *Cluster, on bool) bool {
 	c.mu.Unlock()
 	return true
 }
+
+// ProcessRunning tells whether the process pid of this machine runs (a
+// zombie does not).
+func ProcessRunning(pid int) bool { return processRunning(pid) }

@@ -255,8 +255,10 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Kill ends the server with SIGKILL, as a crash would: open sessions break,
-// committed transactions survive (crash recovery at the next start).
+// Kill ends the server with SIGKILL, as a crash would: the postmaster and
+// every backend (on processes, each in a session of its own) are gone when
+// Kill returns, open sessions break, open transactions are lost and
+// committed ones survive (crash recovery at the next start).
 func (p *Postgres) Kill(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

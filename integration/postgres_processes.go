@@ -177,12 +177,13 @@ func (p *pgProcesses) kill(_ context.Context) error {
 	if pr == nil {
 		return errors.New("postgres is not running")
 	}
-	// The whole process group: the postmaster and every backend, as a crash
-	// of the machine's server would leave no child behind either.
-	if err := syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("signal KILL: %w", err)
+	// The postmaster and every backend, as a crash of the server's machine
+	// would leave no child behind either. Each child calls setsid, so the
+	// postmaster's process group alone would leave the backends running,
+	// able to commit the transactions they hold until they notice.
+	if err := pr.killAll(); err != nil {
+		return fmt.Errorf("kill postgres: %w", err)
 	}
-	<-pr.done
 	return nil
 }
 

@@ -50,7 +50,8 @@ func startLogged(cmd *exec.Cmd, logPath, what string) (*proc, error) {
 }
 
 // awaitOrKill waits up to 30 s (or until ctx is done) for pr, asked to
-// stop, to exit, then kills its process group; it returns ctx's error.
+// stop, to exit, then kills it with everything it started (killAll); it
+// returns ctx's error.
 func (pr *proc) awaitOrKill(ctx context.Context) error {
 	select {
 	case <-pr.done:
@@ -58,9 +59,16 @@ func (pr *proc) awaitOrKill(ctx context.Context) error {
 	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
-	_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
-	<-pr.done
+	_ = pr.killAll()
 	return ctx.Err()
+}
+
+// killAll kills pr, its process group and every process it started, also
+// those that left the group (killTree), and returns once pr has exited.
+func (pr *proc) killAll() error {
+	err := killTree(pr.cmd.Process.Pid)
+	<-pr.done
+	return err
 }
 
 // alive tells whether pr (nil: none) is still running.

@@ -2,9 +2,26 @@
 
 package integration
 
-import "syscall"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
 
 // sysProcAttr puts a broker in its own process group so signals reach the JVM.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// killTree kills the process group of pid. Without /proc it cannot find
+// descendants that left the group (PostgreSQL's backends do); they exit when
+// they notice their postmaster is gone.
+func killTree(pid int) error {
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal KILL to process group %d: %w", pid, err)
+	}
+	return nil
+}
+
+// processRunning tells whether pid exists (a zombie counts as running here).
+func processRunning(pid int) bool { return syscall.Kill(pid, 0) == nil }
