@@ -41,8 +41,10 @@ type netScenario struct {
 	pace    time.Duration // handler sleep per record (so that the fault lands mid-run)
 	maxTxn  int           // records per transaction
 	session time.Duration // group session timeout (0: netSessionTimeout)
-	// chaosOnly scenarios run only with EOSKIT_CHAOS=1.
-	chaosOnly bool
+	// ciRecords, when set, is the scenario's CI size instead of the
+	// suite's (EOSKIT_CHAOS=1 and EOSKIT_TXN_RECORDS still set every
+	// scenario's size).
+	ciRecords int
 	at        float64 // committed fraction at which inject runs (negative: before the processors start)
 	inject    func(n *netRun) string
 	hookConn  func(n *netRun, slot int) []kgo.Opt // extra kgo options of processor slot
@@ -187,13 +189,12 @@ func (n *netRun) placeCoordinators(procs int) {
 // transaction coordinator frozen and isolated, a partition leader cut off
 // from its followers, min.insync.replicas lost (a leader cut from both
 // followers until its ISR is itself alone), and latency with jitter on
-// every link (that one only with EOSKIT_CHAOS=1); then the
-// at-least-once control, a deliberately broken pipeline the history checker
-// must fail. On a transaction.version 2 cluster, then a version 1 one
-// (EOSKIT_TXN_VERSIONS=2 or =1 runs one). CI size: 3000 records each;
-// EOSKIT_CHAOS=1: 20000 records (EOSKIT_TXN_RECORDS overrides).
+// every link for the whole run; then the at-least-once control, a
+// deliberately broken pipeline the history checker must fail. On a
+// transaction.version 2 cluster, then a version 1 one (EOSKIT_TXN_VERSIONS=2
+// or =1 runs one). CI size: 3000 records each (the latency scenario 500);
+// EOSKIT_CHAOS=1: 20000 records (EOSKIT_TXN_RECORDS overrides both).
 func TestNetworkFaultsExactlyOnce(t *testing.T) {
-	records := integration.ScenarioSize("EOSKIT_TXN_RECORDS", 3000, 20000)
 	versions := []int{2, 1}
 	if v := os.Getenv("EOSKIT_TXN_VERSIONS"); v != "" { // "1", "2" or "2,1"
 		versions = nil
@@ -213,9 +214,11 @@ func TestNetworkFaultsExactlyOnce(t *testing.T) {
 				t.Fatalf("cluster: network faults %v, transaction.version %d (want %d)", c.Network() != nil, c.TransactionVersion(), tv)
 			}
 			for _, sc := range netScenarios() {
-				if sc.chaosOnly && !integration.Chaos() {
-					continue // too slow for CI (see netScenarios); make chaos runs it
+				ci := 3000
+				if sc.ciRecords > 0 {
+					ci = sc.ciRecords
 				}
+				records := integration.ScenarioSize("EOSKIT_TXN_RECORDS", ci, 20000)
 				t.Run(sc.name, func(t *testing.T) { runNetScenario(t, c, sc, records) })
 			}
 			t.Run("at-least-once-control", func(t *testing.T) { runAtLeastOnceControl(t, c) })
@@ -269,8 +272,9 @@ func netScenarios() []netScenario {
 		// heartbeat round trip of up to 600 ms kept the group rebalancing
 		// (45 rebalances, 43 aborts, nothing committed in 4 minutes). Even
 		// so it takes over 2 minutes for 3000 records and some commits
-		// time out (unknown outcomes): EOSKIT_CHAOS=1 only.
-		{name: "latency-100-300ms", procs: 1, maxTxn: 500, session: 10 * time.Second, at: -1, chaosOnly: true,
+		// time out (unknown outcomes), so CI runs 500 records (about 75 s,
+		// measured on processes, tv2) and make chaos the full size.
+		{name: "latency-100-300ms", procs: 1, maxTxn: 500, session: 10 * time.Second, at: -1, ciRecords: 500,
 			inject: func(n *netRun) string {
 				if err := n.c.Network().Latency(testCtx(n.t, 30*time.Second), 200*time.Millisecond, 100*time.Millisecond); err != nil {
 					n.t.Fatalf("latency: %v", err)
