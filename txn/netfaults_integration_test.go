@@ -393,6 +393,9 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 	n.mu.Lock()
 	effects := slices.Clone(n.effects)
 	n.mu.Unlock()
+	if sc.name == "latency-100-300ms" {
+		effects = append(effects, fmt.Sprintf("commit latency p50 %v, p99 %v (slowest processor's)", st.CommitLatency.P50.Round(time.Millisecond), st.CommitLatency.P99.Round(time.Millisecond)))
+	}
 	produceAborts := 0
 	for _, tx := range hist.Txns() {
 		if tx.Reason == eoskit.AbortProduceError.String() {
@@ -464,6 +467,7 @@ func sumStats(ps []*txn.Processor) txn.Stats {
 		s.SessionRestarts += ps.SessionRestarts
 		s.Rebalances += ps.Rebalances
 		s.CommitLatency.P50 = max(s.CommitLatency.P50, ps.CommitLatency.P50)
+		s.CommitLatency.P99 = max(s.CommitLatency.P99, ps.CommitLatency.P99)
 	}
 	return s
 }
