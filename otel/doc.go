@@ -40,8 +40,10 @@
 // made); its outputs carry its context unchanged. An input without trace
 // context starts a trace for the fraction WithRootSampling gives (default
 // every one; the provider's sampler then decides, after making the span's
-// IDs); a batch call without a sampled record is such a root, counted per
-// call. With OpenTelemetry's no-op provider no span is made at all. An
+// IDs), chosen by a hash of the record's partition and offset, so that a
+// retried or replayed record is traced again or not at all; a batch call
+// without a sampled record is such a root, chosen by its first record.
+// With OpenTelemetry's no-op provider no span is made at all. An
 // input without trace context that gets no span costs a header lookup
 // and no allocation.
 //

@@ -2,6 +2,8 @@ package otel
 
 import (
 	"context"
+	"math"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,22 +72,24 @@ func WithPropagator(p propagation.TextMapPropagator) Opt {
 }
 
 // WithRootSampling starts a handler span for only this fraction (0 to 1)
-// of the input records that carry no trace context, deciding before any
-// span is made: the others cost a header lookup and get no span and no
-// traceparent. Inputs carrying a trace context always get their span (the
-// provider's sampler decides whether it records). Default 1: every record.
-// A provider sampler (TraceIDRatioBased) makes the same decision after the
-// span's IDs are made, at a cost per record that a high-rate processor
-// notices; this one is a counter.
+// of the input records that carry no trace context, deciding by the
+// record's partition and offset before any span is made (the same record
+// always gets the same answer, also when retried or replayed): the others
+// cost a header lookup and get no span and no traceparent. Inputs
+// carrying a trace context always get their span (the provider's sampler
+// decides whether it records). Default 1: every record. A provider
+// sampler (TraceIDRatioBased) makes the same decision after the span's
+// IDs are made, at a cost per record that a high-rate processor notices;
+// this one is a multiplication.
 func WithRootSampling(fraction float64) Opt {
 	return opt(func(t *Tracer) {
 		switch {
-		case fraction <= 0:
-			t.rootEvery = 0
+		case fraction <= 0 || math.IsNaN(fraction):
+			t.rootAll, t.rootBelow = false, 0
 		case fraction >= 1:
-			t.rootEvery = 1
+			t.rootAll = true
 		default:
-			t.rootEvery = uint64(1/fraction + 0.5)
+			t.rootAll, t.rootBelow = false, uint64(math.Ldexp(fraction, 64))
 		}
 	})
 }
@@ -100,9 +104,16 @@ type Tracer struct {
 	fields   []string // the propagator's header keys
 	tracer   trace.Tracer
 
-	noop      bool          // the provider is OpenTelemetry's no-op one: no spans
-	rootEvery uint64        // a root span for one record in rootEvery (0: none)
-	roots     atomic.Uint64 // records without a trace context seen
+	noop bool // the provider is OpenTelemetry's no-op one: no spans
+	// An input without a trace context starts a trace when rootAll, or
+	// when a random uint64 is below rootBelow (WithRootSampling).
+	rootAll   bool
+	rootBelow uint64
+	// plain is the last context OnEmit found without a span context (a
+	// pointer-shaped one: == on it cannot panic), so that the outputs of
+	// untraced records, which all come with the caller's one context, skip
+	// the walk up its parents.
+	plain atomic.Pointer[plainCtx]
 
 	mu   sync.Mutex
 	txns map[string]trace.Span // the open transaction's span, by transactional ID
@@ -110,7 +121,7 @@ type Tracer struct {
 
 // New returns a Tracer.
 func New(opts ...Opt) *Tracer {
-	t := &Tracer{txns: map[string]trace.Span{}, rootEvery: 1}
+	t := &Tracer{txns: map[string]trace.Span{}, rootAll: true}
 	for _, o := range opts {
 		o.apply(t)
 	}
@@ -209,7 +220,7 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 		if t.noop || !psc.IsSampled() {
 			return parent
 		}
-	} else if t.noop || !t.root() {
+	} else if t.noop || !t.root(in) {
 		return ctx
 	}
 	ctx, span := t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, trace.WithSpanKind(trace.SpanKindConsumer))
@@ -248,7 +259,7 @@ func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context
 			sampled = sampled || sc.IsSampled()
 		}
 	}
-	if !sampled && !t.root() {
+	if !sampled && !t.root(recs[0]) {
 		return ctx
 	}
 	if l, ok := t.txnLink(); ok {
@@ -311,16 +322,19 @@ func (t *Tracer) carried(in *kgo.Record) bool {
 	return false
 }
 
-// root reports whether an input (or a batch) without a sampled trace
-// context starts a trace (WithRootSampling).
-func (t *Tracer) root() bool {
-	switch t.rootEvery {
-	case 1:
-		return true
-	case 0:
-		return false
+// root reports whether an input (or a batch, by its first record)
+// without a sampled trace context starts a trace (WithRootSampling): a hash
+// of the record's partition and offset below the fraction's share of the
+// uint64 range. Consecutive offsets hash evenly over the range (Fibonacci
+// hashing), so the fraction holds over any run of a partition, and a
+// record gets the same answer whenever it is handled again (a retry, a
+// replay after a crash); no state is shared between callers.
+func (t *Tracer) root(r *kgo.Record) bool {
+	if t.rootAll || t.rootBelow == 0 {
+		return t.rootAll
 	}
-	return t.roots.Add(1)%t.rootEvery == 1 // the 1st, (n+1)th, ...
+	h := (uint64(r.Offset) ^ uint64(uint32(r.Partition))<<48) * 0x9e3779b97f4a7c15
+	return h < t.rootBelow
 }
 
 // txnLink is a link to the open transaction's span, when exactly one is
@@ -372,11 +386,21 @@ func (*Tracer) OnHandledRun(eoskit.HandledRun) {}
 // through the batch span; a batch call without span gives its outputs
 // no trace context).
 func (t *Tracer) OnEmit(ctx context.Context, _, out *kgo.Record) {
+	if p := t.plain.Load(); p != nil && p.ctx == ctx { // p.ctx is a pointer: no panic
+		return
+	}
 	if !trace.SpanContextFromContext(ctx).IsValid() {
+		if reflect.TypeOf(ctx).Kind() == reflect.Pointer {
+			t.plain.Store(&plainCtx{ctx})
+		}
 		return
 	}
 	t.prop.Inject(ctx, headerCarrier{out})
 }
+
+// plainCtx holds a context without a span context (Tracer.plain). A
+// context never gains values, so the answer holds as long as the context.
+type plainCtx struct{ ctx context.Context }
 
 // headerCarrier is a propagation.TextMapCarrier over a record's headers,
 // as franz-go's kotel.RecordCarrier, except that Set never writes into the

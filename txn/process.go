@@ -94,8 +94,9 @@ func (t *transaction) process(ctx context.Context, recs []*kgo.Record) error {
 		return nil
 	}
 	defer p.flushRun()
+	ptrCtx := pointerContext(ctx)
 	for _, r := range recs {
-		if err := t.handleRecord(ctx, r); err != nil {
+		if err := t.handleRecord(ctx, ptrCtx, r); err != nil {
 			return err
 		}
 		t.records++
@@ -114,8 +115,9 @@ func (p *Processor) flushRun() {
 }
 
 // handleRecord calls the per-record handler on r, retrying r alone: the
-// outputs of the records before it stay in the transaction.
-func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
+// outputs of the records before it stay in the transaction. ptrCtx is
+// pointerContext(ctx).
+func (t *transaction) handleRecord(ctx context.Context, ptrCtx bool, r *kgo.Record) error {
 	p := t.s.p
 	backoff := p.cfg.retryBackoff
 	for attempt := 1; ; attempt++ {
@@ -129,7 +131,7 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 		outs := p.em.stop()
 		if p.hooks.HasHandled() {
 			took, untimed := hooks.Took(began)
-			if untimed && err == nil && attempt == 1 && p.runs && (!p.hooks.HasRecordContext() || sameContext(hctx, ctx)) {
+			if untimed && err == nil && attempt == 1 && p.runs && (!p.hooks.HasRecordContext() || ptrCtx && hctx == ctx) {
 				p.quiet++ // reported by flushRun, with the others of its run
 				p.lastQ = r
 			} else {
@@ -151,13 +153,15 @@ func (t *transaction) handleRecord(ctx context.Context, r *kgo.Record) error {
 	}
 }
 
-// sameContext reports whether a HookRecordContext hook handed the handler
-// ctx itself (a tracer that started no span for the record), so that
-// OnHandled has nothing of the call's to end. Only pointer contexts are
-// compared (the standard library's derived ones are): == on two values of
-// one non-comparable type would panic.
-func sameContext(hctx, ctx context.Context) bool {
-	return reflect.TypeOf(ctx).Kind() == reflect.Pointer && hctx == ctx
+// pointerContext reports whether ctx is pointer-shaped (the standard
+// library's derived contexts are), so that a handler context can be
+// compared with it: == on two values of one non-comparable type would
+// panic. A HookRecordContext hook that hands the handler ctx itself (a
+// tracer that started no span for the record) leaves OnHandled nothing of
+// the call's to end; with a context of another shape every call reaches
+// OnHandled.
+func pointerContext(ctx context.Context) bool {
+	return reflect.TypeOf(ctx).Kind() == reflect.Pointer
 }
 
 // handleBatch calls the batch handler on recs, retrying the whole batch.

@@ -46,6 +46,7 @@ func BenchmarkHookCostPerRecord(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
+				in.Offset = int64(i) // root sampling picks records by position
 				if i%500 == 0 {
 					hs.TxnBegin(eoskit.TxnBegin{TransactionalID: "x", Group: "g", At: time.Now()})
 				}
@@ -163,6 +164,7 @@ func BenchmarkHandlerPath(b *testing.B) {
 			ctx, cancel := context.WithCancel(ctx) // a Processor's session context: a pointer
 			defer cancel()
 			for i := 0; b.Loop(); i++ { // txn/process.go handleRecord, flushRun, transaction.go produced
+				in.Offset = int64(i) // root sampling picks records by position
 				if i%txnRecords == 0 {
 					hs.TxnBegin(eoskit.TxnBegin{TransactionalID: "x", Group: "g", At: time.Now()})
 				}
@@ -196,6 +198,7 @@ func BenchmarkHandlerPath(b *testing.B) {
 			ctx := ctx
 			for i := 0; b.Loop(); i++ { // txn/process.go handleBatch, one call per txnRecords records
 				in := recs[i%txnRecords]
+				in.Offset = int64(i) // root sampling picks a batch by its first record's position
 				if i%txnRecords == 0 {
 					hs.TxnBegin(eoskit.TxnBegin{TransactionalID: "x", Group: "g", At: time.Now()})
 					hctx := hs.BatchContext(ctx, recs)
