@@ -113,15 +113,16 @@ type Tracer struct {
 	// pointer-shaped one: == on it cannot panic), so that the outputs of
 	// untraced records, which all come with the caller's one context, skip
 	// the walk up its parents.
-	plain atomic.Pointer[plainCtx]
+	plain    atomic.Pointer[plainCtx]
+	lastName atomic.Pointer[spanName] // processName's
 
 	mu   sync.Mutex
-	txns map[string]trace.Span // the open transaction's span, by transactional ID
+	txns map[string]openTxn // the open transactions, by transactional ID
 }
 
 // New returns a Tracer.
 func New(opts ...Opt) *Tracer {
-	t := &Tracer{txns: map[string]trace.Span{}, rootAll: true}
+	t := &Tracer{txns: map[string]openTxn{}, rootAll: true}
 	for _, o := range opts {
 		o.apply(t)
 	}
@@ -155,8 +156,8 @@ func (t *Tracer) OnTxnBegin(e eoskit.TxnBegin) {
 		span.SetAttributes(attribute.String(AttrGroup, e.Group))
 	}
 	t.mu.Lock()
-	old := t.txns[e.TransactionalID]
-	t.txns[e.TransactionalID] = span
+	old := t.txns[e.TransactionalID].span
+	t.txns[e.TransactionalID] = openTxn{span, e.Group}
 	t.mu.Unlock()
 	if old != nil { // its end was never reported
 		old.SetStatus(codes.Error, "no end reported")
@@ -169,7 +170,7 @@ func (t *Tracer) OnTxnBegin(e eoskit.TxnBegin) {
 // begin was not seen gets a span from TxnEnd.Began.
 func (t *Tracer) OnTxnEnd(e eoskit.TxnEnd) {
 	t.mu.Lock()
-	span := t.txns[e.TransactionalID]
+	span := t.txns[e.TransactionalID].span
 	delete(t.txns, e.TransactionalID)
 	t.mu.Unlock()
 	if span == nil {
@@ -223,18 +224,30 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 	} else if t.noop || !t.root(in) {
 		return ctx
 	}
-	ctx, span := t.tracer.Start(parent, in.Topic+spanNameProcessPostfix, trace.WithSpanKind(trace.SpanKindConsumer))
+	l, group, linked := t.txnLink()
+	ctx, span := t.tracer.Start(parent, t.processName(in.Topic), consumerKind)
 	if !span.IsRecording() { // not sampled: its context still goes to the outputs
 		return ctx
 	}
-	span.SetAttributes(
+	// Every attribute in one call, so the SDK sizes the span's attribute
+	// slice once: the attempt is 1 unless OnHandled says otherwise, the
+	// group the open transaction's. (Not pooled: the API does not say
+	// that a Span may not keep the slice.)
+	attrs := [7]attribute.KeyValue{
 		attribute.String(AttrMessagingSystem, messagingSystemKafka),
 		attribute.String(AttrOperationType, operationProcess),
 		attribute.String(AttrDestination, in.Topic),
 		attribute.String(AttrPartition, strconv.Itoa(int(in.Partition))),
 		attribute.Int64(AttrOffset, in.Offset),
-	)
-	if l, ok := t.txnLink(); ok {
+		attribute.Int(AttrAttempt, 1),
+	}
+	n := 6
+	if group != "" {
+		attrs[n] = attribute.String(AttrGroup, group)
+		n++
+	}
+	span.SetAttributes(attrs[:n]...)
+	if linked {
 		span.AddLink(l)
 	}
 	return ctx
@@ -262,7 +275,7 @@ func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context
 	if !sampled && !t.root(recs[0]) {
 		return ctx
 	}
-	if l, ok := t.txnLink(); ok {
+	if l, _, ok := t.txnLink(); ok {
 		links = append(links, l)
 	}
 	name, topic := operationProcess, recs[0].Topic
@@ -337,18 +350,42 @@ func (t *Tracer) root(r *kgo.Record) bool {
 	return h < t.rootBelow
 }
 
-// txnLink is a link to the open transaction's span, when exactly one is
-// open.
-func (t *Tracer) txnLink() (trace.Link, bool) {
+// consumerKind is the handler spans' kind, made once (an option is an
+// interface value: made per span, it is allocated per span).
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
+// processName is "<topic> process", the handler spans' name, remembered
+// for the last topic (a high-rate processor reads one or a few topics).
+func (t *Tracer) processName(topic string) string {
+	if n := t.lastName.Load(); n != nil && n.topic == topic {
+		return n.name
+	}
+	n := &spanName{topic, topic + spanNameProcessPostfix}
+	t.lastName.Store(n)
+	return n.name
+}
+
+// spanName is a topic and its handler spans' name.
+type spanName struct{ topic, name string }
+
+// openTxn is an open transaction's span and group.
+type openTxn struct {
+	span  trace.Span
+	group string
+}
+
+// txnLink is a link to the open transaction's span, and its group, when
+// exactly one is open.
+func (t *Tracer) txnLink() (trace.Link, string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.txns) != 1 {
-		return trace.Link{}, false
+		return trace.Link{}, "", false
 	}
-	for _, s := range t.txns {
-		return trace.Link{SpanContext: s.SpanContext()}, true
+	for _, o := range t.txns {
+		return trace.Link{SpanContext: o.span.SpanContext()}, o.group, true
 	}
-	return trace.Link{}, false
+	return trace.Link{}, "", false
 }
 
 // OnHandled implements eoskit.HookHandled: it ends the handler's span
@@ -361,9 +398,14 @@ func (t *Tracer) OnHandled(e eoskit.Handled) {
 	if !span.IsRecording() {
 		return
 	}
-	span.SetAttributes(attribute.Int(AttrAttempt, e.Attempt))
+	// OnRecordContext set attempt 1 and the open transaction's group.
+	if e.Attempt != 1 {
+		span.SetAttributes(attribute.Int(AttrAttempt, e.Attempt))
+	}
 	if e.Group != "" {
-		span.SetAttributes(attribute.String(AttrGroup, e.Group))
+		if _, g, _ := t.txnLink(); g != e.Group {
+			span.SetAttributes(attribute.String(AttrGroup, e.Group))
+		}
 	}
 	if e.Err != nil {
 		span.RecordError(e.Err)

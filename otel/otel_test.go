@@ -331,3 +331,27 @@ func TestRootSamplingByPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanNamePerTopic: handler spans are named after their record's
+// topic when the topics alternate (the name is remembered per last topic).
+func TestSpanNamePerTopic(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := otel.New(otel.WithTracerProvider(tp))
+	topics := []string{"a", "b", "b", "a"}
+	for i, topic := range topics {
+		in := &kgo.Record{Topic: topic, Offset: int64(i)}
+		ctx := tr.OnRecordContext(context.Background(), in)
+		tr.OnHandled(eoskit.Handled{Record: in, Attempt: 1, Context: ctx})
+	}
+	ended := rec.Ended()
+	if len(ended) != len(topics) {
+		t.Fatalf("%d spans, want %d", len(ended), len(topics))
+	}
+	for i, s := range ended {
+		if want := topics[i] + " process"; s.Name() != want {
+			t.Errorf("span %d: name %q, want %q", i, s.Name(), want)
+		}
+	}
+}

@@ -58,8 +58,10 @@ type Spec struct {
 	// Rate is the fixed produce rate of the e2e workload, records/s.
 	Rate int `json:"rate,omitempty"`
 	// Observe runs eoskit's sides with metrics/prom (and kprom) and the otel
-	// tracer hooked in (a trace for 1 % of the records, not exported).
-	Observe bool `json:"observe,omitempty"`
+	// tracer hooked in, a trace (not exported) for the fraction TraceRoots
+	// of the records (otel.WithRootSampling; 0: none).
+	Observe    bool    `json:"observe,omitempty"`
+	TraceRoots float64 `json:"trace_roots,omitempty"`
 	// DSN and Table: the PostgreSQL database and append table of the sink
 	// workloads.
 	DSN   string `json:"dsn,omitempty"`
