@@ -116,8 +116,30 @@ type Produced struct {
 	Err    error
 }
 
-// HookProduce is called once per produced record with its outcome.
+// HookProduce is called once per produced record with its outcome (but
+// see HookProducedRun).
 type HookProduce interface{ OnProduce(Produced) }
+
+// ProducedRun counts produced records that the HookProducedRun hooks were
+// not given one by one: records of one transaction acknowledged without
+// error.
+type ProducedRun struct {
+	TransactionalID string
+	Records         int
+}
+
+// HookProducedRun is an optional companion of HookProduce for hooks that
+// only count acknowledged records (metrics/prom, otel.Meter). When every
+// HookProduce hook of a txn.Processor implements it too, an output whose
+// produce succeeded builds no Produced event: the transaction counts
+// them, and once every one of its produces is answered (before its
+// HookTxnEnd; after a failed end that left records in flight, when the
+// session's client has closed) reaches OnProducedRun once. Failed
+// produces still reach OnProduce at once, so OnProduce plus
+// OnProducedRun see every output exactly once. producer.Producer and
+// producer.Tx call OnProduce for every record. A hook that implements
+// HookProducedRun without HookProduce is not called.
+type HookProducedRun interface{ OnProducedRun(ProducedRun) }
 
 // Handled is one handler call on one input record (or, for a batch
 // handler, the batch's first record with Batch set to the batch size).

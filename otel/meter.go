@@ -178,6 +178,12 @@ func (m *Meter) OnProduce(e eoskit.Produced) {
 	m.recordsOut.Add(bg, 1, m.base)
 }
 
+// OnProducedRun implements eoskit.HookProducedRun: a transaction's
+// acknowledged outputs, counted as records out.
+func (m *Meter) OnProducedRun(e eoskit.ProducedRun) {
+	m.recordsOut.Add(bg, int64(e.Records), m.base)
+}
+
 // OnHandled implements eoskit.HookHandled.
 func (m *Meter) OnHandled(e eoskit.Handled) {
 	if e.Attempt > 1 {

@@ -83,6 +83,7 @@ func TestMeterRecordsTheSameFigures(t *testing.T) {
 	m.OnHandled(eoskit.Handled{Attempt: 2, Err: errors.New("boom")})
 	m.OnHandledRun(eoskit.HandledRun{Calls: 3})
 	m.OnProduce(eoskit.Produced{Err: errors.New("boom")})
+	m.OnProducedRun(eoskit.ProducedRun{Records: 5})
 	m.OnDeadLetter(eoskit.DeadLetter{})
 	m.OnCommit(eoskit.Committed{})
 	m.OnSessionRestart(eoskit.SessionRestart{})
@@ -98,7 +99,7 @@ func TestMeterRecordsTheSameFigures(t *testing.T) {
 		{"eoskit.txn.begun", "", 1}, {"eoskit.txn.committed", "", 1}, {"eoskit.txn.aborted", "rebalance", 1},
 		{"eoskit.txn.fenced", "", 1}, {"eoskit.txn.unknown_outcome", "", 1},
 		{"eoskit.records_in", "", 7}, {"eoskit.handler_retries", "", 1}, {"eoskit.handler_errors", "", 1},
-		{"eoskit.records_out", "", 4}, {"eoskit.produce_errors", "", 1}, {"eoskit.dead_lettered", "", 1},
+		{"eoskit.records_out", "", 9}, // 4 one by one + a run of 5 {"eoskit.produce_errors", "", 1}, {"eoskit.dead_lettered", "", 1},
 		{"eoskit.offset_commits", "ok", 1}, {"eoskit.session_restarts", "", 1},
 		{"eoskit.rebalances", "assigned", 2}, {"eoskit.rebalances", "lost", 1},
 		{"eoskit.assigned_partitions", "", 3},

@@ -525,14 +525,7 @@ func TestFlushTimeoutDoesNotLeakIntoNextSession(t *testing.T) {
 	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
 	c := fake(t, map[string]int32{in: 1, out: 1})
 	addrs := c.ListenAddrs()
-	var slowed atomic.Bool
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if r := req.(*kmsg.ProduceRequest); r.TransactionID != nil && slowed.CompareAndSwap(false, true) {
-			c.SleepControl(func() { time.Sleep(1500 * time.Millisecond) }) // past the 1 s flush bound
-		}
-		return nil, nil, false
-	})
+	slowFirstTxnProduce(c, 1500*time.Millisecond) // past the 1 s flush bound
 	hr := &hookRec{}
 	p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "ft", txn.WithTransactionTimeout(time.Second),
 		txn.WithCommitInterval(50*time.Millisecond), txn.WithHooks(hr))...)
@@ -557,4 +550,55 @@ func TestFlushTimeoutDoesNotLeakIntoNextSession(t *testing.T) {
 	if next := hr.ends[first+1]; next.Outcome != eoskit.TxnCommitted {
 		t.Fatalf("the first transaction after the flush timeout ended %v (%v): the old transaction's produce error leaked", next.Outcome, next.Err)
 	}
+}
+
+// A transaction whose flush timed out ends with records in flight: its
+// produced run is reported once the session's client has closed, so that
+// every output reaches exactly one of OnProduce (failed) and a run
+// (acknowledged), across the timeout and the rebuilt session.
+func TestProducedRunsAcrossFlushTimeout(t *testing.T) {
+	in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+	c := fake(t, map[string]int32{in: 1, out: 1})
+	addrs := c.ListenAddrs()
+	slowFirstTxnProduce(c, 1500*time.Millisecond) // past the 1 s flush bound
+	rr := &runRec{}
+	p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "r", txn.WithTransactionTimeout(time.Second),
+		txn.WithCommitInterval(50*time.Millisecond), txn.WithHooks(rr))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runProc(t, p)
+	produceValues(t, addrs, in, 0, 50)
+	waitCommitted(t, addrs, group, in)
+	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
+	if err := r.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	outputs, timedOut := 0, false
+	for _, e := range rr.ends {
+		outputs += e.Outputs
+		timedOut = timedOut || e.Outcome == eoskit.TxnAborted && e.Reason == eoskit.AbortOther
+	}
+	if !timedOut {
+		t.Fatalf("no flush timeout seen: %+v", rr.ends)
+	}
+	if rr.ok != 0 || rr.failed+rr.runRecords != outputs || rr.badTxnID != 0 {
+		t.Fatalf("%d outputs in %d transactions; hooks saw %d acknowledged one by one, %d failed, %d in %d runs: want 0 one by one and failed + runs = outputs",
+			outputs, len(rr.ends), rr.ok, rr.failed, rr.runRecords, rr.runs)
+	}
+}
+
+// slowFirstTxnProduce makes c answer the first transactional produce
+// request d late.
+func slowFirstTxnProduce(c *kfake.Cluster, d time.Duration) {
+	var slowed atomic.Bool
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if r := req.(*kmsg.ProduceRequest); r.TransactionID != nil && slowed.CompareAndSwap(false, true) {
+			c.SleepControl(func() { time.Sleep(d) })
+		}
+		return nil, nil, false
+	})
 }

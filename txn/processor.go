@@ -81,6 +81,7 @@ type Processor struct {
 	// Run's goroutine only.
 	clock    hooks.Clock // which handler calls are timed for HookHandled
 	runs     bool        // quiet handler calls go to HookHandledRun (p.quiet counts them)
+	prodRuns bool        // acknowledged outputs go to HookProducedRun (transaction.acked counts them)
 	quiet    int
 	lastQ    *kgo.Record        // the last quiet call's record
 	pinned   bool               // the start position is pinned (WithStartOffset at the end)
@@ -139,6 +140,7 @@ func newProcessor(conn eoskit.Conn, noHandler bool, opts []Opt) (*Processor, err
 	// A call whose context a HookRecordContext hook changed (a span) goes
 	// to OnHandled, which ends it; see handleRecord.
 	p.runs = p.hooks.HandledRuns()
+	p.prodRuns = p.hooks.ProducedRuns()
 	p.em.prov = cfg.provenance
 	p.em.emitFn = p.em.emit
 	p.em.batchFn = p.em.batchEmit

@@ -33,6 +33,7 @@ type session struct {
 	// went unconfirmed, whether commits leave the epoch (transaction.version 1).
 	openSince   time.Time
 	unconfirmed bool
+	unsettled   *transaction // ended with records in flight: its produced run waits for close
 	tv1         bool
 	tvKnown     bool // tv1 was learnt from the cluster, not from a commit
 }
@@ -149,8 +150,21 @@ func learnTxnVersion(ctx context.Context, cl *kgo.Client, within time.Duration) 
 	return false, true
 }
 
-// close leaves the group.
-func (s *session) close() { s.gts.Close() }
+// close leaves the group. The closed client fails what it still buffered;
+// once those promises have run, the produced run of a transaction that
+// ended with records in flight is reported (waiting at most 5 s for them).
+func (s *session) close() {
+	s.gts.Close()
+	if t := s.unsettled; t != nil {
+		for deadline := time.Now().Add(5 * time.Second); !s.settleProduced(t) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if !t.settled {
+			s.p.cfg.logger.Warn("txn: produce answers still pending 5 s after the client closed; their records are not counted in HookProducedRun",
+				"txn_id", s.p.cfg.txnID, "group", s.p.cfg.group)
+		}
+	}
+}
 
 func (s *session) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.p.st.add(func(st *Stats) { st.Rebalances++ })

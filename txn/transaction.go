@@ -27,6 +27,12 @@ type transaction struct {
 	dead    int // input records dead-lettered
 	sent    []output
 	promise func(*kgo.Record, error) // t.produced, bound once per transaction
+	// acked counts the outputs acknowledged without error when the hooks
+	// take produced runs (Processor.prodRuns). Only promises write it,
+	// and franz-go calls them serially; it is read once no produce is
+	// buffered (the client's lock orders the two), then settled is set.
+	acked   int
+	settled bool
 
 	mu    sync.Mutex
 	first error    // first produce error
@@ -73,8 +79,28 @@ func (t *transaction) produced(r *kgo.Record, err error) {
 			t.bad = append(t.bad, output{out: r})
 		}
 		t.mu.Unlock()
+	} else if t.s.p.prodRuns {
+		t.acked++ // reported by settleProduced
+		return
 	}
 	t.s.p.hooks.Produce(eoskit.Produced{Record: r, Err: err})
+}
+
+// settleProduced reports t's acknowledged outputs as one run
+// (HookProducedRun) once every produce of t is answered, and tells whether
+// it did. A session whose end left records in flight calls it again once
+// its client is closed (session.close).
+func (s *session) settleProduced(t *transaction) bool {
+	p := s.p
+	if !p.prodRuns || t.settled {
+		return true
+	}
+	if s.gts.Client().BufferedProduceRecords() != 0 {
+		return false // promises to come: reading acked would race them
+	}
+	t.settled = true
+	p.hooks.ProducedRun(eoskit.ProducedRun{TransactionalID: p.cfg.txnID, Records: t.acked})
+	return true
 }
 
 // produceResult returns the first produce error and the outputs that can
@@ -117,6 +143,7 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 		if err := s.gts.Client().Flush(ctx); err != nil {
 			ev.Flush, ev.Duration = time.Since(start), time.Since(start)
 			ev.Outcome, ev.Reason, ev.Err = eoskit.TxnAborted, eoskit.AbortOther, err
+			s.settleOrDefer(t)
 			p.report(ev)
 			return fmt.Errorf("txn: flush before commit (txn_id %s), rebuilding the session (the new epoch aborts the transaction): %w", c.txnID, err)
 		}
@@ -199,8 +226,18 @@ func (s *session) end(t *transaction, commit bool, reason eoskit.AbortReason) er
 		s.unconfirmed = true // an EndTxn that errored may have landed
 	}
 	s.noteEnd(ev.Outcome)
+	s.settleOrDefer(t)
 	p.report(ev)
 	return next
+}
+
+// settleOrDefer settles t's produced run now, or at the session's close
+// if records are still in flight (only after an end that failed: the
+// session then ends).
+func (s *session) settleOrDefer(t *transaction) {
+	if !s.settleProduced(t) {
+		s.unsettled = t
+	}
 }
 
 // timedOutByCoordinator reports whether the fence t's end met is the

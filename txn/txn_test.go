@@ -3,6 +3,7 @@ package txn_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -520,5 +521,86 @@ func TestBatchHandlerAndHooks(t *testing.T) {
 	}
 	if biggest <= 30 || biggest > 100 {
 		t.Errorf("largest transaction %d records: want several polls of <= 30, at most MaxTxnRecords(100)", biggest)
+	}
+}
+
+// runRec takes produced runs (eoskit.HookProducedRun) beside OnProduce.
+type runRec struct {
+	mu                  sync.Mutex
+	ok, failed          int // OnProduce calls
+	runs, runRecords    int // OnProducedRun calls and their records
+	badTxnID, emptyRuns int
+	ends                []eoskit.TxnEnd
+}
+
+func (h *runRec) OnProduce(e eoskit.Produced) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e.Err != nil {
+		h.failed++
+	} else {
+		h.ok++
+	}
+}
+
+func (h *runRec) OnTxnEnd(e eoskit.TxnEnd) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ends = append(h.ends, e)
+}
+
+func (h *runRec) OnProducedRun(e eoskit.ProducedRun) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.runs++
+	h.runRecords += e.Records
+	if e.TransactionalID != "r" {
+		h.badTxnID++
+	}
+	if e.Records <= 0 {
+		h.emptyRuns++
+	}
+}
+
+// When every produce hook takes runs, a Processor reports a transaction's
+// acknowledged outputs as one run and calls OnProduce for none of them;
+// with a per-record produce hook beside it, every output reaches OnProduce.
+func TestProducedRuns(t *testing.T) {
+	for _, perRecord := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per-record-hook-too=%v", perRecord), func(t *testing.T) {
+			in, out, group := uniq(t, "in"), uniq(t, "out"), uniq(t, "g")
+			c := fake(t, map[string]int32{in: 2, out: 2})
+			addrs := c.ListenAddrs()
+			produceValues(t, addrs, in, 0, 300)
+			rr, hr := &runRec{}, &hookRec{}
+			hooks := []eoskit.Hook{rr}
+			if perRecord {
+				hooks = append(hooks, hr)
+			}
+			p, err := txn.New(kconn(addrs), txn.Copy(out), procOpts(addrs, group, in, "r", txn.WithHooks(hooks...), txn.WithMaxTxnRecords(50))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := runProc(t, p)
+			waitCommitted(t, addrs, group, in)
+			exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
+			if err := r.stop(); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			rr.mu.Lock()
+			defer rr.mu.Unlock()
+			if rr.failed != 0 || rr.badTxnID != 0 || rr.emptyRuns != 0 {
+				t.Fatalf("%d failed produces, %d runs with another transactional ID, %d empty runs; want none", rr.failed, rr.badTxnID, rr.emptyRuns)
+			}
+			if perRecord {
+				if rr.ok != 300 || rr.runs != 0 || hr.produced != 300 {
+					t.Fatalf("with a per-record hook: %d OnProduce and %d runs (%d records), the other hook %d OnProduce; want 300, 0, 300", rr.ok, rr.runs, rr.runRecords, hr.produced)
+				}
+				return
+			}
+			if rr.ok != 0 || rr.runRecords != 300 || rr.runs < 300/50 {
+				t.Fatalf("run-taking hook alone: %d OnProduce, %d runs of %d records; want 0, at least %d runs (one per transaction) of 300", rr.ok, rr.runs, rr.runRecords, 300/50)
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ type Set struct {
 	txnEnd   []eoskit.HookTxnEnd
 	txnBegin []eoskit.HookTxnBegin
 	produce  []eoskit.HookProduce
+	prodRuns []eoskit.HookProducedRun // the produce hooks that take runs
 	handled  []eoskit.HookHandled
 	runs     []eoskit.HookHandledRun // the handled hooks that take runs
 	assigned []eoskit.HookAssigned
@@ -37,7 +38,12 @@ func New(hs []eoskit.Hook) Set {
 	for _, h := range hs {
 		add(&s.txnEnd, h)
 		add(&s.txnBegin, h)
-		add(&s.produce, h)
+		if x, ok := h.(eoskit.HookProduce); ok {
+			s.produce = append(s.produce, x)
+			if r, ok := h.(eoskit.HookProducedRun); ok {
+				s.prodRuns = append(s.prodRuns, r)
+			}
+		}
 		if x, ok := h.(eoskit.HookHandled); ok {
 			s.handled = append(s.handled, x)
 			if r, ok := h.(eoskit.HookHandledRun); ok {
@@ -92,6 +98,22 @@ func (s *Set) TxnBegin(e eoskit.TxnBegin) { each(s.txnBegin, eoskit.HookTxnBegin
 func (s *Set) Produce(e eoskit.Produced) {
 	for _, h := range s.produce {
 		h.OnProduce(e)
+	}
+}
+
+// ProducedRuns reports whether every HookProduce also takes runs
+// (HookProducedRun), so that a caller may count its acknowledged records
+// and report them with ProducedRun instead of calling Produce for each.
+func (s *Set) ProducedRuns() bool { return len(s.produce) > 0 && len(s.prodRuns) == len(s.produce) }
+
+// ProducedRun calls every HookProducedRun; a run of no records is not
+// reported.
+func (s *Set) ProducedRun(e eoskit.ProducedRun) {
+	if e.Records <= 0 {
+		return
+	}
+	for _, h := range s.prodRuns {
+		h.OnProducedRun(e)
 	}
 }
 

@@ -70,3 +70,38 @@ func TestHandledRuns(t *testing.T) {
 		t.Error("a per-call hook alone: HandledRuns true")
 	}
 }
+
+type perProduce struct{ produced int }
+
+func (h *perProduce) OnProduce(eoskit.Produced) { h.produced++ }
+
+type runProduce struct {
+	perProduce
+	runs, records int
+}
+
+func (h *runProduce) OnProducedRun(e eoskit.ProducedRun) { h.runs++; h.records += e.Records }
+
+// runOnly takes runs without observing produces: never called.
+type runOnly struct{ runs int }
+
+func (h *runOnly) OnProducedRun(eoskit.ProducedRun) { h.runs++ }
+
+func TestProducedRuns(t *testing.T) {
+	if s := New(nil); s.ProducedRuns() {
+		t.Error("no hooks: ProducedRuns true")
+	}
+	r, only := &runProduce{}, &runOnly{}
+	s := New([]eoskit.Hook{r, only})
+	if !s.ProducedRuns() {
+		t.Fatal("one run-taking produce hook: ProducedRuns false")
+	}
+	s.ProducedRun(eoskit.ProducedRun{Records: 0})
+	s.ProducedRun(eoskit.ProducedRun{Records: 7})
+	if r.runs != 1 || r.records != 7 || only.runs != 0 {
+		t.Errorf("runs %d of %d records, run-only hook %d; want 1 of 7 (an empty run is not reported) and 0", r.runs, r.records, only.runs)
+	}
+	if s := New([]eoskit.Hook{r, &perProduce{}}); s.ProducedRuns() {
+		t.Error("a per-record produce hook beside a run-taking one: ProducedRuns true")
+	}
+}

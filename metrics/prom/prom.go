@@ -212,6 +212,12 @@ func (m *Metrics) OnProduce(e eoskit.Produced) {
 	m.recordsOut.add(p, 1)
 }
 
+// OnProducedRun implements eoskit.HookProducedRun: a transaction's
+// acknowledged outputs, counted as records out.
+func (m *Metrics) OnProducedRun(e eoskit.ProducedRun) {
+	m.recordsOut.add(0, uint64(e.Records))
+}
+
 // OnHandled implements eoskit.HookHandled. Only timed calls (not
 // e.Untimed) go into the handler duration histogram.
 func (m *Metrics) OnHandled(e eoskit.Handled) {

@@ -141,6 +141,7 @@ func TestProcessingCounters(t *testing.T) {
 		m.OnProduce(eoskit.Produced{Record: &kgo.Record{Topic: "out"}})
 	}
 	m.OnProduce(eoskit.Produced{Record: &kgo.Record{Topic: "out"}, Err: boom})
+	m.OnProducedRun(eoskit.ProducedRun{TransactionalID: "app-g-0", Records: 6}) // a transaction's acknowledged outputs
 	m.OnCommit(eoskit.Committed{Group: "g"})
 	m.OnCommit(eoskit.Committed{Group: "g", Err: boom})
 	m.OnCommit(eoskit.Committed{Group: "g"})
@@ -151,7 +152,7 @@ func TestProcessingCounters(t *testing.T) {
 		"eoskit_handler_retries_total":  2,
 		"eoskit_handler_errors_total":   3,
 		"eoskit_dead_lettered_total":    1,
-		"eoskit_records_out_total":      9,
+		"eoskit_records_out_total":      15, // 9 one by one + a run of 6
 		"eoskit_produce_errors_total":   1,
 		"eoskit_session_restarts_total": 1,
 	} {
