@@ -36,7 +36,7 @@
 //	eoskit_txn_records                    histogram                      TxnEnd              input records per committed transaction (its _sum counts inputs committed exactly once)
 //	eoskit_txn_outputs                    histogram                      TxnEnd              outputs (dead letters included) per committed transaction
 //	eoskit_records_in_total               counter                        Handled, HandledRun records handed to the handler, first attempts (redone after an abort: counted again)
-//	eoskit_records_out_total              counter                        Produced            records produced and acknowledged, dead letters included (in a transaction: visible once it commits)
+//	eoskit_records_out_total              counter                        Produced, ProducedRun records produced and acknowledged, dead letters included (in a transaction: visible once it commits; a txn.Processor's counted when the transaction ends)
 //	eoskit_produce_errors_total           counter                        Produced            records whose produce failed
 //	eoskit_handler_errors_total           counter                        Handled             handler calls that returned an error
 //	eoskit_handler_retries_total          counter                        Handled             handler calls that retried a record (attempt 2 and later)
@@ -76,6 +76,9 @@
 // Meter and Tracer) reports the untimed successful calls once per run,
 // no event per record (for txn: the calls for which the record-context
 // hooks, such as the tracer, started no span) (BenchmarkHandlerPath: ns and allocations per record with and without
-// metrics and tracing). Every counter is exact. LagCollector serialises its polls; each scrape sends about
+// metrics and tracing). It implements eoskit.HookProducedRun too: a
+// txn.Processor whose produce hooks all take runs counts a transaction's
+// acknowledged outputs itself and reports them once, when the transaction
+// ends, so eoskit_records_out_total moves per transaction there. Every counter is exact. LagCollector serialises its polls; each scrape sends about
 // six admin requests and waits at most LagTimeout.
 package prom
