@@ -117,12 +117,21 @@ type Tracer struct {
 	lastName atomic.Pointer[spanName] // processName's
 
 	mu   sync.Mutex
-	txns map[string]openTxn // the open transactions, by transactional ID
+	txns map[string]trace.Span // the open transaction's span, by transactional ID
+	// group is the one consumer group of every transaction begun so far
+	// ("" before the first, and for good once two groups were seen:
+	// mixed). Handler spans get it at start; OnHandled adds the event's
+	// group only where it differs, and since group changes at most twice
+	// ("" → G → "" for good), the two decisions agree, except for a span
+	// started before any transaction began (a txn.Processor begins its
+	// transaction before it calls the handler).
+	group string
+	mixed bool
 }
 
 // New returns a Tracer.
 func New(opts ...Opt) *Tracer {
-	t := &Tracer{txns: map[string]openTxn{}, rootAll: true}
+	t := &Tracer{txns: map[string]trace.Span{}, rootAll: true}
 	for _, o := range opts {
 		o.apply(t)
 	}
@@ -156,8 +165,15 @@ func (t *Tracer) OnTxnBegin(e eoskit.TxnBegin) {
 		span.SetAttributes(attribute.String(AttrGroup, e.Group))
 	}
 	t.mu.Lock()
-	old := t.txns[e.TransactionalID].span
-	t.txns[e.TransactionalID] = openTxn{span, e.Group}
+	old := t.txns[e.TransactionalID]
+	t.txns[e.TransactionalID] = span
+	switch {
+	case e.Group == "" || t.mixed || e.Group == t.group:
+	case t.group == "":
+		t.group = e.Group
+	default:
+		t.group, t.mixed = "", true
+	}
 	t.mu.Unlock()
 	if old != nil { // its end was never reported
 		old.SetStatus(codes.Error, "no end reported")
@@ -170,7 +186,7 @@ func (t *Tracer) OnTxnBegin(e eoskit.TxnBegin) {
 // begin was not seen gets a span from TxnEnd.Began.
 func (t *Tracer) OnTxnEnd(e eoskit.TxnEnd) {
 	t.mu.Lock()
-	span := t.txns[e.TransactionalID].span
+	span := t.txns[e.TransactionalID]
 	delete(t.txns, e.TransactionalID)
 	t.mu.Unlock()
 	if span == nil {
@@ -231,7 +247,7 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 	}
 	// Every attribute in one call, so the SDK sizes the span's attribute
 	// slice once: the attempt is 1 unless OnHandled says otherwise, the
-	// group the open transaction's. (Not pooled: the API does not say
+	// group the transactions' (Tracer.group). (Not pooled: the API does not say
 	// that a Span may not keep the slice.)
 	attrs := [7]attribute.KeyValue{
 		attribute.String(AttrMessagingSystem, messagingSystemKafka),
@@ -368,24 +384,18 @@ func (t *Tracer) processName(topic string) string {
 // spanName is a topic and its handler spans' name.
 type spanName struct{ topic, name string }
 
-// openTxn is an open transaction's span and group.
-type openTxn struct {
-	span  trace.Span
-	group string
-}
-
-// txnLink is a link to the open transaction's span, and its group, when
-// exactly one is open.
+// txnLink is a link to the open transaction's span, when exactly one is
+// open, and the group of every transaction (Tracer.group).
 func (t *Tracer) txnLink() (trace.Link, string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.txns) != 1 {
-		return trace.Link{}, "", false
+		return trace.Link{}, t.group, false
 	}
-	for _, o := range t.txns {
-		return trace.Link{SpanContext: o.span.SpanContext()}, o.group, true
+	for _, s := range t.txns {
+		return trace.Link{SpanContext: s.SpanContext()}, t.group, true
 	}
-	return trace.Link{}, "", false
+	return trace.Link{}, t.group, false
 }
 
 // OnHandled implements eoskit.HookHandled: it ends the handler's span
@@ -398,7 +408,7 @@ func (t *Tracer) OnHandled(e eoskit.Handled) {
 	if !span.IsRecording() {
 		return
 	}
-	// OnRecordContext set attempt 1 and the open transaction's group.
+	// OnRecordContext set attempt 1 and the transactions' group.
 	if e.Attempt != 1 {
 		span.SetAttributes(attribute.Int(AttrAttempt, e.Attempt))
 	}

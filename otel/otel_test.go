@@ -355,3 +355,36 @@ func TestSpanNamePerTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerSpanGroup: a handler span carries its call's group, with one
+// group per Tracer (set at start) and once transactions of two groups
+// share the Tracer, also for a span started before the second group's
+// transaction began.
+func TestHandlerSpanGroup(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := otel.New(otel.WithTracerProvider(tp))
+	bg := context.Background()
+	tr.OnTxnBegin(eoskit.TxnBegin{TransactionalID: "a", Group: "A"})
+	one := &kgo.Record{Topic: "in", Offset: 1}
+	ctx := tr.OnRecordContext(bg, one)
+	tr.OnHandled(eoskit.Handled{Group: "A", Record: one, Attempt: 1, Context: ctx})
+	early := &kgo.Record{Topic: "in", Offset: 2}
+	earlyCtx := tr.OnRecordContext(bg, early) // group A at start
+	tr.OnTxnBegin(eoskit.TxnBegin{TransactionalID: "b", Group: "B"})
+	late := &kgo.Record{Topic: "in", Offset: 3}
+	lateCtx := tr.OnRecordContext(bg, late) // two groups: none at start
+	tr.OnHandled(eoskit.Handled{Group: "B", Record: early, Attempt: 1, Context: earlyCtx})
+	tr.OnHandled(eoskit.Handled{Group: "B", Record: late, Attempt: 1, Context: lateCtx})
+	want := []string{"A", "B", "B"}
+	ended := rec.Ended()
+	if len(ended) != len(want) {
+		t.Fatalf("%d spans, want %d", len(ended), len(want))
+	}
+	for i, s := range ended {
+		if g := attrs(s)[otel.AttrGroup].AsString(); g != want[i] {
+			t.Errorf("span %d: group %q, want %q", i, g, want[i])
+		}
+	}
+}
