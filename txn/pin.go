@@ -37,7 +37,10 @@ func (p *Processor) pinStart(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	committed, err := adm.FetchOffsetsForTopics(ctx, c.group, c.topics...)
+	// Stable: offsets a transaction committed are pending until its
+	// commit marker is written, and a partition read as uncommitted would
+	// be pinned to the end.
+	committed, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), c.group, c.topics...)
 	if errors.Is(err, kerr.GroupIDNotFound) { // a new group: nothing committed
 		committed, err = kadm.OffsetResponses{}, nil
 	}

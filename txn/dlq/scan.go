@@ -54,7 +54,9 @@ func ranges(ctx context.Context, adm *kadm.Client, topic, group string) (map[int
 	}
 	grouped := false
 	if group != "" {
-		offs, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+		// Stable: a replay's last transaction's offsets are pending until
+		// its commit marker is written.
+		offs, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), group, topic)
 		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 			return nil, false, fmt.Errorf("dlq: fetch the offsets of group %q: %w", group, explain(err))
 		}
