@@ -64,11 +64,19 @@ func (pr *proc) awaitOrKill(ctx context.Context) error {
 }
 
 // killAll kills pr, its process group and every process it started, also
-// those that left the group (killTree), and returns once pr has exited.
+// those that left the group (killTree), and returns once pr has exited
+// (or with an error after 30 s).
 func (pr *proc) killAll() error {
-	err := killTree(pr.cmd.Process.Pid)
-	<-pr.done
-	return err
+	err := killTree(pr.cmd.Process)
+	if err != nil {
+		_ = pr.cmd.Process.Kill() // whatever failed, not left running or stopped
+	}
+	select {
+	case <-pr.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.Join(err, fmt.Errorf("process %d still runs 30 s after SIGKILL", pr.cmd.Process.Pid))
+	}
 }
 
 // alive tells whether pr (nil: none) is still running.

@@ -17,17 +17,28 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// killTree kills the process pid, its process group and every process
+// killTree kills the process p, its process group and every process
 // descended from it, also those that left the group: PostgreSQL's postmaster
 // children each call setsid, so a signal to the postmaster's group reaches
 // none of its backends, and a backend outlives its postmaster long enough to
-// commit a transaction. pid is stopped first so that it forks nothing while
-// its descendants are listed. killTree returns once every descendant has
-// exited (or is a zombie), or an error naming those still running after 10 s.
-func killTree(pid int) error {
-	_ = syscall.Kill(pid, syscall.SIGSTOP)
+// commit a transaction. The process is stopped first so that it forks
+// nothing while its descendants are listed. killTree returns once every
+// descendant has exited (or is a zombie), or an error naming those still
+// running after 10 s; nil at once for a process already gone.
+func killTree(p *os.Process) error {
+	// Through os.Process (a pidfd where the kernel has them): once the
+	// process was reaped its pid may be another's, and this fails instead.
+	// A stopped process cannot exit, so pid stays its own from here on.
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			return nil
+		}
+		return fmt.Errorf("signal STOP to %d: %w", p.Pid, err)
+	}
+	pid := p.Pid
 	desc := descendants(pid)
 	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		_ = p.Kill() // not left stopped, whatever the group's error
 		return fmt.Errorf("signal KILL to process group %d: %w", pid, err)
 	}
 	for _, d := range desc {

@@ -5,6 +5,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 )
 
@@ -13,12 +14,13 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
-// killTree kills the process group of pid. Without /proc it cannot find
+// killTree kills the process group of p. Without /proc it cannot find
 // descendants that left the group (PostgreSQL's backends do); they exit when
 // they notice their postmaster is gone.
-func killTree(pid int) error {
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal KILL to process group %d: %w", pid, err)
+func killTree(p *os.Process) error {
+	if err := syscall.Kill(-p.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		_ = p.Kill()
+		return fmt.Errorf("signal KILL to process group %d: %w", p.Pid, err)
 	}
 	return nil
 }

@@ -41,7 +41,8 @@
 // context starts a trace for the fraction WithRootSampling gives (default
 // every one; the provider's sampler then decides, after making the span's
 // IDs), chosen by a hash of the record's partition and offset, so that a
-// retried or replayed record is traced again or not at all; a batch call
+// retried record, or one processed again after a crash, is traced again
+// or not at all; a batch call
 // without a sampled record is such a root, chosen by its first record.
 // With OpenTelemetry's no-op provider no span is made at all. An
 // input without trace context that gets no span costs a header lookup

@@ -73,8 +73,10 @@ func WithPropagator(p propagation.TextMapPropagator) Opt {
 
 // WithRootSampling starts a handler span for only this fraction (0 to 1)
 // of the input records that carry no trace context, deciding by the
-// record's partition and offset before any span is made (the same record
-// always gets the same answer, also when retried or replayed): the others
+// record's partition and offset (not its topic) before any span is made,
+// so a record gets the same answer when its handler is retried or it is
+// processed again after a crash (a dead-letter replay gives it a new
+// offset, and a new answer): the others
 // cost a header lookup and get no span and no traceparent. Inputs
 // carrying a trace context always get their span (the provider's sampler
 // decides whether it records). Default 1: every record. A provider
@@ -291,7 +293,8 @@ func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context
 	if !sampled && !t.root(recs[0]) {
 		return ctx
 	}
-	if l, _, ok := t.txnLink(); ok {
+	l, group, linked := t.txnLink()
+	if linked {
 		links = append(links, l)
 	}
 	name, topic := operationProcess, recs[0].Topic
@@ -308,14 +311,24 @@ func (t *Tracer) OnBatchContext(ctx context.Context, recs []*kgo.Record) context
 	if !span.IsRecording() {
 		return ctx
 	}
-	span.SetAttributes(
+	// As OnRecordContext: attempt 1 and the transactions' group at start,
+	// which OnHandled then only corrects.
+	attrs := [6]attribute.KeyValue{
 		attribute.String(AttrMessagingSystem, messagingSystemKafka),
 		attribute.String(AttrOperationType, operationProcess),
 		attribute.Int(AttrBatchCount, len(recs)),
-	)
-	if topic != "" {
-		span.SetAttributes(attribute.String(AttrDestination, topic))
+		attribute.Int(AttrAttempt, 1),
 	}
+	n := 4
+	if topic != "" {
+		attrs[n] = attribute.String(AttrDestination, topic)
+		n++
+	}
+	if group != "" {
+		attrs[n] = attribute.String(AttrGroup, group)
+		n++
+	}
+	span.SetAttributes(attrs[:n]...)
 	return ctx
 }
 
@@ -356,8 +369,9 @@ func (t *Tracer) carried(in *kgo.Record) bool {
 // of the record's partition and offset below the fraction's share of the
 // uint64 range. Consecutive offsets hash evenly over the range (Fibonacci
 // hashing), so the fraction holds over any run of a partition, and a
-// record gets the same answer whenever it is handled again (a retry, a
-// replay after a crash); no state is shared between callers.
+// record gets the same answer whenever it is handled again at the same
+// offset (a retry, reprocessing after a crash); no state is shared
+// between callers.
 func (t *Tracer) root(r *kgo.Record) bool {
 	if t.rootAll || t.rootBelow == 0 {
 		return t.rootAll
@@ -438,6 +452,9 @@ func (*Tracer) OnHandledRun(eoskit.HandledRun) {}
 // through the batch span; a batch call without span gives its outputs
 // no trace context).
 func (t *Tracer) OnEmit(ctx context.Context, _, out *kgo.Record) {
+	if ctx == nil {
+		return
+	}
 	if p := t.plain.Load(); p != nil && p.ctx == ctx { // p.ctx is a pointer: no panic
 		return
 	}

@@ -168,6 +168,9 @@ func TestBatchProcessorSpanLinksInputs(t *testing.T) {
 		}
 		spans[s.SpanContext().SpanID()] = s
 		records += int(attrs(s)[otel.AttrBatchCount].AsInt64())
+		if a := attrs(s); a[otel.AttrGroup].AsString() != "g" || a[otel.AttrAttempt].AsInt64() < 1 {
+			t.Errorf("batch span %s: group %q, attempt %d; want g and at least 1", s.SpanContext().SpanID(), a[otel.AttrGroup].AsString(), a[otel.AttrAttempt].AsInt64())
+		}
 		for _, l := range s.Links() {
 			if _, dup := linkedBy[l.SpanContext.SpanID()]; dup {
 				t.Errorf("upstream span %s linked twice", l.SpanContext.SpanID())

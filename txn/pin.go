@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eoskit/eoskit/internal/stable"
 )
 
 // movesWithTheLog reports start offsets that name a position relative to
@@ -39,8 +41,9 @@ func (p *Processor) pinStart(ctx context.Context) error {
 	adm := kadm.NewClient(cl)
 	// Stable: offsets a transaction committed are pending until its
 	// commit marker is written, and a partition read as uncommitted would
-	// be pinned to the end.
-	committed, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), c.group, c.topics...)
+	// be pinned to the end. An open transaction of the group makes this
+	// wait for it, at most its transaction timeout.
+	committed, err := stable.Fetch(ctx, adm, c.group, c.topics...)
 	if errors.Is(err, kerr.GroupIDNotFound) { // a new group: nothing committed
 		committed, err = kadm.OffsetResponses{}, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eoskit/eoskit"
+	"github.com/eoskit/eoskit/internal/stable"
 	"github.com/eoskit/eoskit/txn"
 )
 
@@ -345,7 +346,7 @@ func (rp *Replayer) position(ctx context.Context, adm *kadm.Client) (map[int32]i
 	// Stable: the last transaction's offsets are pending until its commit
 	// marker is written, and a plain read then gives the position before
 	// it (seen in CI: a complete replay reported 0 of 20 done).
-	offs, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), rp.cfg.group, rp.topic)
+	offs, err := stable.Fetch(ctx, adm, rp.cfg.group, rp.topic)
 	if err != nil {
 		return nil, err
 	}

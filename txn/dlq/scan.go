@@ -13,6 +13,7 @@ import (
 
 	"github.com/eoskit/eoskit"
 	"github.com/eoskit/eoskit/internal/conn"
+	"github.com/eoskit/eoskit/internal/stable"
 )
 
 // ErrUnknownTopic reports a dead-letter topic that does not exist.
@@ -56,7 +57,7 @@ func ranges(ctx context.Context, adm *kadm.Client, topic, group string) (map[int
 	if group != "" {
 		// Stable: a replay's last transaction's offsets are pending until
 		// its commit marker is written.
-		offs, err := adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), group, topic)
+		offs, err := stable.Fetch(ctx, adm, group, topic)
 		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 			return nil, false, fmt.Errorf("dlq: fetch the offsets of group %q: %w", group, explain(err))
 		}
