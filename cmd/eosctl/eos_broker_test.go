@@ -13,8 +13,9 @@ import (
 	"github.com/eoskit/eoskit/txn/verify"
 )
 
-// TestEOSCLIOnBroker runs eosctl verify and eosctl copy end to end, in
-// process, against a real one-broker cluster: exit codes and JSON output.
+// TestEOSCLIOnBroker runs eosctl verify (also with --history) and eosctl
+// copy end to end, in process, against a real one-broker cluster: exit
+// codes and JSON output.
 func TestEOSCLIOnBroker(t *testing.T) {
 	c := integration.Start(t, integration.WithNodes(1))
 	b := c.BootstrapString()
@@ -39,6 +40,8 @@ func TestEOSCLIOnBroker(t *testing.T) {
 	if r := run(t, "", verifyArgs(n+"-in", n+"-missing")...); r.code != exitUsage || !strings.Contains(r.stderr, "does not exist") {
 		t.Fatalf("unknown topic: exit %d stderr %q", r.code, r.stderr)
 	}
+
+	checkHistoryCLI(t, b, n+"-in2", n+"-clean")
 
 	copyAndVerify(t, b, n+"-src", n+"-dst", n+"-copiers")
 }

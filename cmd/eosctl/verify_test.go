@@ -119,3 +119,69 @@ func TestVerifyOnFake(t *testing.T) {
 		t.Fatalf("unknown topic: exit %d stderr %q", r.code, r.stderr)
 	}
 }
+
+// checkHistoryCLI runs eosctl verify --history on in and out, a clean copy
+// of 4 records made by seedCopy: with the history of that copy (two
+// committed transactions) it passes; with one that says the second
+// transaction aborted, its visible outputs are aborted reads and it fails;
+// an unreadable history file is a usage error.
+func checkHistoryCLI(t *testing.T, brokers, in, out string) {
+	t.Helper()
+	txnOf := func(seq int, outcome string, from, to int64) verify.HistoryTxn {
+		tx := verify.HistoryTxn{Seq: seq, TransactionalID: "copier", ProducerID: 7, Outcome: outcome, Began: time.Now(),
+			Offsets: map[string]map[int32]int64{in: {0: to}}}
+		for o := from; o < to; o++ {
+			tx.Outputs = append(tx.Outputs, verify.HistoryOutput{Pos: verify.Pos{Topic: out, Partition: 0, Offset: o},
+				Provenance: verify.Pos{Topic: in, Partition: 0, Offset: o}.String()})
+		}
+		return tx
+	}
+	write := func(name string, txns ...verify.HistoryTxn) string {
+		h := verify.NewHistory()
+		for _, tx := range txns {
+			h.Add(tx)
+		}
+		path := filepath.Join(t.TempDir(), name)
+		if err := h.WriteFile(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	args := func(history string) []string {
+		return []string{"verify", "--brokers", brokers, "--timeout", "60s", "--from", in, "--to", out, "--history", history, "--output", "json"}
+	}
+	report := func(r result) verify.HistoryReport {
+		t.Helper()
+		var rep verify.HistoryReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("stdout is not a history report (%v): %q; stderr %q", err, r.stdout, r.stderr)
+		}
+		return rep
+	}
+
+	r := run(t, "", args(write("good.jsonl", txnOf(1, "committed", 0, 2), txnOf(2, "committed", 2, 4)))...)
+	rep := report(r)
+	if r.code != exitOK || !rep.OK() || rep.Counts.Committed != 2 || rep.Counts.Outputs != 4 || rep.Counts.Unchecked != 0 {
+		t.Fatalf("history of the clean copy: exit %d, report %+v; stderr %q", r.code, rep.Counts, r.stderr)
+	}
+
+	r = run(t, "", args(write("aborted.jsonl", txnOf(1, "committed", 0, 2), txnOf(2, "aborted", 2, 4)))...)
+	rep = report(r)
+	if r.code != exitFailed || rep.Counts.AbortedReads != 2 || rep.Counts.Aborted != 1 || !strings.Contains(r.stderr, "anomalies found") {
+		t.Fatalf("history with the second transaction aborted: exit %d, counts %+v; stderr %q", r.code, rep.Counts, r.stderr)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("not json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "", args(bad)...); r.code != exitUsage || !strings.Contains(r.stderr, "--history") {
+		t.Fatalf("unreadable history: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestVerifyHistoryOnFake(t *testing.T) {
+	b := fakeBrokers(t)
+	seedCopy(t, b, "in", "out", -1)
+	checkHistoryCLI(t, b, "in", "out")
+}
