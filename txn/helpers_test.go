@@ -201,6 +201,19 @@ func (r *proc) stop() error {
 	}
 }
 
+// copyAndStop runs p until group has committed every record of in, checks
+// that out is an exactly-once copy of in, and stops p, whose Run must
+// return nil.
+func copyAndStop(t *testing.T, addrs []string, p *txn.Processor, group, in, out string) {
+	t.Helper()
+	r := runProc(t, p)
+	waitCommitted(t, addrs, group, in)
+	exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
+	if err := r.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
 // runProc runs p in the background until the test ends or stop is called.
 func runProc(t *testing.T, p *txn.Processor) *proc {
 	t.Helper()

@@ -87,12 +87,7 @@ func TestHandledRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := runProc(t, p)
-			waitCommitted(t, addrs, group, in)
-			exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
-			if err := r.stop(); err != nil {
-				t.Fatal(err)
-			}
+			copyAndStop(t, addrs, p, group, in, out)
 			if s := p.Stats(); s.TxnsAborted != 0 || s.SessionRestarts != 0 {
 				t.Fatalf("stats %+v: the counts below assume each record handled once", s)
 			}

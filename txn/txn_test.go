@@ -581,12 +581,7 @@ func TestProducedRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := runProc(t, p)
-			waitCommitted(t, addrs, group, in)
-			exactlyOnce(t, readCommitted(t, addrs, in), readCommitted(t, addrs, out))
-			if err := r.stop(); err != nil {
-				t.Fatalf("run: %v", err)
-			}
+			copyAndStop(t, addrs, p, group, in, out)
 			rr.mu.Lock()
 			defer rr.mu.Unlock()
 			if rr.failed != 0 || rr.badTxnID != 0 || rr.emptyRuns != 0 {
