@@ -297,8 +297,8 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 	}
 	ms := make([][]Measurement, len(c.Sides))
 	for r := range cfg.Rounds {
-		for i, s := range c.Sides {
-			m, err := one(fmt.Sprintf("round %d", r+1), s, c.Records, true)
+		for _, i := range roundOrder(r, len(c.Sides)) {
+			m, err := one(fmt.Sprintf("round %d", r+1), c.Sides[i], c.Records, true)
 			if err != nil {
 				return fail(err)
 			}
@@ -307,6 +307,20 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 	}
 	rc.Figures = figures(rc.Sides, c.Reference, ms, tare)
 	return rc
+}
+
+// roundOrder is the order of n sides in round r (from 0): rotated by one
+// side per round (A B C, B C A, C A B, ...), so that no side always runs
+// first or right after the same other side. The client's CPU per record
+// depends on the broker's state (its JVM's garbage and JIT from the run
+// before, the log the run appends to), and a fixed order turns that into
+// a bias between sides that more rounds do not remove.
+func roundOrder(r, n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = (r + i) % n
+	}
+	return o
 }
 
 // fileName keeps letters, digits, '-' and '_' of s, and turns the rest into '-'.

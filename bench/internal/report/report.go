@@ -35,7 +35,7 @@ type Report struct {
 }
 
 // Case is one comparison of several sides, the last of which is the
-// baseline, run interleaved (A B C A B C ...).
+// baseline, run interleaved (A B C, B C A, ...: the order rotates per round).
 type Case struct {
 	Name               string   `json:"name"`
 	Title              string   `json:"title"`
