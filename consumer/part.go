@@ -42,10 +42,6 @@ type part struct {
 	stopped atomic.Bool // set under r.mu; read by the worker between records
 	clock   hooks.Clock // the worker's: which handler calls are timed
 
-	// the worker's: quiet handler calls not yet reported (HookHandledRun)
-	quiet     int
-	quietLast *kgo.Record
-
 	// guarded by r.mu
 	queue        []chunk
 	pending      int // records fetched, not yet handled (queued or taken)
@@ -171,15 +167,14 @@ func (p *part) handled(n, bytes int, rec *kgo.Record) {
 	}
 }
 
-// flushRun reports the worker's quiet handler calls since the last flush
-// as one run (HookHandledRun).
-func (p *part) flushRun() {
-	if p.quiet == 0 {
+// flushRun reports quiet handler calls, the last on last, as one run
+// (HookHandledRun).
+func (p *part) flushRun(quiet int, last *kgo.Record) {
+	if quiet == 0 {
 		return
 	}
 	cfg := &p.r.cfg
-	cfg.hooks.HandledRun(eoskit.HandledRun{Group: cfg.group, Calls: p.quiet, Last: p.quietLast})
-	p.quiet, p.quietLast = 0, nil
+	cfg.hooks.HandledRun(eoskit.HandledRun{Group: cfg.group, Calls: quiet, Last: last})
 }
 
 func (p *part) work() {
@@ -218,8 +213,11 @@ func (p *part) handleBatch(batch []chunk) bool {
 	cfg := &p.r.cfg
 	n, bytes := 0, 0 // handled since the last mark, and their bytes
 	var last *kgo.Record
+	// The quiet calls since the last mark (HookHandledRun), counted in
+	// locals: a field of p would cost a write barrier per record.
+	quiet, quietLast := 0, (*kgo.Record)(nil)
 	defer func() {
-		p.flushRun()
+		p.flushRun(quiet, quietLast)
 		p.handled(n, bytes, last)
 	}()
 	for _, c := range batch {
@@ -241,7 +239,10 @@ func (p *part) handleBatch(batch []chunk) bool {
 			}
 			var err error
 			if cfg.timeHandler {
-				err = p.call(rec, 0)
+				var q bool
+				if q, err = p.call(rec, 0); q {
+					quiet, quietLast = quiet+1, rec
+				}
 			} else {
 				err = p.r.h(p.ctx, rec)
 			}
@@ -254,9 +255,10 @@ func (p *part) handleBatch(batch []chunk) bool {
 				b := c.bytes * (i + 1) / len(c.recs)
 				bytes += b - released
 				released = b
-				p.flushRun()
+				p.flushRun(quiet, quietLast)
 				p.handled(n, bytes, last)
 				n, bytes, last = 0, 0, nil
+				quiet, quietLast = 0, nil
 			}
 			if len(sem) == cap(sem) {
 				<-sem
@@ -269,19 +271,18 @@ func (p *part) handleBatch(batch []chunk) bool {
 }
 
 // call runs the handler once, timed for the hooks (cfg.timeHandler): try
-// counts the earlier attempts.
-func (p *part) call(rec *kgo.Record, try int) error {
+// counts the earlier attempts. quiet: the call was not reported with
+// HookHandled, and goes into the caller's run (HookHandledRun).
+func (p *part) call(rec *kgo.Record, try int) (quiet bool, _ error) {
 	cfg := &p.r.cfg
 	began := p.clock.Start()
 	err := p.r.h(p.ctx, rec)
 	took, untimed := hooks.Took(began)
 	if untimed && err == nil && try == 0 && cfg.handledRuns {
-		p.quiet++ // reported by flushRun, with the others of its run
-		p.quietLast = rec
-	} else {
-		cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
+		return true, nil // reported by flushRun, with the others of its run
 	}
-	return err
+	cfg.hooks.Handled(eoskit.Handled{Group: cfg.group, Record: rec, Batch: 1, Attempt: try + 1, Duration: took, Untimed: untimed, Err: err})
+	return false, err
 }
 
 // recover handles a record whose first attempt failed with err: retries
@@ -306,7 +307,7 @@ func (p *part) recover(rec *kgo.Record, err error) bool {
 		}
 		backoff = min(2*backoff, 32*cfg.backoff)
 		if cfg.timeHandler {
-			err = p.call(rec, try)
+			_, err = p.call(rec, try) // a retry is never quiet
 		} else {
 			err = p.r.h(p.ctx, rec)
 		}

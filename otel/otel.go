@@ -234,6 +234,12 @@ func (t *Tracer) OnTxnEnd(e eoskit.TxnEnd) {
 // without trace context that WithRootSampling leaves out, or when the
 // provider is OpenTelemetry's no-op one.
 func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Context {
+	if len(in.Headers) == 0 && in.Context == nil { // no trace context: a root or nothing
+		if t.noop || !t.root(in) {
+			return ctx
+		}
+		return t.startProcess(ctx, in)
+	}
 	parent, psc := t.extract(ctx, in)
 	if psc.IsValid() {
 		if t.noop || !psc.IsSampled() {
@@ -242,6 +248,12 @@ func (t *Tracer) OnRecordContext(ctx context.Context, in *kgo.Record) context.Co
 	} else if t.noop || !t.root(in) {
 		return ctx
 	}
+	return t.startProcess(parent, in)
+}
+
+// startProcess starts in's handler span as a child of parent's span
+// context (a root when it has none), and returns its context.
+func (t *Tracer) startProcess(parent context.Context, in *kgo.Record) context.Context {
 	l, group, linked := t.txnLink()
 	ctx, span := t.tracer.Start(parent, t.processName(in.Topic), consumerKind)
 	if !span.IsRecording() { // not sampled: its context still goes to the outputs

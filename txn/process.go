@@ -93,31 +93,39 @@ func (t *transaction) process(ctx context.Context, recs []*kgo.Record) error {
 		t.records += len(recs)
 		return nil
 	}
-	defer p.flushRun()
+	// The quiet calls (HookHandledRun) of recs, counted here: locals cost
+	// no write barrier per record, as a field of p would.
 	ptrCtx := pointerContext(ctx)
+	quiet, last := 0, (*kgo.Record)(nil)
 	for _, r := range recs {
-		if err := t.handleRecord(ctx, ptrCtx, r); err != nil {
+		q, err := t.handleRecord(ctx, ptrCtx, r)
+		if q {
+			quiet, last = quiet+1, r
+		}
+		if err != nil {
+			p.flushRun(quiet, last)
 			return err
 		}
 		t.records++
 	}
+	p.flushRun(quiet, last)
 	return nil
 }
 
-// flushRun reports the quiet handler calls since the last flush as one
-// run (HookHandledRun).
-func (p *Processor) flushRun() {
-	if p.quiet == 0 {
+// flushRun reports quiet handler calls, the last on last, as one run
+// (HookHandledRun).
+func (p *Processor) flushRun(quiet int, last *kgo.Record) {
+	if quiet == 0 {
 		return
 	}
-	p.hooks.HandledRun(eoskit.HandledRun{Group: p.cfg.group, Calls: p.quiet, Last: p.lastQ})
-	p.quiet, p.lastQ = 0, nil
+	p.hooks.HandledRun(eoskit.HandledRun{Group: p.cfg.group, Calls: quiet, Last: last})
 }
 
 // handleRecord calls the per-record handler on r, retrying r alone: the
 // outputs of the records before it stay in the transaction. ptrCtx is
-// pointerContext(ctx).
-func (t *transaction) handleRecord(ctx context.Context, ptrCtx bool, r *kgo.Record) error {
+// pointerContext(ctx). quiet: the call was not reported with
+// HookHandled, and goes into the caller's run (HookHandledRun).
+func (t *transaction) handleRecord(ctx context.Context, ptrCtx bool, r *kgo.Record) (quiet bool, _ error) {
 	p := t.s.p
 	backoff := p.cfg.retryBackoff
 	for attempt := 1; ; attempt++ {
@@ -132,8 +140,7 @@ func (t *transaction) handleRecord(ctx context.Context, ptrCtx bool, r *kgo.Reco
 		if p.hooks.HasHandled() {
 			took, untimed := hooks.Took(began)
 			if untimed && err == nil && attempt == 1 && p.runs && (!p.hooks.HasRecordContext() || ptrCtx && hctx == ctx) {
-				p.quiet++ // reported by flushRun, with the others of its run
-				p.lastQ = r
+				quiet = true // reported by flushRun, with the others of its run
 			} else {
 				p.hooks.Handled(eoskit.Handled{Group: p.cfg.group, Record: r, Batch: 1, Attempt: attempt, Duration: took, Untimed: untimed, Err: err, Context: hctx})
 			}
@@ -145,10 +152,10 @@ func (t *transaction) handleRecord(ctx context.Context, ptrCtx bool, r *kgo.Reco
 				}
 				t.produce(o.from, o.out)
 			}
-			return nil
+			return quiet, nil
 		}
 		if done, err := t.retry(ctx, []*kgo.Record{r}, err, attempt, &backoff); done {
-			return err
+			return false, err
 		}
 	}
 }

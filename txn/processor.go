@@ -79,11 +79,9 @@ type Processor struct {
 	em     emitter
 
 	// Run's goroutine only.
-	clock    hooks.Clock // which handler calls are timed for HookHandled
-	runs     bool        // quiet handler calls go to HookHandledRun (p.quiet counts them)
-	prodRuns bool        // acknowledged outputs go to HookProducedRun (transaction.acked counts them)
-	quiet    int
-	lastQ    *kgo.Record        // the last quiet call's record
+	clock    hooks.Clock        // which handler calls are timed for HookHandled
+	runs     bool               // quiet handler calls go to HookHandledRun (process counts them)
+	prodRuns bool               // acknowledged outputs go to HookProducedRun (transaction.acked counts them)
 	pinned   bool               // the start position is pinned (WithStartOffset at the end)
 	poisoned map[position]error // inputs whose output can never be produced: dead-letter them
 	backoff  time.Duration      // before the next transaction, after a transient produce error
