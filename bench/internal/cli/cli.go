@@ -60,9 +60,9 @@ func NewCommand() *cobra.Command {
 		Use:   "eosbench",
 		Short: "Benchmark eoskit against Kafka's Java tools and raw franz-go on one Kafka node",
 		Long: `eosbench starts one combined KRaft node (processes backend), then runs every
-case's sides interleaved round by round (A B C, B C A, C A B, ...: the order
-rotates) after warm-up rounds,
-checks every run's output (counts, duplicates, gaps), and prints the median and
+case's sides interleaved round by round after warm-up rounds (in the orders of
+a Williams design: A B C, B C A, C A B, C B A, A C B, B A C), checks every
+run's output (counts, duplicates, gaps), and prints the median and
 min-max of each figure and of its ratio to the baseline (the last side). The
 same table is written as JSON and Markdown to --out.`,
 		Args:          cobra.NoArgs,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -295,32 +296,79 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 			tare[i] = m.CPU
 		}
 	}
-	ms := make([][]Measurement, len(c.Sides))
-	for r := range cfg.Rounds {
-		for _, i := range roundOrder(r, len(c.Sides)) {
-			m, err := one(fmt.Sprintf("round %d", r+1), c.Sides[i], c.Records, true)
-			if err != nil {
-				return fail(err)
-			}
-			ms[i] = append(ms[i], m)
-		}
+	ms, err := measureRounds(cfg.Rounds, len(c.Sides), func(r, i int) (Measurement, error) {
+		return one(fmt.Sprintf("round %d", r+1), c.Sides[i], c.Records, true)
+	})
+	if err != nil {
+		return fail(err)
 	}
 	rc.Figures = figures(rc.Sides, c.Reference, ms, tare)
 	return rc
 }
 
-// roundOrder is the order of n sides in round r (from 0): rotated by one
-// side per round (A B C, B C A, C A B, ...), so that no side always runs
-// first or right after the same other side. The client's CPU per record
-// depends on the broker's state (its JVM's garbage and JIT from the run
-// before, the log the run appends to), and a fixed order turns that into
-// a bias between sides that more rounds do not remove.
-func roundOrder(r, n int) []int {
-	o := make([]int, n)
-	for i := range o {
-		o[i] = (r + i) % n
+// measureRounds runs rounds measured rounds of n sides, each round in
+// roundOrder, and returns the measurements by side, then round (whatever
+// the order they ran in); the first error stops it.
+func measureRounds(rounds, n int, run func(round, side int) (Measurement, error)) ([][]Measurement, error) {
+	ms := make([][]Measurement, n)
+	for r := range rounds {
+		for _, i := range roundOrder(r, n) {
+			m, err := run(r, i)
+			if err != nil {
+				return nil, err
+			}
+			ms[i] = append(ms[i], m)
+		}
 	}
-	return o
+	return ms, nil
+}
+
+// roundOrder is the order of n sides in measured round r (from 0): the
+// rows of a Williams design (a balanced Latin square, for odd n with its
+// rows reversed as well), one per round in turn. Over a cycle of
+// len(orders) rounds (n for even n, 2n for odd) every side runs once in
+// every position and right after every other side equally often. The
+// client's CPU per record depends on the broker's state the run before
+// left (its JVM's garbage and JIT, the log it appended to), and a fixed
+// order, or a rotation (A B C, B C A, C A B: A always follows C), turns
+// that into a bias between sides that more rounds do not remove. The
+// balance is exact when the rounds are a multiple of the cycle.
+func roundOrder(r, n int) []int {
+	orders := williams(n)
+	return orders[r%len(orders)]
+}
+
+// williams returns the rows of a Williams design for n treatments: row k
+// is 0, 1, n-1, 2, n-2, ... shifted by k (mod n); for odd n the reversed
+// rows follow.
+func williams(n int) [][]int {
+	if n <= 1 {
+		return [][]int{make([]int, n)}
+	}
+	first := make([]int, n)
+	for i, lo, hi := 1, 1, n-1; i < n; i++ {
+		if i%2 == 1 {
+			first[i], lo = lo, lo+1
+		} else {
+			first[i], hi = hi, hi-1
+		}
+	}
+	var rows [][]int
+	for k := range n {
+		row := make([]int, n)
+		for i, v := range first {
+			row[i] = (v + k) % n
+		}
+		rows = append(rows, row)
+	}
+	if n%2 == 1 {
+		for k := range n {
+			row := slices.Clone(rows[k])
+			slices.Reverse(row)
+			rows = append(rows, row)
+		}
+	}
+	return rows
 }
 
 // fileName keeps letters, digits, '-' and '_' of s, and turns the rest into '-'.

@@ -23,7 +23,7 @@ type Report struct {
 	KafkaVersion string    `json:"kafka_version"`
 	Backend      string    `json:"backend"`
 	Brokers      int       `json:"brokers"`
-	Pairs        int       `json:"rounds"` // measured rounds (A B A B ...)
+	Pairs        int       `json:"rounds"` // measured rounds, each side once per round
 	Warmup       int       `json:"warmup"`
 	CPUs         int       `json:"cpus"`
 	GoVersion    string    `json:"go_version"`
@@ -35,7 +35,7 @@ type Report struct {
 }
 
 // Case is one comparison of several sides, the last of which is the
-// baseline, run interleaved (A B C, B C A, ...: the order rotates per round).
+// baseline, run interleaved (each side once per round, in a balanced order).
 type Case struct {
 	Name               string   `json:"name"`
 	Title              string   `json:"title"`
