@@ -207,6 +207,15 @@ func TestRootSampling(t *testing.T) {
 		if !trace.SpanFromContext(ctx).IsRecording() {
 			t.Errorf("fraction %v: an input with a trace context got no span", c.fraction)
 		}
+		// So is one whose record context carries a span (as franz-go's
+		// kotel leaves a fetched record), with no header.
+		kctx, kspan := tp.Tracer("kotel").Start(context.Background(), "in receive")
+		in = &kgo.Record{Topic: "in", Offset: 1 << 40, Context: kctx}
+		ctx = tr.OnRecordContext(context.Background(), in)
+		if sc := trace.SpanContextFromContext(ctx); !trace.SpanFromContext(ctx).IsRecording() || sc.TraceID() != kspan.SpanContext().TraceID() {
+			t.Errorf("fraction %v: an input whose record context carries a span got no span of its trace (%v)", c.fraction, sc)
+		}
+		kspan.End()
 		_ = tp.Shutdown(context.Background())
 	}
 }
@@ -321,6 +330,13 @@ func TestRootSamplingByPosition(t *testing.T) {
 			first := traced(r)
 			if again := traced(r); again != first {
 				t.Fatalf("partition %d offset %d: traced %v, then %v when handled again", p, off, first, again)
+			}
+			// Neither a header that carries no trace context nor a record
+			// context without a span changes the answer (the tracer takes
+			// another path for them).
+			other := &kgo.Record{Topic: "in", Partition: p, Offset: off, Headers: []kgo.RecordHeader{{Key: "k", Value: []byte("v")}}, Context: bg}
+			if got := traced(other); got != first {
+				t.Fatalf("partition %d offset %d: traced %v, but %v with an unrelated header and a plain record context", p, off, first, got)
 			}
 			if first {
 				n++

@@ -231,7 +231,9 @@ func emitted(hs *hooks.Set, ctx context.Context, in, out *kgo.Record, i, n int) 
 	if i%n != n-1 {
 		return false
 	}
-	hs.ProducedRun(eoskit.ProducedRun{TransactionalID: "x", Records: n})
+	if hs.ProducedRuns() {
+		hs.ProducedRun(eoskit.ProducedRun{TransactionalID: "x", Records: n})
+	}
 	hs.TxnEnd(eoskit.TxnEnd{TransactionalID: "x", Group: "g", Outcome: eoskit.TxnCommitted, Records: n, Outputs: n})
 	return true
 }
