@@ -76,7 +76,7 @@ same table is written as JSON and Markdown to --out.`,
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.records, "records", 1_000_000, "the base size, in 100-byte records; every case scales from it (see --list: produce-100B, txn-produce-100B and consume-read-committed x3, observe-consume x5, observe-copy and sink-postgres x2, 1 KB and eos-overhead /4, copies at the copier's settings /30, end-to-end /40 up to 10000)")
-	f.IntVar(&o.rounds, "rounds", 5, "measured rounds; each runs every side of a case once")
+	f.IntVar(&o.rounds, "rounds", 6, "measured rounds; each runs every side of a case once (a multiple of 6 balances the order of two or three sides)")
 	f.IntVar(&o.warmup, "warmup", 1, "warm-up rounds, run first and discarded")
 	f.StringSliceVar(&o.cases, "cases", nil, "cases to run, by name or prefix (default all; see --list)")
 	f.IntSliceVar(&o.txnVersions, "txn-versions", []int{2, 1}, "transaction.version values; transactional cases run on each, the others on the first")

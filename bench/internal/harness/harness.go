@@ -326,8 +326,10 @@ func measureRounds(rounds, n int, run func(round, side int) (Measurement, error)
 // roundOrder is the order of n sides in measured round r (from 0): the
 // rows of a Williams design (a balanced Latin square, for odd n with its
 // rows reversed as well), one per round in turn. Over a cycle of
-// len(orders) rounds (n for even n, 2n for odd) every side runs once in
-// every position and right after every other side equally often. The
+// len(orders) rounds (n for even n, 2n for odd) every side runs equally
+// often in every position and, within a round, right after every other
+// side (the first run of a round follows the last of the round before:
+// that is not balanced). The
 // client's CPU per record depends on the broker's state the run before
 // left (its JVM's garbage and JIT, the log it appended to), and a fixed
 // order, or a rotation (A B C, B C A, C A B: A always follows C), turns
