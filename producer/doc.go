@@ -78,4 +78,10 @@
 // event txn.Processor emits, with the outcome, abort reason, producer ID
 // and epoch, outputs and phase durations). franz-go hooks (kprom, kotel) go
 // in conn.KgoOpts with kgo.WithHooks.
+//
+// franz-go's kgo.RecordDeliveryTimeout (accepted here) times a record
+// from its Timestamp, not from the Produce call: a record given an older
+// timestamp (an event time, a copied input's) fails with
+// kgo.ErrRecordTimeout before it is sent. txn refuses the option for that
+// reason.
 package producer

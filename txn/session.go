@@ -41,7 +41,7 @@ type session struct {
 // checkKgoOpts refuses Conn.KgoOpts that change a guarded option from
 // what txn sets.
 func checkKgoOpts(c *config) error {
-	guards := kgoguard.For("txn", kgoguard.Consuming, kgoguard.Producing, kgoguard.Transactional)
+	guards := kgoguard.For("txn", kgoguard.Consuming, kgoguard.Producing, kgoguard.Transactional, kgoguard.Copying)
 	return kgoguard.Check("txn", []kgo.Opt{kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t")}, c.guardedOpts(), c.conn.KgoOpts, guards)
 }
 
