@@ -121,7 +121,12 @@ func learnTxnVersion(ctx context.Context, cl *kgo.Client, within time.Duration) 
 	rctx, cancel := context.WithTimeout(ctx, min(within, 5*time.Second))
 	defer cancel()
 	req := kmsg.NewPtrApiVersionsRequest()
-	req.ClientSoftwareName, req.ClientSoftwareVersion = "eoskit", "1"
+	// The client's own KIP-511 name and version, as franz-go sends them on
+	// every connection (broker-side client metrics group by them).
+	if v := cl.OptValues(kgo.SoftwareNameAndVersion); len(v) == 2 {
+		req.ClientSoftwareName, _ = v[0].(string)
+		req.ClientSoftwareVersion, _ = v[1].(string)
+	}
 	resp, err := req.RequestWith(rctx, cl)
 	if err != nil || resp.ErrorCode != 0 {
 		return false, false
