@@ -10,12 +10,50 @@ import (
 
 // nodeNet is how a node is wired when the cluster has network faults.
 type nodeNet struct {
-	clientAddr     string           // advertised on the client listener: its proxy
-	peerPorts      map[int32]int    // source broker → real port of listener PEER_FROM_<source> here
-	peerAdvertised map[int32]string // source broker → address advertised on that listener
-	voters         map[int32]string // controller ID → address this node dials for it
-	ctrlPorts      map[int32]int    // source node → real port of listener CTRL_FROM_<source> here (a controller)
-	ctrlAdvertised map[int32]string // source node → address advertised on that listener
+	clientAddr string           // advertised on the client listener: its proxy
+	peers      bySource         // listeners PEER_FROM_<source broker> here (a broker)
+	voters     map[int32]string // controller ID → address this node dials for it
+	ctrls      bySource         // listeners CTRL_FROM_<source node> here (a controller)
+}
+
+// bySource is a node's listeners of one kind, one per source node that
+// reaches it: source → the listener's real port here and the address
+// advertised on it (the proxy of the link from that source, or the port
+// itself where the source is the node).
+type bySource map[int32]inbound
+
+// inbound is one per-source listener.
+type inbound struct {
+	port       int
+	advertised string
+}
+
+// listen records source's listener on port, advertised as itself until a
+// proxy takes it (advertise).
+func (b bySource) listen(source int32, port int) {
+	b[source] = inbound{port, fmt.Sprintf("127.0.0.1:%d", port)}
+}
+
+// upstream is where the proxy of the link from source forwards to.
+func (b bySource) upstream(source int32) string { return fmt.Sprintf("127.0.0.1:%d", b[source].port) }
+
+// advertise makes source's listener advertise addr (its link's proxy).
+func (b bySource) advertise(source int32, addr string) {
+	in := b[source]
+	in.advertised = addr
+	b[source] = in
+}
+
+// render appends the listeners, in source order, to the listeners and
+// advertised.listeners entries, each named by name(source), and returns
+// the sources.
+func (b bySource) render(name func(int32) string, listeners, advertised *[]string) []int32 {
+	sources := slices.Sorted(maps.Keys(b))
+	for _, src := range sources {
+		*listeners = append(*listeners, fmt.Sprintf("%s://127.0.0.1:%d", name(src), b[src].port))
+		*advertised = append(*advertised, fmt.Sprintf("%s://%s", name(src), b[src].advertised))
+	}
+	return sources
 }
 
 // peerListener names the inter-broker listener that broker source uses to
@@ -58,15 +96,13 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 	byID := map[int32]*node{}
 	for _, n := range nodes {
 		byID[n.id] = n
-		n.net = &nodeNet{peerPorts: map[int32]int{}, peerAdvertised: map[int32]string{}, voters: map[int32]string{},
-			ctrlPorts: map[int32]int{}, ctrlAdvertised: map[int32]string{}}
+		n.net = &nodeNet{peers: bySource{}, voters: map[int32]string{}, ctrls: bySource{}}
 	}
 	for i, dst := range brokers {
 		for j, src := range brokers {
-			port := ports[i*len(brokers)+j]
-			dst.net.peerPorts[src.id] = port
-			// A broker reaches itself directly (transaction markers to its own partitions).
-			dst.net.peerAdvertised[src.id] = fmt.Sprintf("127.0.0.1:%d", port)
+			// A broker reaches itself directly (transaction markers to
+			// its own partitions): that listener is never advertised as a proxy.
+			dst.net.peers.listen(src.id, ports[i*len(brokers)+j])
 		}
 	}
 	ports = ports[len(brokers)*len(brokers):]
@@ -76,8 +112,7 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 			if src.id != c.id {
 				port, ports = ports[0], ports[1:]
 			}
-			c.net.ctrlPorts[src.id] = port
-			c.net.ctrlAdvertised[src.id] = fmt.Sprintf("127.0.0.1:%d", port)
+			c.net.ctrls.listen(src.id, port)
 		}
 		c.net.voters[c.id] = fmt.Sprintf("127.0.0.1:%d", c.controllerPort)
 	}
@@ -92,9 +127,9 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 		case LinkClient:
 			l.Upstream = dst.addr()
 		case LinkBroker:
-			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.net.peerPorts[l.From])
+			l.Upstream = dst.net.peers.upstream(l.From)
 		case LinkController:
-			l.Upstream = fmt.Sprintf("127.0.0.1:%d", dst.net.ctrlPorts[l.From])
+			l.Upstream = dst.net.ctrls.upstream(l.From)
 		}
 		p, err := startProxy(l.Upstream)
 		if err != nil {
@@ -107,10 +142,10 @@ func newNetwork(nodes []*node, dedicated bool, logger *slog.Logger) (*Network, e
 		case LinkClient:
 			dst.net.clientAddr = l.Listen
 		case LinkBroker:
-			dst.net.peerAdvertised[l.From] = l.Listen
+			dst.net.peers.advertise(l.From, l.Listen)
 		case LinkController:
 			byID[l.From].net.voters[l.To] = l.Listen
-			dst.net.ctrlAdvertised[l.From] = l.Listen
+			dst.net.ctrls.advertise(l.From, l.Listen)
 		}
 	}
 	return net, nil
@@ -134,23 +169,17 @@ func applyNetProperties(cfg *config, n *node, p map[string]string) {
 		listeners = append(listeners, fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", n.brokerPort))
 		advertised = append(advertised, "PLAINTEXT://"+nn.clientAddr)
 		protocols = append(protocols, "PLAINTEXT:PLAINTEXT")
-		for _, src := range slices.Sorted(maps.Keys(nn.peerPorts)) {
-			name := peerListener(src)
-			listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.peerPorts[src]))
-			advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.peerAdvertised[src]))
-			protocols = append(protocols, name+":PLAINTEXT")
+		for _, src := range nn.peers.render(peerListener, &listeners, &advertised) {
+			protocols = append(protocols, peerListener(src)+":PLAINTEXT")
 		}
 		p["inter.broker.listener.name"] = peerListener(n.id)
 	}
 	// The first name is the one this node looks controllers up by.
 	ctrlNames := []string{ctrlListener(n.id)}
-	for _, src := range slices.Sorted(maps.Keys(nn.ctrlPorts)) {
-		name := ctrlListener(src)
+	for _, src := range nn.ctrls.render(ctrlListener, &listeners, &advertised) {
 		if src != n.id {
-			ctrlNames = append(ctrlNames, name)
+			ctrlNames = append(ctrlNames, ctrlListener(src))
 		}
-		listeners = append(listeners, fmt.Sprintf("%s://127.0.0.1:%d", name, nn.ctrlPorts[src]))
-		advertised = append(advertised, fmt.Sprintf("%s://%s", name, nn.ctrlAdvertised[src]))
 	}
 	for _, name := range ctrlNames {
 		protocols = append(protocols, name+":PLAINTEXT")

@@ -534,12 +534,12 @@ func parseProperties(s string) map[string]string {
 	return out
 }
 
-// TestNetworkPropertiesAdvertiseProxiesToControllers checks what every node
-// says about its controller listeners: a KRaft node looks the leader up by
+// TestNetworkPropertiesAdvertiseProxies checks what every node says about
+// its controller and inter-broker listeners: a KRaft node looks the leader up by
 // its first controller.listener.names entry in the endpoints the leader
 // advertises, so under that name each controller must advertise the proxy
 // of the link from that node, and listen there on the proxy's upstream.
-func TestNetworkPropertiesAdvertiseProxiesToControllers(t *testing.T) {
+func TestNetworkPropertiesAdvertiseProxies(t *testing.T) {
 	for _, dedicated := range []bool{false, true} {
 		cfg := &config{dedicatedController: dedicated}
 		nodes := threeNodes(dedicated)
@@ -552,37 +552,69 @@ func TestNetworkPropertiesAdvertiseProxiesToControllers(t *testing.T) {
 		for _, nd := range nodes {
 			props[nd.id] = parseProperties(nodeProperties(cfg, nodes, nd, "/data", nil))
 		}
-		controllers := 0
-		for _, l := range n.Links() {
-			if l.Kind != LinkController {
-				continue
-			}
-			controllers++
-			name := fmt.Sprintf("CTRL_FROM_%d", l.From)
-			if first, _, _ := strings.Cut(props[l.From]["controller.listener.names"], ","); first != name {
-				t.Errorf("dedicated=%v: node %d looks controllers up by %q, want %q", dedicated, l.From, first, name)
-			}
-			to := props[l.To]
-			if got := listenerAddrs(t, to["advertised.listeners"])[name]; got != l.Listen {
-				t.Errorf("dedicated=%v: controller %d advertises %s as %q, want the proxy %s of %s", dedicated, l.To, name, got, l.Listen, l.Name)
-			}
-			if got := listenerAddrs(t, to["listeners"])[name]; got != l.Upstream {
-				t.Errorf("dedicated=%v: controller %d listens for %s on %q, want the proxy's upstream %s", dedicated, l.To, name, got, l.Upstream)
-			}
-			if !strings.Contains(to["controller.listener.names"], name) || !strings.Contains(to["listener.security.protocol.map"], name+":PLAINTEXT") {
-				t.Errorf("dedicated=%v: controller %d does not declare %s as a controller listener: %v", dedicated, l.To, name, to)
-			}
-			if !strings.Contains(props[l.From]["controller.quorum.voters"], fmt.Sprintf("%d@%s", l.To, l.Listen)) {
-				t.Errorf("dedicated=%v: node %d's voters %q do not name the proxy %s", dedicated, l.From, props[l.From]["controller.quorum.voters"], l.Listen)
+		// Each node reaches a controller, and each broker another broker,
+		// on a listener of its own there, advertised as that link's proxy.
+		kinds := map[LinkKind]int{}
+		for _, ls := range n.Links() {
+			l := ls.Link
+			kinds[l.Kind]++
+			switch l.Kind {
+			case LinkController:
+				name := fmt.Sprintf("CTRL_FROM_%d", l.From)
+				if first, _, _ := strings.Cut(props[l.From]["controller.listener.names"], ","); first != name {
+					t.Errorf("dedicated=%v: node %d looks controllers up by %q, want %q", dedicated, l.From, first, name)
+				}
+				to := props[l.To]
+				checkLinkListener(t, fmt.Sprintf("dedicated=%v: controller %d", dedicated, l.To), to, name, l)
+				if !strings.Contains(to["controller.listener.names"], name) {
+					t.Errorf("dedicated=%v: controller %d does not declare %s as a controller listener: %v", dedicated, l.To, name, to)
+				}
+				if !strings.Contains(props[l.From]["controller.quorum.voters"], fmt.Sprintf("%d@%s", l.To, l.Listen)) {
+					t.Errorf("dedicated=%v: node %d's voters %q do not name the proxy %s", dedicated, l.From, props[l.From]["controller.quorum.voters"], l.Listen)
+				}
+			case LinkBroker:
+				name := fmt.Sprintf("PEER_FROM_%d", l.From)
+				if got := props[l.From]["inter.broker.listener.name"]; got != name {
+					t.Errorf("dedicated=%v: broker %d's inter-broker listener %q, want %q", dedicated, l.From, got, name)
+				}
+				checkLinkListener(t, fmt.Sprintf("dedicated=%v: broker %d", dedicated, l.To), props[l.To], name, l)
 			}
 		}
-		if want := map[bool]int{false: 6, true: 3}[dedicated]; controllers != want {
-			t.Fatalf("dedicated=%v: %d controller links, want %d", dedicated, controllers, want)
+		if want := map[bool]int{false: 6, true: 3}[dedicated]; kinds[LinkController] != want || kinds[LinkBroker] != 6 {
+			t.Fatalf("dedicated=%v: %d controller and %d broker links, want %d and 6", dedicated, kinds[LinkController], kinds[LinkBroker], want)
+		}
+		// A broker reaches itself directly: its own listener advertises
+		// the port it listens on.
+		for _, nd := range nodes {
+			if nd.controllerOnly {
+				continue
+			}
+			name := fmt.Sprintf("PEER_FROM_%d", nd.id)
+			p := props[nd.id]
+			if l, a := listenerAddrs(t, p["listeners"])[name], listenerAddrs(t, p["advertised.listeners"])[name]; l == "" || l != a {
+				t.Errorf("dedicated=%v: broker %d listens for itself on %q and advertises %q, want the same address", dedicated, nd.id, l, a)
+			}
 		}
 		for id, p := range props {
 			if strings.Contains(p["listeners"], "CONTROLLER://") {
 				t.Errorf("dedicated=%v: node %d still has a shared CONTROLLER listener: %s", dedicated, id, p["listeners"])
 			}
 		}
+	}
+}
+
+// checkLinkListener checks the listener name that link l's source uses on
+// node (of properties to, described as who): it listens on the proxy's
+// upstream, advertises the proxy, and is a PLAINTEXT listener.
+func checkLinkListener(t *testing.T, who string, to map[string]string, name string, l Link) {
+	t.Helper()
+	if got := listenerAddrs(t, to["advertised.listeners"])[name]; got != l.Listen {
+		t.Errorf("%s advertises %s as %q, want the proxy %s of %s", who, name, got, l.Listen, l.Name)
+	}
+	if got := listenerAddrs(t, to["listeners"])[name]; got != l.Upstream {
+		t.Errorf("%s listens for %s on %q, want the proxy's upstream %s", who, name, got, l.Upstream)
+	}
+	if !strings.Contains(to["listener.security.protocol.map"], name+":PLAINTEXT") {
+		t.Errorf("%s does not map %s to PLAINTEXT: %v", who, name, to)
 	}
 }
