@@ -49,6 +49,7 @@ func TestNetworkFaults(t *testing.T) {
 		{"CutAnswersLosesOnlyTheAnswer", testCutAnswers},
 		{"Latency", testLatency},
 		{"ResetAfter", testResetAfter},
+		{"Bandwidth", testBandwidth},
 		{"KillStartKeepsProxies", testKillStartKeepsProxies},
 		{"HTTPControl", testHTTPControl},
 	} {
@@ -603,7 +604,44 @@ func testLatency(t *testing.T, c *integration.Cluster) {
 	}
 }
 
-// bigMetadataRequest names 400 topics of 40 characters: a request of about 17 KB.
+// testBandwidth: with broker 2's links limited to 16 KB/s, a 17 KB
+// request to it takes over a second and is still answered in full (a slow
+// link, not a cut one); only broker 2's links carry the fault.
+func testBandwidth(t *testing.T, c *integration.Cluster) {
+	ctx := integration.Context(t, time.Minute)
+	cl := newClient(t, c, kgo.RequestTimeoutOverhead(30*time.Second))
+	req := bigMetadataRequest()
+	began := time.Now()
+	resp, err := req.RequestWith(ctx, cl.Broker(2))
+	if err != nil || len(resp.Topics) != len(req.Topics) {
+		t.Fatalf("17 KB metadata request to broker 2 before the limit: %v", err)
+	}
+	fast := time.Since(began)
+	const kbPerSecond = 16
+	if err := c.Network().Bandwidth(ctx, kbPerSecond, 2); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	resp, err = req.RequestWith(ctx, cl.Broker(2))
+	slow := time.Since(began)
+	if err != nil || len(resp.Topics) != len(req.Topics) {
+		t.Fatalf("17 KB metadata request to broker 2 at %d KB/s: %v, want it answered in full", kbPerSecond, err)
+	}
+	// 17 KB at 16 KB/s is over a second for the request alone.
+	if slow < 800*time.Millisecond {
+		t.Fatalf("17 KB request through a %d KB/s link took %v (%v without the limit), want at least 800ms", kbPerSecond, slow, fast)
+	}
+	t.Logf("17 KB metadata request to broker 2: %v without, %v at %d KB/s", fast, slow, kbPerSecond)
+	for _, l := range c.Network().Links() {
+		limited := l.From == 2 || l.To == 2
+		if got := slices.Equal(l.Faults, []string{"bandwidth"}); got != limited {
+			t.Fatalf("link %s faults %v: want bandwidth exactly on broker 2's links", l.Name, l.Faults)
+		}
+	}
+}
+
+// bigMetadataRequest names 400 topics of 40 characters: a request of about
+// 17 KB, none of them created (no auto-creation).
 func bigMetadataRequest() *kmsg.MetadataRequest {
 	req := kmsg.NewPtrMetadataRequest()
 	for i := range 400 {
@@ -611,6 +649,7 @@ func bigMetadataRequest() *kmsg.MetadataRequest {
 		rt.Topic = kmsg.StringPtr(fmt.Sprintf("reset-after-no-such-topic-%014d", i))
 		req.Topics = append(req.Topics, rt)
 	}
+	req.AllowAutoTopicCreation = false
 	return req
 }
 
