@@ -79,9 +79,8 @@
 // and epoch, outputs and phase durations). franz-go hooks (kprom, kotel) go
 // in conn.KgoOpts with kgo.WithHooks.
 //
-// franz-go's kgo.RecordDeliveryTimeout (accepted here) times a record
-// from its Timestamp, not from the Produce call: a record given an older
-// timestamp (an event time, a copied input's) fails with
-// kgo.ErrRecordTimeout before it is sent. txn refuses the option for that
-// reason.
+// franz-go's kgo.RecordDeliveryTimeout (accepted in conn.KgoOpts) times a
+// record from its Timestamp, not from the Produce call: a record given a
+// timestamp older than the timeout (an event time, a copied input's) fails
+// with kgo.ErrRecordTimeout before it is sent.
 package producer

@@ -31,7 +31,12 @@
 //     on (isolation level, offset reset, group, topics, transactional ID,
 //     acks, idempotence, BlockRebalanceOnPoll, partition callbacks, offset
 //     adjusters): New names such an option
-//     with eoskit.ErrInvalidOption.
+//     with eoskit.ErrInvalidOption. franz-go's kgo.RecordDeliveryTimeout is
+//     accepted, but it times a record from its Timestamp, not from its
+//     produce: Copy and dead letters keep the input's Timestamp, so with it
+//     an output of an input older than the timeout fails before it is sent
+//     and its transaction aborts again at every retry. Give such outputs a
+//     fresh Timestamp (or the zero one: franz-go stamps it) if you set it.
 //   - A handler error retries that record alone (a BatchHandler: the whole
 //     batch) with backoff; then the input goes to the dead-letter topic
 //     inside the same transaction, or Run stops with a *HandlerError.

@@ -76,6 +76,14 @@ type netRun struct {
 	short    shortISR      // min-insync-lost's measured window (under mu)
 }
 
+// lastOutcome is a processor's hook that keeps the outcome of its last
+// transaction end.
+type lastOutcome struct{ v atomic.Uint32 }
+
+func (l *lastOutcome) OnTxnEnd(e eoskit.TxnEnd) { l.v.Store(uint32(e.Outcome)) }
+
+func (l *lastOutcome) get() eoskit.TxnOutcome { return eoskit.TxnOutcome(l.v.Load()) }
+
 // produceErrors counts the produce errors the processors' HookProduce saw,
 // by class.
 type produceErrors struct {
@@ -323,6 +331,7 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		faults = append(faults, sc.inject(n))
 	}
 	var runs []*proc
+	var lasts []*lastOutcome           // by processor, as runs
 	logs := make([]*tailLog, sc.procs) // each processor's log, shown when its Run fails
 	for slot := range sc.procs {
 		logs[slot] = &tailLog{}
@@ -330,9 +339,11 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		if sc.hookConn != nil {
 			conn.KgoOpts = sc.hookConn(n, slot)
 		}
+		last := &lastOutcome{}
+		lasts = append(lasts, last)
 		p, err := txn.New(conn, handler, txn.WithGroup(n.group), txn.WithTopics(n.in), txn.WithTransactionalID(n.txnID(slot)),
 			txn.WithSessionTimeout(session), txn.WithTransactionTimeout(10*time.Second),
-			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder(), &n.produced),
+			txn.WithMaxTxnRecords(sc.maxTxn), txn.WithHooks(hist.Recorder(), &n.produced, last),
 			txn.WithLogger(slog.New(slog.NewTextHandler(logs[slot], &slog.HandlerOptions{Level: slog.LevelInfo}))))
 		if err != nil {
 			t.Fatalf("txn.New: %v", err)
@@ -364,11 +375,11 @@ func runNetScenario(t *testing.T, c *integration.Cluster, sc netScenario, record
 		err := r.stop()
 		switch {
 		case err == nil || errors.Is(err, context.Canceled):
-		case errors.Is(err, eoskit.ErrCommitOutcomeUnknown) && n.procs[i].Stats().TxnsUnknown > 0:
-			// Stopped while its last commit's outcome was unknown (the
-			// input looked done because that commit had in fact landed):
-			// Run says so, as documented. The history check below decides
-			// whether the outcome was handled right.
+		case errors.Is(err, eoskit.ErrCommitOutcomeUnknown) && lasts[i].get() == eoskit.TxnOutcomeUnknown:
+			// Stopped while its last transaction's commit outcome was
+			// unknown (the input looked done because that commit had in
+			// fact landed): Run says so, as documented. The history check
+			// below decides whether the outcome was handled right.
 			t.Logf("%s: processor %d stopped after a commit of unknown outcome: %v", sc.name, i, err)
 		default:
 			t.Errorf("%s: processor %d: Run: %v\nits log (last lines):\n%s", sc.name, i, err, logs[i].tail(60))

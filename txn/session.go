@@ -41,7 +41,7 @@ type session struct {
 // checkKgoOpts refuses Conn.KgoOpts that change a guarded option from
 // what txn sets.
 func checkKgoOpts(c *config) error {
-	guards := kgoguard.For("txn", kgoguard.Consuming, kgoguard.Producing, kgoguard.Transactional, kgoguard.Copying)
+	guards := kgoguard.For("txn", kgoguard.Consuming, kgoguard.Producing, kgoguard.Transactional)
 	return kgoguard.Check("txn", []kgo.Opt{kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t")}, c.guardedOpts(), c.conn.KgoOpts, guards)
 }
 
@@ -120,13 +120,9 @@ func (p *Processor) newSession(ctx context.Context) (*session, error) {
 func learnTxnVersion(ctx context.Context, cl *kgo.Client, within time.Duration) (tv1, known bool) {
 	rctx, cancel := context.WithTimeout(ctx, min(within, 5*time.Second))
 	defer cancel()
+	// No software name and version: franz-go fills in the client's own
+	// (KIP-511), as on every connection.
 	req := kmsg.NewPtrApiVersionsRequest()
-	// The client's own KIP-511 name and version, as franz-go sends them on
-	// every connection (broker-side client metrics group by them).
-	if v := cl.OptValues(kgo.SoftwareNameAndVersion); len(v) == 2 {
-		req.ClientSoftwareName, _ = v[0].(string)
-		req.ClientSoftwareVersion, _ = v[1].(string)
-	}
 	resp, err := req.RequestWith(rctx, cl)
 	if err != nil || resp.ErrorCode != 0 {
 		return false, false

@@ -62,19 +62,18 @@ func TestNewValidates(t *testing.T) {
 func TestNewRefusesUnsafeKgoOpts(t *testing.T) {
 	ok := []txn.Opt{txn.WithGroup("g"), txn.WithTopics("in"), txn.WithTransactionalID("id")}
 	for name, o := range map[string]kgo.Opt{
-		"kgo.FetchIsolationLevel":   kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		"kgo.TransactionalID":       kgo.TransactionalID("other"),
-		"kgo.BlockRebalanceOnPoll":  kgo.BlockRebalanceOnPoll(),
-		"kgo.ConsumeResetOffset":    kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		"kgo.ConsumerGroup":         kgo.ConsumerGroup("other"),
-		"kgo.ConsumeTopics":         kgo.ConsumeTopics("other"),
-		"kgo.ConsumeRegex":          kgo.ConsumeRegex(),
-		"kgo.ConsumeStartOffset":    kgo.ConsumeStartOffset(kgo.NewOffset().AtEnd()),
-		"kgo.TransactionTimeout":    kgo.TransactionTimeout(time.Hour),
-		"kgo.RecordDeliveryTimeout": kgo.RecordDeliveryTimeout(time.Minute),
-		"kgo.OnPartitionsAssigned":  kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
-		"kgo.OnPartitionsRevoked":   kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) {}),
-		"kgo.OnPartitionsLost":      kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		"kgo.FetchIsolationLevel":  kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		"kgo.TransactionalID":      kgo.TransactionalID("other"),
+		"kgo.BlockRebalanceOnPoll": kgo.BlockRebalanceOnPoll(),
+		"kgo.ConsumeResetOffset":   kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		"kgo.ConsumerGroup":        kgo.ConsumerGroup("other"),
+		"kgo.ConsumeTopics":        kgo.ConsumeTopics("other"),
+		"kgo.ConsumeRegex":         kgo.ConsumeRegex(),
+		"kgo.ConsumeStartOffset":   kgo.ConsumeStartOffset(kgo.NewOffset().AtEnd()),
+		"kgo.TransactionTimeout":   kgo.TransactionTimeout(time.Hour),
+		"kgo.OnPartitionsAssigned": kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		"kgo.OnPartitionsRevoked":  kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		"kgo.OnPartitionsLost":     kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) {}),
 		"kgo.AdjustFetchOffsetsFn": kgo.AdjustFetchOffsetsFn(func(_ context.Context, o map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 			return o, nil
 		}),

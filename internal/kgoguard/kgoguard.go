@@ -55,9 +55,6 @@ const (
 	Producing
 	// Transactional: transactional ID and timeout.
 	Transactional
-	// Copying: what goes wrong when the produced records carry timestamps
-	// the package did not set (txn's outputs: txn.Copy keeps its input's).
-	Copying
 )
 
 var catalog = [...][]Guard{
@@ -92,9 +89,6 @@ var catalog = [...][]Guard{
 	Transactional: {
 		{kgo.TransactionalID, "kgo.TransactionalID", "overrides the transactional ID: name it once (producer.NewTransactional, txn.WithTransactionalID); a consumer, sink or idempotent producer takes none", true, false},
 		{kgo.TransactionTimeout, "kgo.TransactionTimeout", "overrides the transaction timeout: use %[1]s.WithTransactionTimeout", false, false},
-	},
-	Copying: {
-		{kgo.RecordDeliveryTimeout, "kgo.RecordDeliveryTimeout", "times a record from its Timestamp, not from when it was produced (franz-go): an output carrying an older timestamp (txn.Copy keeps its input's) fails at once, and its transaction aborts again at every retry; %[1]s.WithTransactionTimeout bounds a transaction", true, false},
 	},
 }
 

@@ -112,7 +112,7 @@ func TestOptNameFindsEveryByNameGuard(t *testing.T) {
 			t.Errorf("OptName(%s(...)) = %q", name, got)
 		}
 	}
-	for _, s := range []Set{Consuming, AutoCommit, Producing, Transactional, Copying} {
+	for _, s := range []Set{Consuming, AutoCommit, Producing, Transactional} {
 		for _, g := range For("p", s) {
 			if strings.Contains(g.Why, "%") || !strings.HasPrefix(g.Name, "kgo.") {
 				t.Errorf("guard %s: %q", g.Name, g.Why)
