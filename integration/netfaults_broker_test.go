@@ -614,7 +614,7 @@ func testBandwidth(t *testing.T, c *integration.Cluster) {
 	began := time.Now()
 	resp, err := req.RequestWith(ctx, cl.Broker(2))
 	if err != nil || len(resp.Topics) != len(req.Topics) {
-		t.Fatalf("17 KB metadata request to broker 2 before the limit: %v", err)
+		t.Fatalf("17 KB metadata request to broker 2 before the limit: %v (want %d topics answered)", err, len(req.Topics))
 	}
 	fast := time.Since(began)
 	const kbPerSecond = 16
@@ -625,7 +625,7 @@ func testBandwidth(t *testing.T, c *integration.Cluster) {
 	resp, err = req.RequestWith(ctx, cl.Broker(2))
 	slow := time.Since(began)
 	if err != nil || len(resp.Topics) != len(req.Topics) {
-		t.Fatalf("17 KB metadata request to broker 2 at %d KB/s: %v, want it answered in full", kbPerSecond, err)
+		t.Fatalf("17 KB metadata request to broker 2 at %d KB/s: %v, want it answered in full (%d topics)", kbPerSecond, err, len(req.Topics))
 	}
 	// 17 KB at 16 KB/s is over a second for the request alone.
 	if slow < 800*time.Millisecond {
