@@ -45,8 +45,10 @@
 // or not at all; a batch call
 // without a sampled record is such a root, chosen by its first record.
 // With OpenTelemetry's no-op provider no span is made at all. An
-// input without trace context that gets no span costs a header lookup
-// and no allocation.
+// input without trace context that gets no span costs a few nanoseconds
+// (a header lookup when it has headers) and no allocation; a traced one
+// about 2 µs in the SDK. bench's observe-copy case: metrics and 0.1 % of
+// the records traced cost a copy 1.02× its CPU, 1 % traced 1.05×.
 //
 // NewMeter returns a *Meter, a hook recording metrics/prom's figures as
 // OpenTelemetry instruments instead (eoskit.txn.committed,
