@@ -306,13 +306,14 @@ func runCase(ctx context.Context, cfg Config, e *Env, c Case, progress io.Writer
 	return rc
 }
 
-// measureRounds runs rounds measured rounds of n sides, each round in
-// roundOrder, and returns the measurements by side, then round (whatever
+// measureRounds runs rounds measured rounds of n sides, round r in row
+// r (mod the cycle) of williams(n), and returns the measurements by side, then round (whatever
 // the order they ran in); the first error stops it.
 func measureRounds(rounds, n int, run func(round, side int) (Measurement, error)) ([][]Measurement, error) {
 	ms := make([][]Measurement, n)
+	orders := williams(n)
 	for r := range rounds {
-		for _, i := range roundOrder(r, n) {
+		for _, i := range orders[r%len(orders)] {
 			m, err := run(r, i)
 			if err != nil {
 				return nil, err
@@ -323,10 +324,13 @@ func measureRounds(rounds, n int, run func(round, side int) (Measurement, error)
 	return ms, nil
 }
 
-// roundOrder is the order of n sides in measured round r (from 0): the
-// rows of a Williams design (a balanced Latin square, for odd n with its
-// rows reversed as well), one per round in turn. Over a cycle of
-// len(orders) rounds (n for even n, 2n for odd) every side runs equally
+// williams returns the rows of a Williams design for n treatments: row k
+// is 0, 1, n-1, 2, n-2, ... shifted by k (mod n); for odd n the reversed
+// rows follow.
+//
+// measureRounds runs round r in row r mod len(rows): a balanced Latin
+// square, for odd n with its rows reversed as well. Over a cycle of
+// len(rows) rounds (n for even n, 2n for odd) every side runs equally
 // often in every position and, within a round, right after every other
 // side (the first run of a round follows the last of the round before:
 // that is not balanced). The
@@ -335,14 +339,6 @@ func measureRounds(rounds, n int, run func(round, side int) (Measurement, error)
 // order, or a rotation (A B C, B C A, C A B: A always follows C), turns
 // that into a bias between sides that more rounds do not remove. The
 // balance is exact when the rounds are a multiple of the cycle.
-func roundOrder(r, n int) []int {
-	orders := williams(n)
-	return orders[r%len(orders)]
-}
-
-// williams returns the rows of a Williams design for n treatments: row k
-// is 0, 1, n-1, 2, n-2, ... shifted by k (mod n); for odd n the reversed
-// rows follow.
 func williams(n int) [][]int {
 	if n <= 1 {
 		return [][]int{make([]int, n)}
